@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config';
+
+// One root config, two projects: fast unit tests, and integration tests against real Postgres, a real Temporal
+// dev server and the embedded model over HTTP (run one file at a time: 2 cores).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
