@@ -1,0 +1,80 @@
+/**
+ * What activities need from the outside world, passed in by the worker (and by tests, with fakes where the real
+ * thing cannot run here). Nothing in here is a Temporal concept.
+ */
+import type { RunConfig } from '../config/schema.js';
+import type { Db } from '../db/client.js';
+import { createModelClient, type ModelEndpoint } from '../lib/llm/client.js';
+import { createOpenAITrainer } from '../lib/train/openai.js';
+import type { Trainer } from '../lib/train/types.js';
+import { createVerifier } from '../lib/verify/index.js';
+import type { Verifier } from '../lib/verify/types.js';
+
+export interface ActivityDeps {
+  db: Db;
+  /** Where a run's model lives and with which key (resolved from this worker's environment). */
+  modelEndpoint(model: RunConfig['model']): ModelEndpoint;
+  verifier(spec: RunConfig['verifier'], endpoint: ModelEndpoint): Verifier;
+  trainer(config: RunConfig, endpoint: ModelEndpoint): Trainer;
+  log(line: string): void;
+}
+
+export interface DefaultDepsOptions {
+  db: Db;
+  /** Base URL used for `model.baseUrl: embedded` (the local model server of `flywheel dev`). */
+  embeddedModelUrl?: string;
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+/** A non-retryable configuration problem on this worker: retrying will not fix it, a person will. */
+export class WorkerConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerConfigError';
+  }
+}
+
+export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
+  const env = options.env ?? process.env;
+  const verifiers = new Map<string, Verifier>();
+  const deps: ActivityDeps = {
+    db: options.db,
+    modelEndpoint(model) {
+      let baseUrl = model.baseUrl;
+      if (baseUrl === 'embedded') {
+        baseUrl = options.embeddedModelUrl ?? env.FLYWHEEL_MODEL_URL ?? '';
+        if (!baseUrl) {
+          throw new WorkerConfigError(
+            'model.baseUrl is "embedded" but this worker knows no embedded model server: start it with `flywheel dev`, ' +
+              'or set FLYWHEEL_MODEL_URL on the worker',
+          );
+        }
+      }
+      let apiKey: string | undefined;
+      if (model.apiKeyEnv) {
+        apiKey = env[model.apiKeyEnv];
+        if (!apiKey) {
+          throw new WorkerConfigError(
+            `model.apiKeyEnv names ${model.apiKeyEnv}, which is not set in this worker's environment: set it and resume the round`,
+          );
+        }
+      }
+      return { baseUrl, apiKey, timeoutMs: model.timeoutMs, maxRetries: model.maxRetries };
+    },
+    verifier(spec, endpoint) {
+      const key = JSON.stringify(spec);
+      let v = verifiers.get(key);
+      if (!v) {
+        v = createVerifier(spec as never, { openai: createModelClient(endpoint) });
+        verifiers.set(key, v);
+      }
+      return v;
+    },
+    trainer(config, endpoint) {
+      return createOpenAITrainer(createModelClient(endpoint), { maxRetries: endpoint.maxRetries });
+    },
+    log: options.log ?? (() => {}),
+  };
+  return deps;
+}

@@ -1,0 +1,27 @@
+/** The filter stage: the round's training set, built in SQL from what earlier rounds verified. */
+import { buildDataset, type DatasetFilter } from '../db/datasets.js';
+import { getRoundContext, mergeRoundStats } from '../db/rounds.js';
+import type { ActivityDeps } from './deps.js';
+
+export function filterActivities(deps: ActivityDeps) {
+  return {
+    async filterRound({ roundId }: { roundId: number }) {
+      const { db } = deps;
+      const { run, round, config } = await getRoundContext(db, roundId);
+      const verifier = deps.verifier(config.verifier, deps.modelEndpoint(config.model));
+      const filter: DatasetFilter = {
+        fromRound: Math.max(0, round.index - config.filter.window),
+        toRound: round.index - 1,
+        verifier: verifier.name,
+        verifierVersion: verifier.version,
+        correctOnly: config.filter.correctOnly,
+        minScore: config.filter.minScore,
+        dedupe: config.filter.dedupe,
+        maxPerProblem: config.filter.maxPerProblem,
+      };
+      const dataset = await buildDataset(db, run.id, round.index, filter);
+      await mergeRoundStats(db, roundId, { dataset });
+      return dataset;
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * The fine-tune stage: export the round's dataset as chat JSONL, submit one trainer job, and wait for it with
+ * heartbeats. The job id is recorded before anything waits on it, and a job is tagged with its run and round, so a
+ * retried activity (a killed worker, a lost database connection) reattaches to the same job instead of submitting
+ * another.
+ */
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { datasetExamples, getDataset } from '../db/datasets.js';
+import { ensureFineTune, supersedeFineTune, updateFineTune } from '../db/fine-tunes.js';
+import { getRoundContext, mergeRoundStats, updateRound } from '../db/rounds.js';
+import { upsertModel } from '../db/runs.js';
+import { hashSeed } from '../lib/rng.js';
+import { toChatJsonl } from '../lib/train/chat-jsonl.js';
+import type { TrainerJob } from '../lib/train/types.js';
+import type { ActivityDeps } from './deps.js';
+import { throttledHeartbeat } from './heartbeat.js';
+import { startModel } from './round.js';
+
+export interface FineTuneResult {
+  model: string;
+  jobId: string | null;
+  /** True when there was nothing to train on and the round keeps its starting model. */
+  skipped: boolean;
+}
+
+export function fineTuneActivities(deps: ActivityDeps) {
+  return {
+    async fineTune({ roundId }: { roundId: number }): Promise<FineTuneResult> {
+      const { db } = deps;
+      const { run, round, config } = await getRoundContext(db, roundId);
+      const start = await startModel(deps, run.id, round.index);
+      const dataset = await getDataset(db, run.id, round.index);
+      if (!dataset || dataset.items === 0) {
+        await updateRound(db, roundId, { model: start });
+        await mergeRoundStats(db, roundId, { fineTune: { skipped: 'no verified traces to train on' } });
+        return { model: start, jobId: null, skipped: true };
+      }
+      const endpoint = deps.modelEndpoint(config.model);
+      const trainer = deps.trainer(config, endpoint);
+      const baseModel = config.finetune.from === 'base' ? run.baseModel : start;
+      const tag = { runId: run.id, round: round.index };
+      let row = await ensureFineTune(db, {
+        runId: run.id,
+        round: round.index,
+        backend: trainer.backend,
+        baseModel,
+        datasetId: dataset.id,
+        hyperparameters: config.finetune.hyperparameters,
+      });
+      // A job that failed earlier is replaced only because an operator resumed the round (the failure was
+      // reported as non-retryable), so this is the retry they asked for.
+      if (row.externalJobId && (row.status === 'failed' || row.status === 'cancelled')) {
+        await supersedeFineTune(db, row);
+        row = { ...row, externalJobId: null, status: 'preparing' };
+      }
+
+      let jobId = row.externalJobId;
+      if (!jobId) {
+        const found = await trainer.find(tag);
+        const superseded = (row.supersededJobIds as string[]) ?? [];
+        if (found && !superseded.includes(found.id) && found.status !== 'failed' && found.status !== 'cancelled') {
+          jobId = found.id; // submitted by an attempt that died before recording it
+        } else {
+          let trainingFile = row.trainingFile;
+          if (!trainingFile) {
+            const examples = await datasetExamples(db, dataset.id);
+            const jsonl = toChatJsonl(
+              examples.map((e) => ({ prompt: e.prompt, completion: e.text })),
+              config.model.systemPrompt,
+            );
+            trainingFile = await trainer.upload(jsonl, `flywheel-${run.id}-round-${round.index}.jsonl`);
+            await updateFineTune(db, row.id, { trainingFile });
+          }
+          const job = await trainer.submit({
+            baseModel,
+            trainingFile,
+            hyperparameters: config.finetune.hyperparameters,
+            suffix: config.finetune.suffix,
+            seed: hashSeed(run.id, round.index) % 2 ** 31,
+            tag,
+          });
+          jobId = job.id;
+        }
+        await updateFineTune(db, row.id, { externalJobId: jobId, status: 'queued', baseModel });
+      }
+
+      const job = await waitForJob(deps, trainer.get.bind(trainer), jobId, config.finetune.pollIntervalMs, config.finetune.timeoutMinutes, async (j) => {
+        await updateFineTune(db, row.id, { status: j.status, error: j.error });
+      }, () => trainer.cancel(jobId!));
+
+      if (job.status !== 'succeeded' || !job.model) {
+        await updateFineTune(db, row.id, { status: job.status, error: job.error });
+        throw ApplicationFailure.nonRetryable(
+          `trainer job ${jobId} ${job.status}: ${job.error ?? 'no model was produced'}. ` +
+            'Fix the cause, then resume the round: a new job is submitted for it.',
+          'TrainerJobFailed',
+        );
+      }
+      await updateFineTune(db, row.id, { status: 'succeeded', resultModel: job.model });
+      await upsertModel(db, {
+        runId: run.id,
+        round: round.index,
+        name: job.model,
+        baseUrl: endpoint.baseUrl,
+        parentName: baseModel,
+        datasetId: dataset.id,
+        fineTuneId: row.id,
+      });
+      await updateRound(db, roundId, { model: job.model });
+      await mergeRoundStats(db, roundId, { fineTune: { jobId, model: job.model, from: config.finetune.from, baseModel } });
+      return { model: job.model, jobId, skipped: false };
+    },
+  };
+}
+
+/** Polls a trainer job until it ends, heartbeating its progress; cancels it if the activity is cancelled. */
+async function waitForJob(
+  deps: ActivityDeps,
+  get: (id: string) => Promise<TrainerJob>,
+  jobId: string,
+  pollMs: number,
+  timeoutMinutes: number,
+  onChange: (job: TrainerJob) => Promise<void>,
+  cancel: () => Promise<void>,
+): Promise<TrainerJob> {
+  const context = Context.current();
+  const heartbeat = throttledHeartbeat(Math.min(pollMs, 5000));
+  const deadline = Date.now() + timeoutMinutes * 60_000;
+  let last = '';
+  for (;;) {
+    const job = await get(jobId);
+    if (job.status !== last) {
+      last = job.status;
+      await onChange(job);
+      deps.log(`trainer job ${jobId}: ${job.status}`);
+    }
+    heartbeat({ jobId, status: job.status, progress: job.progress });
+    if (job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled') return job;
+    if (Date.now() > deadline) {
+      throw ApplicationFailure.nonRetryable(
+        `trainer job ${jobId} is still ${job.status} after ${timeoutMinutes} minutes (it was not cancelled): ` +
+          'check it, then resume the round to keep waiting',
+        'TrainerJobTimeout',
+      );
+    }
+    try {
+      await context.sleep(pollMs);
+    } catch (err) {
+      if (err instanceof CancelledFailure) await cancel().catch(() => {});
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * The generate stage, one shard at a time: sample the model on the shard's problems and store every trace.
+ * Only the samples that are missing are requested, so a retried shard finishes the work without repeating it.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { RunConfig } from '../config/schema.js';
+import type { NewTrace } from '../db/schema.js';
+import { problemsInShard } from '../db/problems.js';
+import { getRoundContext } from '../db/rounds.js';
+import { existingSamples, insertTraces } from '../db/traces.js';
+import { classifyError, createModelClient, MalformedResponseError } from '../lib/llm/client.js';
+import { sampleChat } from '../lib/llm/sample.js';
+import { hashSeed } from '../lib/rng.js';
+import type { ShardInput, ShardResult } from '../workflows/shared.js';
+import { WorkerConfigError, type ActivityDeps } from './deps.js';
+import { cancellationSignal, forEachLimit, throttledHeartbeat } from './heartbeat.js';
+
+interface SampleGroup {
+  strategy: 'sample' | 'greedy';
+  n: number;
+  temperature: number;
+}
+
+/** What one problem gets: the round's samples for training, greedy plus samples for evaluation. */
+export function sampleGroups(config: RunConfig, purpose: ShardInput['purpose']): SampleGroup[] {
+  if (purpose === 'train') {
+    return [{ strategy: 'sample', n: config.generate.samplesPerProblem, temperature: config.generate.temperature }];
+  }
+  const groups: SampleGroup[] = [];
+  if (config.evaluate.greedy) groups.push({ strategy: 'greedy', n: 1, temperature: 0 });
+  if (config.evaluate.samples > 0) {
+    groups.push({ strategy: 'sample', n: config.evaluate.samples, temperature: config.evaluate.temperature });
+  }
+  return groups;
+}
+
+export function generateActivities(deps: ActivityDeps) {
+  return {
+    async generateShard(input: ShardInput): Promise<ShardResult> {
+      const { db } = deps;
+      const { run, round, config } = await getRoundContext(db, input.roundId);
+      const model = input.purpose === 'train' ? round.sampler : round.model;
+      if (!model) throw new Error(`round ${round.index} has no ${input.purpose === 'train' ? 'sampler' : 'model'} yet`);
+      let endpoint;
+      try {
+        endpoint = deps.modelEndpoint(config.model);
+      } catch (err) {
+        if (err instanceof WorkerConfigError) throw ApplicationFailure.nonRetryable(err.message, 'WorkerConfigError');
+        throw err;
+      }
+      const client = createModelClient(endpoint);
+      const signal = cancellationSignal();
+      const heartbeat = throttledHeartbeat();
+
+      const problems = await problemsInShard(db, run.taskSet, input.purpose === 'train' ? 'train' : 'test', input.shard, input.shards);
+      const existing = await existingSamples(db, round.id, input.purpose, problems.map((p) => p.id));
+      const groups = sampleGroups(config, input.purpose);
+      const todo = problems.flatMap((problem) =>
+        groups
+          .map((group) => {
+            const have = existing.get(problem.id)?.get(group.strategy) ?? new Set<number>();
+            const missing = Array.from({ length: group.n }, (_, i) => i).filter((i) => !have.has(i));
+            return { problem, group, missing, skipped: group.n - missing.length };
+          })
+          .filter((t) => t.missing.length > 0 || t.skipped > 0),
+      );
+
+      const result: ShardResult = { written: 0, skipped: 0, errors: 0 };
+      let buffer: NewTrace[] = [];
+      const flush = async () => {
+        const rows = buffer;
+        buffer = [];
+        if (rows.length) result.written += await insertTraces(db, rows);
+      };
+      let done = 0;
+      try {
+        await forEachLimit(todo, config.generate.concurrency, async ({ problem, group, missing, skipped }) => {
+          result.skipped += skipped;
+          if (missing.length === 0) return;
+          const base = {
+            roundId: round.id,
+            problemId: problem.id,
+            purpose: input.purpose,
+            strategy: group.strategy,
+            model,
+          };
+          try {
+            const res = await sampleChat(
+              client,
+              {
+                model,
+                prompt: problem.prompt,
+                systemPrompt: config.model.systemPrompt,
+                n: missing.length,
+                temperature: group.temperature,
+                maxTokens: config.generate.maxTokens,
+                seed: hashSeed(run.id, round.index, problem.id, input.purpose, group.strategy, missing[0]),
+                logprobs: true,
+              },
+              {
+                maxRetries: endpoint.maxRetries,
+                signal,
+                onRetry: (e) => deps.log(`model request retry ${e.attempt} (${e.error}); waiting ${Math.round(e.delayMs)} ms`),
+              },
+            );
+            res.samples.forEach((s, i) =>
+              buffer.push({
+                ...base,
+                sampleIndex: missing[i],
+                text: s.text,
+                logprob: s.logprob,
+                promptTokens: res.promptTokens,
+                completionTokens: s.completionTokens,
+                latencyMs: res.latencyMs,
+                finishReason: s.finishReason,
+                flags: res.retries ? { retries: res.retries } : {},
+              }),
+            );
+          } catch (err) {
+            // A malformed answer after retries is recorded against the samples (an error verdict follows), not lost.
+            const malformed = err instanceof MalformedResponseError || err instanceof SyntaxError;
+            if (!malformed) throw classifyError(err).retry ? err : nonRetryable(err);
+            result.errors += missing.length;
+            for (const sampleIndex of missing) {
+              buffer.push({ ...base, sampleIndex, text: '', error: `malformed response: ${(err as Error).message}`.slice(0, 500) });
+            }
+          }
+          done++;
+          if (buffer.length >= 256) await flush();
+          heartbeat({ done, total: todo.length });
+        });
+      } finally {
+        await flush();
+      }
+      return result;
+    },
+  };
+}
+
+/** Errors the model server will give again (400 bad request, 401, 404 unknown model) stop the shard's retries. */
+function nonRetryable(err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  return ApplicationFailure.nonRetryable(`model server refused the request: ${message}`, 'ModelRequestRefused');
+}

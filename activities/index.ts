@@ -1,0 +1,33 @@
+/**
+ * All activities, built from their dependencies. Workflows see only the type:
+ * `proxyActivities<Activities>(...)`.
+ *
+ * @example
+ * const activities = createActivities(createDefaultDeps({ db, embeddedModelUrl }));
+ * await Worker.create({ activities, taskQueue: TASK_QUEUES.control, ... });
+ */
+import type { ActivityDeps } from './deps.js';
+import { evaluateActivities } from './evaluate.js';
+import { filterActivities } from './filter.js';
+import { fineTuneActivities } from './finetune.js';
+import { generateActivities } from './generate.js';
+import { promoteActivities } from './promote.js';
+import { roundActivities } from './round.js';
+import { searchActivities } from './search.js';
+import { verifyActivities } from './verify.js';
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...roundActivities(deps),
+    ...filterActivities(deps),
+    ...fineTuneActivities(deps),
+    ...evaluateActivities(deps),
+    ...promoteActivities(deps),
+    ...generateActivities(deps),
+    ...verifyActivities(deps),
+    ...searchActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+export { createDefaultDeps, WorkerConfigError, type ActivityDeps } from './deps.js';

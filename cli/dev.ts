@@ -1,0 +1,36 @@
+/** `flywheel dev`: the embedded stack for local work, until Ctrl-C. Started again, it finds its state. */
+import { flywheelHome, readStackFile } from './connections.js';
+import { installQuietRuntime } from './runtime.js';
+import { startStack } from './stack.js';
+
+export async function devCommand(options: { worker: boolean }) {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const home = flywheelHome();
+  const other = readStackFile(home);
+  if (other) throw new Error(`\`flywheel dev\` already runs for ${home} (pid ${other.pid}); stop it first or set FLYWHEEL_HOME`);
+  installQuietRuntime();
+  const stack = await startStack({ home, worker: options.worker, log, advertise: true });
+  const lines = [
+    'flywheel dev is up:',
+    `  Postgres        ${stack.databaseUrl}${stack.embedded.postgres ? '  (embedded, data in ' + home + '/pg)' : ''}`,
+    `  Temporal        ${stack.temporalAddress}  namespace ${stack.namespace}${stack.embedded.temporal ? '  (dev server, state in ' + home + '/temporal.db)' : ''}`,
+    `  Temporal UI     ${stack.uiUrl ?? '—'}`,
+    `  Model server    ${stack.modelUrl ?? '—'}${stack.embedded.model ? '  (embedded, OpenAI-compatible)' : ''}`,
+    `  Worker          ${stack.workers ? stack.workers.queues.join(', ') : 'none (--no-worker): start one with `npx flywheel worker`'}`,
+    '',
+    'Start a run:  npx flywheel run config/examples/countdown.yaml',
+    'Ctrl-C stops everything.',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    stack.workers?.done.catch((err) => {
+      log(`worker stopped: ${(err as Error).message}`);
+      resolve();
+    });
+  });
+  log('stopping...');
+  await stack.stop();
+}

@@ -1,0 +1,97 @@
+/**
+ * The `flywheel` command. Every subcommand exits non-zero with a message that says what was wrong and what to do.
+ */
+import { Command, Option } from 'commander';
+import { ConfigError } from '../config/load.js';
+import { TaskFileError } from '../lib/tasks/jsonl.js';
+import { MissingServiceError } from './connections.js';
+import { demoCommand } from './demo.js';
+import { devCommand } from './dev.js';
+import { controlCommand, resumeCommand } from './control.js';
+import { runCommand } from './run.js';
+import { sqlCommand } from './sql.js';
+import { statusCommand } from './status.js';
+import { workerCommand } from './worker-command.js';
+
+const program = new Command()
+  .name('flywheel')
+  .description('Expert iteration as durable Temporal workflows: generate → verify → search → filter → fine-tune → evaluate, with every trace in Postgres.')
+  .showHelpAfterError();
+
+program
+  .command('demo')
+  .description('Everything embedded: 5 rounds of Countdown with the local model, live progress, a table at the end')
+  .option('--json', 'print one JSON object on stdout (progress goes to stderr)')
+  .option('--rounds <n>', 'training rounds after round 0', (v) => positiveInt(v, '--rounds'))
+  .option('--config <file>', 'run config to use instead of config/examples/countdown.yaml')
+  .action(demoCommand);
+
+program
+  .command('dev')
+  .description('Start Postgres, the Temporal dev server (UI on :8233), the local model server and a worker; Ctrl-C stops them')
+  .option('--no-worker', 'start the stack without a worker (run `flywheel worker` yourself)')
+  .action(devCommand);
+
+program
+  .command('run <config>')
+  .description('Validate a run config (YAML or JSON), store the run and its problems, and start its workflow')
+  .option('--json', 'print {"runId": "..."} on stdout')
+  .option('--wait', 'follow progress until the run ends')
+  .action(runCommand);
+
+program
+  .command('worker')
+  .description('Serve flywheel task queues (all by default)')
+  .addOption(
+    new Option('--queues <list>', 'comma-separated roles to serve: control,generate,verify,train').default('control,generate,verify,train'),
+  )
+  .action(workerCommand);
+
+program
+  .command('status [run]')
+  .description('A run: its state and per-round progress and metrics (without a run: the latest runs)')
+  .option('--json', 'print one JSON object on stdout')
+  .option('--follow', 'refresh until the run ends')
+  .action(statusCommand);
+
+program
+  .command('resume <run>')
+  .description('Retry the stage that failed after its retries (the round shows NeedsAttention)')
+  .option('--note <text>', 'what you fixed, kept in the workflow history')
+  .action(resumeCommand);
+
+for (const [name, description] of [
+  ['pause', 'Pause a run before its next stage or shard'],
+  ['unpause', 'Resume a paused run'],
+  ['stop', 'Stop a run after its current stage'],
+] as const) {
+  program
+    .command(`${name} <run>`)
+    .description(description)
+    .action((run: string) => controlCommand(name, run));
+}
+
+program
+  .command('sql [query]')
+  .description('Run a SQL query against the flywheel database and print the rows (no query: print how to connect)')
+  .option('--json', 'print rows as JSON')
+  .action(sqlCommand);
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number ≥ 0, got "${value}"`);
+  return n;
+}
+
+/** Exit codes: 2 bad input (config, task file, arguments), 3 a service is missing, 1 anything else. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof ConfigError || err instanceof TaskFileError) return 2;
+  if (err instanceof MissingServiceError) return 3;
+  return 1;
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`flywheel: ${message}\n`);
+  process.exit(exitCodeFor(err));
+});

@@ -1,0 +1,89 @@
+/** What `demo`, `status` and `report` print: per-round numbers read from the `flywheel.round_metrics` view. */
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+
+export interface RoundReport {
+  round: number;
+  model: string | null;
+  sampler: string | null;
+  stage: string;
+  status: string;
+  planned: number;
+  traces: number;
+  verified: number;
+  correct: number;
+  errors: number;
+  fineTuneJobs: number;
+  datasetItems: number | null;
+  greedyPassAt1: number | null;
+  passAtK: Record<string, number>;
+  majAtK: Record<string, number>;
+  promoted: boolean | null;
+}
+
+export async function roundReports(db: Db, runId: string): Promise<RoundReport[]> {
+  const res = await db.execute(sql`SELECT * FROM flywheel.round_metrics WHERE run_id = ${runId} ORDER BY round`);
+  return (res.rows as Array<Record<string, unknown>>).map((r) => ({
+    round: Number(r.round),
+    model: (r.model as string) ?? null,
+    sampler: (r.sampler as string) ?? null,
+    stage: String(r.stage),
+    status: String(r.status),
+    planned: Number(r.planned),
+    traces: Number(r.traces),
+    verified: Number(r.verified),
+    correct: Number(r.correct),
+    errors: Number(r.errors),
+    fineTuneJobs: Number(r.fine_tune_jobs),
+    datasetItems: r.dataset_items === null ? null : Number(r.dataset_items),
+    greedyPassAt1: r.greedy_pass_at_1 === null ? null : Number(r.greedy_pass_at_1),
+    passAtK: (r.pass_at_k as Record<string, number>) ?? {},
+    majAtK: (r.maj_at_k as Record<string, number>) ?? {},
+    promoted: (r.promoted as boolean | null) ?? null,
+  }));
+}
+
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
+
+/** A fixed-width table for terminals. */
+export function formatTable(rounds: RoundReport[]): string {
+  const ks = [...new Set(rounds.flatMap((r) => Object.keys(r.passAtK)))].sort((a, b) => Number(a) - Number(b));
+  const header = ['round', 'model', 'traces', 'correct', 'train set', 'greedy pass@1', ...ks.map((k) => `pass@${k}`), ...ks.map((k) => `maj@${k}`), 'promoted'];
+  const rows = rounds.map((r) => [
+    String(r.round),
+    shortModel(r.model),
+    String(r.traces),
+    String(r.correct),
+    r.datasetItems === null ? '—' : String(r.datasetItems),
+    pct(r.greedyPassAt1),
+    ...ks.map((k) => pct(r.passAtK[k])),
+    ...ks.map((k) => pct(r.majAtK[k])),
+    r.round === 0 ? 'base' : r.promoted === null ? '—' : r.promoted ? 'yes' : 'no',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function shortModel(name: string | null): string {
+  if (!name) return '—';
+  return name.length > 40 ? `${name.slice(0, 37)}...` : name;
+}
+
+/** The JSON shape of `demo --json` (one entry per round; round 0 is the base model's). */
+export function demoJson(runId: string, rounds: RoundReport[]) {
+  return {
+    runId,
+    rounds: rounds.map((r) => ({
+      round: r.round,
+      model: r.model,
+      traces: r.traces,
+      correct: r.correct,
+      greedyPassAt1: r.greedyPassAt1,
+      passAtK: r.passAtK,
+      majAtK: r.majAtK,
+      promoted: r.round === 0 ? true : r.promoted,
+      trainingExamples: r.datasetItems,
+    })),
+  };
+}

@@ -1,0 +1,32 @@
+/** `flywheel run <config>`: validate, store, start. Bad input exits non-zero and writes nothing. */
+import { loadRunConfig } from '../config/load.js';
+import { connectDatabase } from '../db/client.js';
+import { resolveConnections } from './connections.js';
+import { followProgress } from './progress.js';
+import { formatTable, roundReports } from './report.js';
+import { connectClient, createRun, startRunWorkflow } from './start.js';
+
+export async function runCommand(file: string, options: { json?: boolean; wait?: boolean }) {
+  const loaded = loadRunConfig(file); // throws ConfigError before anything is written
+  const connections = resolveConnections();
+  const database = await connectDatabase(connections.databaseUrl);
+  try {
+    const client = await connectClient(connections.temporalAddress, connections.namespace);
+    const baseUrl = loaded.config.model.baseUrl === 'embedded' ? (connections.modelUrl ?? 'embedded') : loaded.config.model.baseUrl;
+    const runId = await createRun(database.db, loaded, baseUrl);
+    const handle = await startRunWorkflow(client, runId, `flywheel run ${loaded.config.name}: ${loaded.config.rounds} rounds`);
+    if (options.json) process.stdout.write(`${JSON.stringify({ runId })}\n`);
+    else {
+      process.stdout.write(`started run ${runId} (workflow ${handle.workflowId})\n`);
+      if (connections.uiUrl) process.stdout.write(`Temporal UI: ${connections.uiUrl}/namespaces/${connections.namespace}/workflows/${handle.workflowId}\n`);
+      process.stdout.write(`follow it with: npx flywheel status ${runId} --follow\n`);
+    }
+    if (options.wait) {
+      await followProgress(database.db, runId, handle.result());
+      if (!options.json) process.stdout.write(formatTable(await roundReports(database.db, runId)) + '\n');
+    }
+    await client.connection.close();
+  } finally {
+    await database.close();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The embedded stack of `flywheel dev` and `flywheel demo`: Postgres (or DATABASE_URL), the Temporal dev server
+ * (or TEMPORAL_ADDRESS), the local model server (or FLYWHEEL_MODEL_URL) and, unless told otherwise, a worker.
+ * Whatever it started it stops, in reverse order.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { createDefaultDeps } from '../activities/deps.js';
+import { connectDatabase, type Database } from '../db/client.js';
+import { startPostgres } from '../infra/postgres.js';
+import { startTemporalDevServer } from '../infra/temporal-server.js';
+import { startLocalModelServer } from '../localmodel/server.js';
+import { removeStackFile, writeStackFile, type Connections } from './connections.js';
+import { startWorkers, type RunningWorkers } from './worker.js';
+
+export interface StackOptions {
+  home: string;
+  worker: boolean;
+  /** Fixed ports for the dev server and its UI (a taken port falls back to a free one). */
+  temporalPort?: number;
+  uiPort?: number;
+  log: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+  /** Record the stack in `<home>/stack.json` so that other commands find it. */
+  advertise?: boolean;
+}
+
+export interface Stack extends Connections {
+  database: Database;
+  workers: RunningWorkers | null;
+  /** What is embedded (started here) rather than configured from the environment. */
+  embedded: { postgres: boolean; temporal: boolean; model: boolean };
+  stop(): Promise<void>;
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const env = options.env ?? process.env;
+  const { log } = options;
+  mkdirSync(options.home, { recursive: true });
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err) => log(`while stopping: ${(err as Error).message}`));
+    stops.length = 0;
+  };
+  try {
+    const postgresStart = startPostgres({ dataDir: path.join(options.home, 'pg'), log });
+    const temporalStart = env.TEMPORAL_ADDRESS
+      ? Promise.resolve(null)
+      : startTemporalDevServer({
+          dbFile: path.join(options.home, 'temporal.db'),
+          port: options.temporalPort ?? 7233,
+          uiPort: options.uiPort ?? 8233,
+          log,
+        });
+    const modelStart = env.FLYWHEEL_MODEL_URL
+      ? Promise.resolve(null)
+      : startLocalModelServer({ dataDir: path.join(options.home, 'localmodel'), port: 0, log: () => {} }).then((m) => ({
+          url: m.url,
+          stop: () => m.close(),
+        }));
+    const [postgres, temporal, model] = await settleAll([postgresStart, temporalStart, modelStart], stops);
+
+    const database = await connectDatabase(postgres.url);
+    stops.push(() => database.close());
+    const connections: Connections = {
+      databaseUrl: postgres.url,
+      temporalAddress: temporal?.address ?? env.TEMPORAL_ADDRESS!,
+      namespace: temporal?.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default',
+      modelUrl: model?.url ?? env.FLYWHEEL_MODEL_URL ?? null,
+      uiUrl: temporal?.uiUrl ?? env.FLYWHEEL_UI_URL ?? null,
+    };
+
+    let workers: RunningWorkers | null = null;
+    if (options.worker) {
+      const deps = createDefaultDeps({ db: database.db, embeddedModelUrl: connections.modelUrl ?? undefined, env, log });
+      workers = await startWorkers({ address: connections.temporalAddress, namespace: connections.namespace, deps });
+      const running = workers;
+      stops.push(() => running.shutdown());
+    }
+    if (options.advertise) {
+      writeStackFile(options.home, { ...connections, pid: process.pid, startedAt: new Date().toISOString(), worker: options.worker });
+      stops.push(async () => removeStackFile(options.home));
+    }
+    return {
+      ...connections,
+      database,
+      workers,
+      embedded: { postgres: postgres.embedded, temporal: temporal !== null, model: model !== null },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** Awaits services started in parallel; registers the stop of each one that came up, even if another failed. */
+async function settleAll<T extends readonly unknown[]>(
+  starts: { [K in keyof T]: Promise<T[K]> },
+  stops: Array<() => Promise<void>>,
+): Promise<T> {
+  const results = await Promise.allSettled(starts);
+  for (const r of results) {
+    const value = r.status === 'fulfilled' ? (r.value as { stop?: () => Promise<void> } | null) : null;
+    if (value?.stop) stops.push(() => value.stop!());
+  }
+  const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}

@@ -1,0 +1,60 @@
+/**
+ * Starting a run: validate the config and the task set, write the run and its problems in one transaction
+ * (nothing half-written on bad input), then start the `flywheelRun` workflow.
+ */
+import { randomBytes } from 'node:crypto';
+import { Client, Connection, WorkflowIdReusePolicy } from '@temporalio/client';
+import type { LoadedConfig } from '../config/load.js';
+import type { Db } from '../db/client.js';
+import { upsertProblems } from '../db/problems.js';
+import { insertRun } from '../db/runs.js';
+import { buildTaskSet } from '../lib/tasks/index.js';
+import type { flywheelRun } from '../workflows/run.js';
+import { FLYWHEEL_STATUS, SEARCH_ATTRIBUTES, TASK_QUEUES, workflowIds } from '../workflows/shared.js';
+
+/** `<name>-<yyyymmdd-hhmmss>-<4 hex>`: sortable, readable in the UI, unique. */
+export function newRunId(name: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'run';
+  return `${slug}-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+export async function createRun(db: Db, loaded: LoadedConfig, baseUrl: string): Promise<string> {
+  const taskSet = buildTaskSet(loaded.config.task, loaded.dir);
+  const trainCount = taskSet.problems.filter((p) => p.split === 'train').length;
+  const testCount = taskSet.problems.length - trainCount;
+  if (trainCount === 0 || testCount === 0) {
+    throw new Error(`${loaded.file}: the task set needs train and test problems (has ${trainCount} train, ${testCount} test)`);
+  }
+  const runId = newRunId(loaded.config.name);
+  await db.transaction(async (tx) => {
+    await upsertProblems(tx as unknown as Db, taskSet.name, taskSet.problems);
+    await insertRun(tx as unknown as Db, { id: runId, config: loaded.config, taskSet: taskSet.name, baseUrl });
+  });
+  return runId;
+}
+
+export async function connectClient(address: string, namespace: string): Promise<Client> {
+  const connection = await Connection.connect({ address });
+  return new Client({ connection, namespace });
+}
+
+export async function startRunWorkflow(client: Client, runId: string, summary: string) {
+  return client.workflow.start<typeof flywheelRun>('flywheelRun', {
+    workflowId: workflowIds.run(runId),
+    taskQueue: TASK_QUEUES.control,
+    args: [{ runId }],
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    staticSummary: summary,
+    staticDetails: [
+      `Flywheel run \`${runId}\`.`,
+      '',
+      'Each child workflow is one round. Inspect traces with SQL: `SELECT * FROM flywheel.round_metrics WHERE run_id = ' +
+        `'${runId}';\``,
+    ].join('\n'),
+    typedSearchAttributes: [
+      { key: SEARCH_ATTRIBUTES.runId, value: runId },
+      { key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.running },
+    ],
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * `flywheel status [run]`: the state of a run (from its workflow while it runs, from Postgres after) and its rounds;
+ * `--follow` redraws until the run ends, with a progress bar per stage.
+ */
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { connectDatabase, type Db } from '../db/client.js';
+import { getRun, listRuns } from '../db/runs.js';
+import { statusQuery, workflowIds, type RunStatus } from '../workflows/shared.js';
+import { resolveConnections } from './connections.js';
+import { formatTable, roundReports, type RoundReport } from './report.js';
+import { connectClient } from './start.js';
+
+export type RunState = RunStatus['state'] | 'created';
+
+export interface StatusReport {
+  runId: string;
+  state: RunState;
+  currentModel: string;
+  rounds: Array<Pick<RoundReport, 'round' | 'stage' | 'planned' | 'traces' | 'verified' | 'correct' | 'fineTuneJobs' | 'model' | 'greedyPassAt1' | 'passAtK' | 'majAtK'>>;
+}
+
+const TERMINAL = new Set<RunState>(['completed', 'failed', 'stopped']);
+
+export async function statusReport(db: Db, client: Client | null, runId: string): Promise<StatusReport> {
+  const run = await getRun(db, runId);
+  let state = run.status as RunState;
+  if (client && !TERMINAL.has(state)) {
+    try {
+      const live = await client.workflow.getHandle(workflowIds.run(runId)).query(statusQuery);
+      state = live.state;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) {
+        // No worker to answer the query: Postgres still knows the rest.
+      }
+    }
+  }
+  const rounds = (await roundReports(db, runId)).map((r) => ({
+    round: r.round,
+    stage: r.stage,
+    planned: r.planned,
+    traces: r.traces,
+    verified: r.verified,
+    correct: r.correct,
+    fineTuneJobs: r.fineTuneJobs,
+    model: r.model,
+    greedyPassAt1: r.greedyPassAt1,
+    passAtK: r.passAtK,
+    majAtK: r.majAtK,
+  }));
+  return { runId, state, currentModel: run.currentModel, rounds };
+}
+
+function bar(done: number, total: number, width = 24): string {
+  const f = total > 0 ? Math.min(1, done / total) : 0;
+  const filled = Math.round(f * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`;
+}
+
+export function formatStatus(report: StatusReport, full: RoundReport[]): string {
+  const current = report.rounds[report.rounds.length - 1];
+  const lines = [`run ${report.runId} · ${report.state} · current model ${report.currentModel}`];
+  if (current) {
+    lines.push(`round ${current.round} · stage ${current.stage}`);
+    lines.push(`  generate   ${bar(current.traces, current.planned)}`);
+    lines.push(`  verify     ${bar(current.verified, current.planned)}`);
+    lines.push(`  fine-tune  ${current.round === 0 ? 'none in round 0' : `${current.fineTuneJobs} job(s)`}`);
+  }
+  lines.push('', formatTable(full));
+  return lines.join('\n');
+}
+
+export async function statusCommand(runId: string | undefined, options: { json?: boolean; follow?: boolean }) {
+  const c = resolveConnections();
+  const database = await connectDatabase(c.databaseUrl);
+  const client = await connectClient(c.temporalAddress, c.namespace).catch(() => null);
+  try {
+    if (!runId) {
+      const runs = await listRuns(database.db);
+      if (options.json) process.stdout.write(`${JSON.stringify({ runs: runs.map((r) => ({ runId: r.id, name: r.name, state: r.status, currentModel: r.currentModel, createdAt: r.createdAt })) })}\n`);
+      else if (runs.length === 0) process.stdout.write('no runs yet: start one with `npx flywheel run config/examples/countdown.yaml`\n');
+      else for (const r of runs) process.stdout.write(`${r.id}  ${r.status.padEnd(15)}  ${r.currentModel}\n`);
+      return;
+    }
+    let last = '';
+    for (;;) {
+      const report = await statusReport(database.db, client, runId);
+      if (options.json) {
+        const line = JSON.stringify(report);
+        if (line !== last) process.stdout.write(`${line}\n`);
+        last = line;
+      } else {
+        const text = formatStatus(report, await roundReports(database.db, runId));
+        if (text !== last) process.stdout.write(options.follow && process.stdout.isTTY ? `\x1b[2J\x1b[H${text}\n` : `${text}\n`);
+        last = text;
+      }
+      if (!options.follow || TERMINAL.has(report.state)) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  } finally {
+    await client?.connection.close();
+    await database.close();
+  }
+}

@@ -1,0 +1,38 @@
+/** `flywheel worker`: serve task queues until SIGINT/SIGTERM (in-flight activities finish first). */
+import { createDefaultDeps } from '../activities/deps.js';
+import { connectDatabase } from '../db/client.js';
+import { TASK_QUEUES, type QueueRole } from '../workflows/shared.js';
+import { resolveConnections } from './connections.js';
+import { installQuietRuntime } from './runtime.js';
+import { startWorkers } from './worker.js';
+
+export async function workerCommand(options: { queues: string }) {
+  const roles = options.queues.split(',').map((q) => q.trim()).filter(Boolean);
+  const unknown = roles.filter((r) => !(r in TASK_QUEUES));
+  if (unknown.length) {
+    throw new Error(`--queues: unknown role(s) ${unknown.join(', ')}; choose from ${Object.keys(TASK_QUEUES).join(', ')}`);
+  }
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const connections = resolveConnections();
+  installQuietRuntime();
+  const database = await connectDatabase(connections.databaseUrl);
+  const deps = createDefaultDeps({ db: database.db, embeddedModelUrl: connections.modelUrl ?? undefined, log });
+  const workers = await startWorkers({
+    address: connections.temporalAddress,
+    namespace: connections.namespace,
+    deps,
+    queues: roles as QueueRole[],
+  });
+  log(`worker serving ${workers.queues.join(', ')} on ${connections.temporalAddress} (namespace ${connections.namespace})`);
+  const stop = () => {
+    log('shutting down: finishing activities in flight...');
+    void workers.shutdown();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await workers.done;
+  } finally {
+    await database.close();
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The run config: what a user writes in YAML or JSON to start a flywheel run. Every field has a default where
+ * one makes sense; unknown keys are errors (a typo must not silently fall back to a default).
+ *
+ * Secrets never live here: the config names the environment variable that holds a key (`model.apiKeyEnv`), and
+ * the validated config is what gets stored in Postgres.
+ */
+import { z } from 'zod';
+
+const positiveInt = () => z.number().int().positive();
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable, e.g. OPENAI_API_KEY');
+
+export const countdownTaskSchema = z.strictObject({
+  kind: z.literal('countdown'),
+  /** Seed of the problem generator: the same seed gives the same problems. */
+  seed: z.number().int().default(42),
+  train: positiveInt().default(500),
+  test: positiveInt().default(200),
+});
+
+export const jsonlTaskSchema = z.strictObject({
+  kind: z.literal('jsonl'),
+  /** Name of the task set (problems are stored under it and shared by runs that use the same name). */
+  name: z.string().min(1),
+  /** JSONL of `{id, prompt, answer | tests, metadata}` for training (relative paths are from the config file). */
+  train: z.string().min(1),
+  /** JSONL of held-out problems. */
+  test: z.string().min(1),
+});
+
+export const taskSchema = z.discriminatedUnion('kind', [countdownTaskSchema, jsonlTaskSchema]);
+
+export const verifierSchema = z
+  .looseObject({ name: z.string().min(1) })
+  .describe('a verifier spec, e.g. {name: countdown} or {name: math}');
+
+export const modelSchema = z.strictObject({
+  /** OpenAI-compatible base URL (vLLM, SGLang, OpenAI, llama.cpp), or `embedded` for the local model server. */
+  baseUrl: z.string().min(1).default('embedded'),
+  /** Name of the environment variable holding the API key (read by workers; never stored). */
+  apiKeyEnv: envName.optional(),
+  /** The base model (round 0). */
+  name: z.string().min(1).default('countdown-mlp'),
+  systemPrompt: z.string().optional(),
+  /** Per-request timeout; a hung request is abandoned and retried. */
+  timeoutMs: positiveInt().default(60_000),
+  /** Retries per request (429 honours Retry-After; 5xx and timeouts back off). */
+  maxRetries: z.number().int().min(0).default(4),
+});
+
+export const generateSchema = z.strictObject({
+  samplesPerProblem: positiveInt().default(16),
+  temperature: z.number().min(0).max(2).default(1),
+  /** Upper bound on completion tokens per sample. */
+  maxTokens: positiveInt().default(512),
+  /** How many samples one shard activity generates (shards are ranges of problems). */
+  shardSamples: positiveInt().default(1024),
+  /** Concurrent model requests within one shard. */
+  concurrency: positiveInt().default(8),
+  /** Shard activities in flight at once within a round. */
+  maxShardsInFlight: positiveInt().max(500).default(16),
+});
+
+export const searchSchema = z.strictObject({
+  /** Strategies computed over each round's samples. */
+  strategies: z.array(z.enum(['best-of-n', 'majority'])).default(['best-of-n', 'majority']),
+  /**
+   * Best-of-N scorer: `self-consistency` (agreement with the other samples), `logprob` (mean token
+   * log-probability) or `verifier` (the verifier's graded score).
+   */
+  scorer: z.enum(['self-consistency', 'logprob', 'verifier']).default('self-consistency'),
+});
+
+export const filterSchema = z.strictObject({
+  /** Keep only traces the verifier accepted. */
+  correctOnly: z.boolean().default(true),
+  /** Lowest verifier score kept, when correctOnly is false. */
+  minScore: z.number().min(0).max(1).default(1),
+  /** Drop traces whose text repeats another kept trace of the same problem. */
+  dedupe: z.boolean().default(true),
+  /** At most this many traces per problem (STaR/ReST-EM keep a few per problem to balance difficulty). */
+  maxPerProblem: positiveInt().default(4),
+  /** How many of the latest rounds' traces to pool (1 = only the traces of the round before). */
+  window: positiveInt().default(1),
+});
+
+export const finetuneSchema = z.strictObject({
+  backend: z.enum(['openai']).default('openai'),
+  /**
+   * `base`: every round trains the base model on the new data (ReST-EM). `previous`: continue from the last
+   * promoted model (cheaper, but prone to collapse at high learning rates).
+   */
+  from: z.enum(['base', 'previous']).default('base'),
+  hyperparameters: z
+    .strictObject({
+      nEpochs: positiveInt().optional(),
+      learningRateMultiplier: z.number().positive().optional(),
+      batchSize: positiveInt().optional(),
+    })
+    .default({}),
+  /** Appended to fine-tuned model names. */
+  suffix: z.string().regex(/^[a-zA-Z0-9-]{1,40}$/, 'letters, digits and dashes, at most 40').default('flywheel'),
+  pollIntervalMs: positiveInt().default(2_000),
+  /** Give up on a trainer job after this long (it is then reported, not resubmitted). */
+  timeoutMinutes: positiveInt().default(24 * 60),
+});
+
+export const evaluateSchema = z.strictObject({
+  /** Greedy (temperature 0) pass@1. */
+  greedy: z.boolean().default(true),
+  /** Samples per held-out problem for pass@k and maj@k (0 to skip). */
+  samples: z.number().int().min(0).default(8),
+  temperature: z.number().min(0).max(2).default(1),
+  /** The k of pass@k and maj@k; each must be at most `samples`. */
+  k: z.array(positiveInt()).default([1, 8]),
+}).superRefine((evaluate, ctx) => {
+  for (const [i, k] of evaluate.k.entries()) {
+    if (k > evaluate.samples) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['k', i],
+        message: `k=${k} needs at least ${k} samples per problem, but evaluate.samples is ${evaluate.samples}`,
+      });
+    }
+  }
+});
+
+export const promoteSchema = z.strictObject({
+  /** A candidate is promoted when its held-out greedy pass@1 is at least the current model's plus this. */
+  minImprovement: z.number().min(-1).max(1).default(0),
+});
+
+export const runConfigSchema = z
+  .strictObject({
+    name: z.string().min(1).max(80).default('flywheel'),
+    /** Training rounds after round 0 (round 0 samples with and evaluates the base model). */
+    rounds: z.number().int().min(0).max(1000).default(5),
+    task: taskSchema,
+    verifier: verifierSchema.default({ name: 'countdown' }),
+    model: modelSchema.default(modelSchema.parse({})),
+    generate: generateSchema.default(generateSchema.parse({})),
+    search: searchSchema.default(searchSchema.parse({})),
+    filter: filterSchema.default(filterSchema.parse({})),
+    finetune: finetuneSchema.default(finetuneSchema.parse({})),
+    evaluate: evaluateSchema.default(evaluateSchema.parse({})),
+    promote: promoteSchema.default(promoteSchema.parse({})),
+  });
+
+export type RunConfig = z.infer<typeof runConfigSchema>;
+export type RunConfigInput = z.input<typeof runConfigSchema>;

@@ -1,0 +1,87 @@
+/** Training sets, built in SQL from verified traces, and what the trainer reads. */
+import { asc, eq, sql } from 'drizzle-orm';
+import type { Db } from './client.js';
+import { datasetItems, datasets, problems, traces } from './schema.js';
+
+export interface DatasetFilter {
+  /** Round indexes whose train traces are pooled (inclusive). */
+  fromRound: number;
+  toRound: number;
+  verifier: string;
+  verifierVersion: string;
+  correctOnly: boolean;
+  minScore: number;
+  dedupe: boolean;
+  maxPerProblem: number;
+}
+
+/**
+ * Builds (or rebuilds, identically) the dataset of a round: verified train traces of the window, never a problem
+ * whose prompt also appears outside the train split, duplicates dropped, at most `maxPerProblem` per problem
+ * (chosen by a hash of the text, so the choice is stable and unbiased by sample order).
+ */
+export async function buildDataset(db: Db, runId: string, round: number, filter: DatasetFilter) {
+  return db.transaction(async (tx) => {
+    const [ds] = await tx
+      .insert(datasets)
+      .values({ runId, round, filter })
+      .onConflictDoUpdate({ target: [datasets.runId, datasets.round], set: { filter } })
+      .returning({ id: datasets.id });
+    await tx.delete(datasetItems).where(eq(datasetItems.datasetId, ds.id));
+    await tx.execute(sql`
+      WITH candidates AS (
+        SELECT t.id, t.problem_id, v.score, md5(t.text) AS text_hash,
+               row_number() OVER (PARTITION BY t.problem_id, md5(t.text) ORDER BY t.id) AS copy
+        FROM flywheel.traces t
+        JOIN flywheel.rounds r ON r.id = t.round_id
+        JOIN flywheel.problems p ON p.id = t.problem_id
+        JOIN flywheel.verdicts v ON v.trace_id = t.id AND v.verifier = ${filter.verifier}
+                                 AND v.verifier_version = ${filter.verifierVersion}
+        WHERE r.run_id = ${runId} AND r.index BETWEEN ${filter.fromRound} AND ${filter.toRound}
+          AND t.purpose = 'train' AND t.error IS NULL AND p.split = 'train'
+          AND (CASE WHEN ${filter.correctOnly} THEN v.correct ELSE v.score >= ${filter.minScore} END)
+          AND NOT EXISTS (
+            SELECT 1 FROM flywheel.problems q
+            WHERE q.task_set = p.task_set AND q.split <> 'train' AND q.prompt = p.prompt)
+      ),
+      kept AS (
+        SELECT *, row_number() OVER (PARTITION BY problem_id ORDER BY score DESC, text_hash, id) AS rank
+        FROM candidates
+        WHERE NOT ${filter.dedupe} OR copy = 1
+      )
+      INSERT INTO flywheel.dataset_items (dataset_id, trace_id)
+      SELECT ${ds.id}, id FROM kept WHERE rank <= ${filter.maxPerProblem}`);
+    const [counts] = await tx
+      .select({ items: sql<number>`count(*)::int`, problems: sql<number>`count(distinct ${traces.problemId})::int` })
+      .from(datasetItems)
+      .innerJoin(traces, eq(traces.id, datasetItems.traceId))
+      .where(eq(datasetItems.datasetId, ds.id));
+    await tx.update(datasets).set({ items: counts.items, problems: counts.problems }).where(eq(datasets.id, ds.id));
+    return { datasetId: ds.id, items: counts.items, problems: counts.problems };
+  });
+}
+
+export async function getDataset(db: Db, runId: string, round: number) {
+  const [row] = await db
+    .select()
+    .from(datasets)
+    .where(sql`${datasets.runId} = ${runId} AND ${datasets.round} = ${round}`);
+  return row ?? null;
+}
+
+export interface TrainingExample {
+  traceId: number;
+  prompt: string;
+  text: string;
+}
+
+/** The dataset's examples in a stable order (prompt and trace text), for exporting as chat JSONL. */
+export async function datasetExamples(db: Db, datasetId: number): Promise<TrainingExample[]> {
+  return db
+    .select({ traceId: traces.id, prompt: problems.prompt, text: traces.text })
+    .from(datasetItems)
+    .innerJoin(traces, eq(traces.id, datasetItems.traceId))
+    .innerJoin(problems, eq(problems.id, traces.problemId))
+    .where(eq(datasetItems.datasetId, datasetId))
+    .orderBy(asc(traces.id));
+}

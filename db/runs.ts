@@ -1,0 +1,74 @@
+/** Runs and the models they produce. */
+import { and, eq, sql } from 'drizzle-orm';
+import type { RunConfig } from '../config/schema.js';
+import type { Db } from './client.js';
+import { models, runs, type Run } from './schema.js';
+
+export interface NewRun {
+  id: string;
+  config: RunConfig;
+  taskSet: string;
+  baseUrl: string;
+}
+
+/** Inserts a run and registers its base model (round 0), in the caller's transaction. */
+export async function insertRun(db: Db, run: NewRun): Promise<void> {
+  await db.insert(runs).values({
+    id: run.id,
+    name: run.config.name,
+    config: run.config,
+    taskSet: run.taskSet,
+    status: 'created',
+    baseModel: run.config.model.name,
+    currentModel: run.config.model.name,
+    rounds: run.config.rounds,
+  });
+  await db.insert(models).values({
+    runId: run.id,
+    round: 0,
+    name: run.config.model.name,
+    provider: 'openai',
+    baseUrl: run.baseUrl,
+    promoted: true,
+  });
+}
+
+export async function getRun(db: Db, runId: string): Promise<Run> {
+  const [row] = await db.select().from(runs).where(eq(runs.id, runId));
+  if (!row) throw new Error(`no run "${runId}" in the database (list runs with: flywheel status)`);
+  return row;
+}
+
+export async function setRunStatus(db: Db, runId: string, status: string, error: string | null = null): Promise<void> {
+  await db.update(runs).set({ status, error, updatedAt: sql`now()` }).where(eq(runs.id, runId));
+}
+
+export async function promoteModel(db: Db, runId: string, name: string): Promise<void> {
+  await db.update(runs).set({ currentModel: name, updatedAt: sql`now()` }).where(eq(runs.id, runId));
+  await db.update(models).set({ promoted: true }).where(and(eq(models.runId, runId), eq(models.name, name)));
+}
+
+export interface NewModel {
+  runId: string;
+  round: number;
+  name: string;
+  baseUrl: string;
+  parentName: string;
+  datasetId: number;
+  fineTuneId: number;
+}
+
+/** Registers a fine-tuned model (idempotent on run + name). */
+export async function upsertModel(db: Db, model: NewModel): Promise<void> {
+  await db
+    .insert(models)
+    .values({ ...model, provider: 'openai' })
+    .onConflictDoUpdate({
+      target: [models.runId, models.name],
+      set: { round: model.round, parentName: model.parentName, datasetId: model.datasetId, fineTuneId: model.fineTuneId },
+    });
+}
+
+export async function listRuns(db: Db, limit = 20): Promise<Run[]> {
+  return db.select().from(runs).orderBy(sql`${runs.createdAt} desc`).limit(limit);
+}

@@ -1,0 +1,289 @@
+/**
+ * The source of truth for flywheel's tables (Postgres schema `flywheel`). Migrations in `migrations/` are generated
+ * from this file with `npm run db:generate`; the views people query with psql live in a custom migration.
+ *
+ * Every table that a stage writes has a natural unique key, so a retried activity or a re-run stage upserts and
+ * never writes a row twice.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  real,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+export const flywheel = pgSchema('flywheel');
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+const id = () => bigserial('id', { mode: 'number' }).primaryKey();
+const ref = (name: string) => bigint(name, { mode: 'number' });
+
+/** One flywheel run: the validated config it was started with, and where it stands. */
+export const runs = flywheel.table('runs', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  /** The validated run config, secrets excluded by construction (it names env variables, never keys). */
+  config: jsonb('config').notNull(),
+  taskSet: text('task_set').notNull(),
+  status: text('status').notNull().default('created'),
+  baseModel: text('base_model').notNull(),
+  currentModel: text('current_model').notNull(),
+  rounds: integer('rounds').notNull(),
+  error: text('error'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** Problems of a task set (shared by runs on the same set). `reference` holds answers, tests, numbers. */
+export const problems = flywheel.table(
+  'problems',
+  {
+    id: id(),
+    taskSet: text('task_set').notNull(),
+    externalId: text('external_id').notNull(),
+    split: text('split').notNull(),
+    /** Order within the task set and split: shards are ranges of it. */
+    position: integer('position').notNull(),
+    prompt: text('prompt').notNull(),
+    reference: jsonb('reference').notNull(),
+    metadata: jsonb('metadata').notNull().default(sql`'{}'::jsonb`),
+  },
+  (t) => [
+    uniqueIndex('problems_task_set_external_id').on(t.taskSet, t.externalId),
+    index('problems_task_set_split_position').on(t.taskSet, t.split, t.position),
+  ],
+);
+
+/** Every model a run knows: its base and each fine-tuned candidate, with what it was trained on. */
+export const models = flywheel.table(
+  'models',
+  {
+    id: id(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id),
+    round: integer('round').notNull(),
+    name: text('name').notNull(),
+    provider: text('provider').notNull(),
+    baseUrl: text('base_url').notNull(),
+    /** The model it was fine-tuned from (null for the base model). */
+    parentName: text('parent_name'),
+    datasetId: ref('dataset_id'),
+    fineTuneId: ref('fine_tune_id'),
+    promoted: boolean('promoted').notNull().default(false),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('models_run_name').on(t.runId, t.name)],
+);
+
+/** One round of a run: `model` is the model this round trained and evaluated, `sampler` the one that generated. */
+export const rounds = flywheel.table(
+  'rounds',
+  {
+    id: id(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id),
+    index: integer('index').notNull(),
+    model: text('model'),
+    sampler: text('sampler'),
+    stage: text('stage').notNull().default('planned'),
+    status: text('status').notNull().default('running'),
+    /** Samples this round planned to generate (problems × samples, or the adaptive plan). */
+    planned: integer('planned').notNull().default(0),
+    stats: jsonb('stats').notNull().default(sql`'{}'::jsonb`),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('rounds_run_index').on(t.runId, t.index)],
+);
+
+/** Stage completion, so a new execution of a round skips what is done. */
+export const roundStages = flywheel.table(
+  'round_stages',
+  {
+    roundId: ref('round_id')
+      .notNull()
+      .references(() => rounds.id),
+    stage: text('stage').notNull(),
+    status: text('status').notNull(),
+    result: jsonb('result').notNull().default(sql`'{}'::jsonb`),
+    startedAt: createdAt(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.roundId, t.stage] })],
+);
+
+/** Every sampled or searched reasoning trace. One row per (round, problem, purpose, strategy, sample index). */
+export const traces = flywheel.table(
+  'traces',
+  {
+    id: id(),
+    roundId: ref('round_id')
+      .notNull()
+      .references(() => rounds.id),
+    problemId: ref('problem_id')
+      .notNull()
+      .references(() => problems.id),
+    /** 'train' (the round's samples) or 'eval' (held-out evaluation). */
+    purpose: text('purpose').notNull(),
+    /** 'sample', 'greedy', or a search strategy such as 'mcts'. */
+    strategy: text('strategy').notNull(),
+    sampleIndex: integer('sample_index').notNull(),
+    model: text('model').notNull(),
+    text: text('text').notNull(),
+    /** Mean log-probability per token, when the server reported it. */
+    logprob: real('logprob'),
+    /** Search score (the scorer's value), when a search ranked it. */
+    score: real('score'),
+    promptTokens: integer('prompt_tokens').notNull().default(0),
+    completionTokens: integer('completion_tokens').notNull().default(0),
+    latencyMs: integer('latency_ms').notNull().default(0),
+    finishReason: text('finish_reason'),
+    /** Set when the model server failed for this sample after retries (malformed response...): counted, not lost. */
+    error: text('error'),
+    flags: jsonb('flags').notNull().default(sql`'{}'::jsonb`),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('traces_sample_key').on(t.roundId, t.problemId, t.purpose, t.strategy, t.sampleIndex),
+    index('traces_round_purpose').on(t.roundId, t.purpose),
+  ],
+);
+
+/** Ground-truth verdicts; the verifier version is part of the key. */
+export const verdicts = flywheel.table(
+  'verdicts',
+  {
+    id: id(),
+    traceId: ref('trace_id')
+      .notNull()
+      .references(() => traces.id),
+    verifier: text('verifier').notNull(),
+    verifierVersion: text('verifier_version').notNull(),
+    score: real('score').notNull(),
+    correct: boolean('correct').notNull(),
+    answer: text('answer'),
+    detail: text('detail').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('verdicts_trace_verifier').on(t.traceId, t.verifier, t.verifierVersion)],
+);
+
+/** What a search strategy chose for a problem, and the compute it spent. */
+export const searchResults = flywheel.table(
+  'search_results',
+  {
+    roundId: ref('round_id')
+      .notNull()
+      .references(() => rounds.id),
+    problemId: ref('problem_id')
+      .notNull()
+      .references(() => problems.id),
+    purpose: text('purpose').notNull(),
+    strategy: text('strategy').notNull(),
+    traceId: ref('trace_id').references(() => traces.id),
+    answer: text('answer'),
+    votes: integer('votes').notNull().default(0),
+    calls: integer('calls').notNull().default(0),
+    tokens: integer('tokens').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.roundId, t.problemId, t.purpose, t.strategy] })],
+);
+
+/** A training set, built in SQL by the filter stage, with the filter config that built it. */
+export const datasets = flywheel.table(
+  'datasets',
+  {
+    id: id(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id),
+    round: integer('round').notNull(),
+    filter: jsonb('filter').notNull(),
+    items: integer('items').notNull().default(0),
+    problems: integer('problems').notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('datasets_run_round').on(t.runId, t.round)],
+);
+
+/** Which traces a dataset holds: with `models.dataset_id`, which traces trained which model. */
+export const datasetItems = flywheel.table(
+  'dataset_items',
+  {
+    datasetId: ref('dataset_id')
+      .notNull()
+      .references(() => datasets.id),
+    traceId: ref('trace_id')
+      .notNull()
+      .references(() => traces.id),
+  },
+  (t) => [primaryKey({ columns: [t.datasetId, t.traceId] })],
+);
+
+/** One trainer job per round; the external job id is recorded before anything waits on it. */
+export const fineTunes = flywheel.table(
+  'fine_tunes',
+  {
+    id: id(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id),
+    round: integer('round').notNull(),
+    backend: text('backend').notNull(),
+    externalJobId: text('external_job_id'),
+    trainingFile: text('training_file'),
+    status: text('status').notNull(),
+    baseModel: text('base_model').notNull(),
+    resultModel: text('result_model'),
+    datasetId: ref('dataset_id').references(() => datasets.id),
+    hyperparameters: jsonb('hyperparameters').notNull(),
+    error: text('error'),
+    /** Jobs of this round that failed before and were replaced after an operator resumed the round. */
+    supersededJobIds: jsonb('superseded_job_ids').notNull().default(sql`'[]'::jsonb`),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('fine_tunes_run_round').on(t.runId, t.round)],
+);
+
+/** Metrics of a model on a split, raw (`strategy` = 'none') and with search. `k` is 0 where it does not apply. */
+export const evals = flywheel.table(
+  'evals',
+  {
+    id: id(),
+    roundId: ref('round_id')
+      .notNull()
+      .references(() => rounds.id),
+    model: text('model').notNull(),
+    split: text('split').notNull(),
+    metric: text('metric').notNull(),
+    k: integer('k').notNull().default(0),
+    strategy: text('strategy').notNull().default('none'),
+    value: doublePrecision('value').notNull(),
+    problems: integer('problems').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('evals_key').on(t.roundId, t.model, t.split, t.metric, t.k, t.strategy)],
+);
+
+export type Run = typeof runs.$inferSelect;
+export type Problem = typeof problems.$inferSelect;
+export type Round = typeof rounds.$inferSelect;
+export type Trace = typeof traces.$inferSelect;
+export type NewTrace = typeof traces.$inferInsert;
+export type Verdict = typeof verdicts.$inferSelect;
+export type FineTune = typeof fineTunes.$inferSelect;
+export type Eval = typeof evals.$inferSelect;

@@ -1,0 +1,83 @@
+/**
+ * The `openai` trainer backend: files + fine_tuning.jobs, against OpenAI itself or any server that implements that
+ * API (the embedded model does). Jobs carry the run and round in their metadata, so a job is found again by them.
+ */
+import OpenAI, { toFile } from 'openai';
+import { withRetries, type RetryOptions } from '../llm/client.js';
+import type { JobTag, SubmitRequest, Trainer, TrainerJob, TrainerStatus } from './types.js';
+
+const STATUS: Record<string, TrainerStatus> = {
+  validating_files: 'queued',
+  queued: 'queued',
+  running: 'running',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
+
+function toJob(job: OpenAI.FineTuning.FineTuningJob, progress: string | null = null): TrainerJob {
+  return {
+    id: job.id,
+    status: STATUS[job.status] ?? 'running',
+    model: job.fine_tuned_model ?? null,
+    error: job.error ? `${job.error.code ?? 'error'}: ${job.error.message}` : null,
+    progress,
+  };
+}
+
+const tagMetadata = (tag: JobTag) => ({ flywheel_run: tag.runId, flywheel_round: String(tag.round) });
+
+export function createOpenAITrainer(client: OpenAI, retry: RetryOptions): Trainer {
+  const call = <T>(fn: () => Promise<T>) => withRetries(fn, retry);
+  return {
+    backend: 'openai',
+    async upload(jsonl, filename) {
+      const file = await call(async () =>
+        client.files.create({ file: await toFile(Buffer.from(jsonl), filename), purpose: 'fine-tune' }),
+      );
+      return file.id;
+    },
+    async find(tag) {
+      const wanted = tagMetadata(tag);
+      const page = await call(() => client.fineTuning.jobs.list({ limit: 100, metadata: wanted }));
+      const match = page.data.find(
+        (j) => j.metadata?.flywheel_run === wanted.flywheel_run && j.metadata?.flywheel_round === wanted.flywheel_round,
+      );
+      return match ? toJob(match) : null;
+    },
+    async submit(request: SubmitRequest) {
+      const job = await call(() =>
+        client.fineTuning.jobs.create({
+          model: request.baseModel,
+          training_file: request.trainingFile,
+          suffix: request.suffix,
+          seed: request.seed,
+          metadata: tagMetadata(request.tag),
+          method: {
+            type: 'supervised',
+            supervised: {
+              hyperparameters: {
+                n_epochs: request.hyperparameters.nEpochs ?? 'auto',
+                learning_rate_multiplier: request.hyperparameters.learningRateMultiplier ?? 'auto',
+                batch_size: request.hyperparameters.batchSize ?? 'auto',
+              },
+            },
+          },
+        }),
+      );
+      return toJob(job);
+    },
+    async get(jobId) {
+      const job = await call(() => client.fineTuning.jobs.retrieve(jobId));
+      let progress: string | null = null;
+      if (job.status === 'running') {
+        const events = await call(() => client.fineTuning.jobs.listEvents(jobId, { limit: 1 })).catch(() => null);
+        progress = events?.data[0]?.message ?? null;
+      }
+      return toJob(job, progress);
+    },
+    async cancel(jobId) {
+      await call(() => client.fineTuning.jobs.cancel(jobId));
+    },
+  };
+}

@@ -1,0 +1,236 @@
+/**
+ * `flywheelRound(runId, n)`: one round as a sequence of stages, each an activity or a bounded fan-out of shard
+ * activities. Stage completion lives in Postgres, so a new execution (a reset from the UI, a re-run after a crash)
+ * skips what is done. A stage that fails after its retries does not fail the round: the round shows
+ * FlywheelStatus=NeedsAttention, explains itself in its current details, and waits for `resumeRound`.
+ */
+import {
+  ActivityFailure,
+  condition,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import {
+  FLYWHEEL_STATUS,
+  HANDLER_DESCRIPTIONS,
+  SEARCH_ATTRIBUTES,
+  TASK_QUEUES,
+  pauseSignal,
+  resumeRoundUpdate,
+  resumeSignal,
+  retryStageSignal,
+  roundAttentionSignal,
+  roundStatusQuery,
+  stopSignal,
+  type Purpose,
+  type ResumeRoundArgs,
+  type RoundInput,
+  type RoundResult,
+  type RoundStatus,
+  type ShardResult,
+  type Stage,
+} from './shared.js';
+
+const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 };
+
+const control = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.control, startToCloseTimeout: '10m', retry });
+
+const SHARD_OPTIONS: Record<'generate' | 'verify', ActivityOptions> = {
+  generate: { taskQueue: TASK_QUEUES.generate, startToCloseTimeout: '2h', heartbeatTimeout: '2m', retry },
+  verify: { taskQueue: TASK_QUEUES.verify, startToCloseTimeout: '2h', heartbeatTimeout: '2m', retry },
+};
+const shards = {
+  generate: proxyActivities<Activities>(SHARD_OPTIONS.generate).generateShard,
+  verify: proxyActivities<Activities>(SHARD_OPTIONS.verify).verifyShard,
+};
+const train = proxyActivities<Activities>({
+  taskQueue: TASK_QUEUES.train,
+  startToCloseTimeout: '72h',
+  heartbeatTimeout: '2m',
+  retry,
+});
+
+export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
+  const { runId, round } = input;
+  const status: RoundStatus = { round, stage: 'planned', needsAttention: false, failure: null, paused: false };
+  let stopRequested = false;
+  let retryRequested = false;
+
+  setHandler(roundStatusQuery, () => status, { description: HANDLER_DESCRIPTIONS.roundStatus });
+  setHandler(pauseSignal, () => void (status.paused = true), { description: HANDLER_DESCRIPTIONS.pause });
+  setHandler(resumeSignal, () => void (status.paused = false), { description: HANDLER_DESCRIPTIONS.resume });
+  setHandler(stopSignal, () => void (stopRequested = true), { description: HANDLER_DESCRIPTIONS.stop });
+  setHandler(retryStageSignal, () => void (retryRequested = status.needsAttention), {
+    description: HANDLER_DESCRIPTIONS.retryStage,
+  });
+  setHandler(
+    resumeRoundUpdate,
+    (_args?: ResumeRoundArgs) => {
+      retryRequested = true;
+      return { round, stage: String(status.stage) };
+    },
+    {
+      description: HANDLER_DESCRIPTIONS.resumeRound,
+      validator: (_args?: ResumeRoundArgs) => {
+        if (!status.needsAttention) throw new Error(`round ${round} is not waiting for attention (stage: ${status.stage})`);
+      },
+    },
+  );
+
+  const plan = await control.startRound({ runId, round });
+  const paused = () => condition(() => !status.paused || stopRequested);
+
+  /** Runs one stage; on failure after retries, waits for an operator and tries again. */
+  async function stage<T>(name: Stage, body: () => Promise<T>): Promise<T> {
+    status.stage = name;
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: name }]);
+    for (;;) {
+      try {
+        await control.beginStage({ roundId: plan.roundId, stage: name });
+        const result = await body();
+        await control.completeStage({ roundId: plan.roundId, stage: name });
+        return result;
+      } catch (err) {
+        if (!(err instanceof ActivityFailure || err instanceof ShardsFailed)) throw err;
+        await needsAttention(name, describeFailure(err));
+      }
+    }
+  }
+
+  async function needsAttention(name: Stage, failure: string): Promise<void> {
+    status.needsAttention = true;
+    status.failure = failure;
+    retryRequested = false;
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.needsAttention }]);
+    setCurrentDetails(attentionDetails(runId, round, name, failure));
+    await control.recordAttention({ roundId: plan.roundId, stage: name, failure });
+    await tellParent({ round, stage: name, failure });
+    await condition(() => retryRequested);
+    status.needsAttention = false;
+    status.failure = null;
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.running }]);
+    setCurrentDetails(`Retrying stage **${name}** of round ${round} (resumed by an operator).`);
+    await control.recordAttention({ roundId: plan.roundId, stage: name, failure: null });
+    await tellParent(null);
+  }
+
+  async function tellParent(attention: { round: number; stage: string; failure: string } | null) {
+    const parent = workflowInfo().parent;
+    if (parent) await getExternalWorkflowHandle(parent.workflowId).signal(roundAttentionSignal, attention);
+  }
+
+  /** Bounded fan-out: at most `window` shards in flight; failed shards are retried alone on resume. */
+  async function fanOut(kind: 'generate' | 'verify', purpose: Purpose, count: number, done: Set<number>) {
+    const totals: ShardResult = { written: 0, skipped: 0, errors: 0 };
+    const failures: string[] = [];
+    const pending = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i));
+    const lane = async () => {
+      for (let i = pending.shift(); i !== undefined; i = pending.shift()) {
+        await paused();
+        try {
+          const r = await shards[kind].executeWithOptions(
+            { ...SHARD_OPTIONS[kind], summary: `${kind} ${purpose} shard ${i + 1}/${count}` },
+            [{ roundId: plan.roundId, purpose, shard: i, shards: count }],
+          );
+          done.add(i);
+          totals.written += r.written;
+          totals.skipped += r.skipped;
+          totals.errors += r.errors;
+        } catch (err) {
+          failures.push(`shard ${i + 1}/${count}: ${describeFailure(err)}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(plan.maxShardsInFlight, pending.length) }, lane));
+    if (failures.length) throw new ShardsFailed(kind, failures);
+    return totals;
+  }
+
+  let model = plan.model;
+  let promoted = round === 0;
+  for (const name of plan.stages) {
+    await paused();
+    if (stopRequested) return { round, model, promoted, stopped: true };
+    switch (name) {
+      case 'filter':
+        await stage(name, () => control.filterRound({ roundId: plan.roundId }));
+        break;
+      case 'fine-tune': {
+        const tuned = await stage(name, () =>
+          train.fineTune.executeWithOptions(
+            { taskQueue: TASK_QUEUES.train, startToCloseTimeout: '72h', heartbeatTimeout: '2m', retry, summary: `fine-tune round ${round}` },
+            [{ roundId: plan.roundId }],
+          ),
+        );
+        model = tuned.model;
+        upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: model }]);
+        break;
+      }
+      case 'evaluate': {
+        const done = { generate: new Set<number>(), verify: new Set<number>() };
+        await stage(name, async () => {
+          await fanOut('generate', 'eval', plan.evalShards, done.generate);
+          await fanOut('verify', 'eval', plan.evalShards, done.verify);
+          return control.scoreEval({ roundId: plan.roundId });
+        });
+        break;
+      }
+      case 'promote':
+        promoted = (await stage(name, () => control.promote({ roundId: plan.roundId }))).promoted;
+        break;
+      case 'generate': {
+        const done = new Set<number>();
+        await stage(name, () => fanOut('generate', 'train', plan.trainShards, done));
+        break;
+      }
+      case 'search':
+        await stage(name, () => control.searchRound({ roundId: plan.roundId, purpose: 'train' }));
+        break;
+      case 'verify': {
+        const done = new Set<number>();
+        await stage(name, () => fanOut('verify', 'train', plan.trainShards, done));
+        break;
+      }
+    }
+  }
+  status.stage = 'done';
+  const finished = await control.finishRound({ roundId: plan.roundId });
+  return { round, model: finished.model, promoted: finished.promoted, stopped: false };
+}
+
+class ShardsFailed extends Error {
+  constructor(kind: string, failures: string[]) {
+    super(`${failures.length} ${kind} shard(s) failed after retries:\n${failures.map((f) => `- ${f}`).join('\n')}`);
+    this.name = 'ShardsFailed';
+  }
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof ActivityFailure) {
+    const cause = err.cause as { message?: string } | undefined;
+    return `${err.activityType ?? 'activity'} failed: ${cause?.message ?? err.message}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+function attentionDetails(runId: string, round: number, stage: string, failure: string): string {
+  return [
+    `## Round ${round} needs attention`,
+    '',
+    `Stage **${stage}** of run \`${runId}\` failed after its retries:`,
+    '',
+    '```',
+    failure.slice(0, 2000),
+    '```',
+    '',
+    '**What to do:** fix the cause (is the model server up? are the credentials in the worker environment?), then',
+    'send the `resumeRound` update: in this UI, open the **Update** action on this workflow and choose `resumeRound`,',
+    `or run \`flywheel resume ${runId}\`. Finished work is kept; only what failed runs again.`,
+  ].join('\n');
+}

@@ -1,0 +1,166 @@
+/**
+ * Everything workflows, activities, clients, tests and the CLI agree on: task queues, messages, search-attribute
+ * keys, stage names and the (small) payloads that cross Temporal. Payloads are ids and counts, never traces.
+ */
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export const TASK_QUEUES = {
+  /** Workflows and control activities (planning, filter, promote). */
+  control: 'flywheel',
+  /** Inference: sampling from the model server. */
+  generate: 'flywheel-generate',
+  /** CPU verification (sandboxes, checkers). */
+  verify: 'flywheel-verify',
+  /** Trainer jobs. */
+  train: 'flywheel-train',
+} as const;
+export type QueueRole = keyof typeof TASK_QUEUES;
+
+export const SEARCH_ATTRIBUTES = {
+  runId: defineSearchAttributeKey('FlywheelRunId', 'KEYWORD'),
+  round: defineSearchAttributeKey('FlywheelRound', 'INT'),
+  stage: defineSearchAttributeKey('FlywheelStage', 'KEYWORD'),
+  status: defineSearchAttributeKey('FlywheelStatus', 'KEYWORD'),
+  model: defineSearchAttributeKey('FlywheelModel', 'KEYWORD'),
+} as const;
+
+/** Values of `FlywheelStatus`, as shown in the UI's list filter. */
+export const FLYWHEEL_STATUS = {
+  running: 'Running',
+  paused: 'Paused',
+  needsAttention: 'NeedsAttention',
+  stopping: 'Stopping',
+  stopped: 'Stopped',
+  completed: 'Completed',
+  failed: 'Failed',
+} as const;
+
+/**
+ * The stages of a round, in order. Round n first trains and judges model v(n) on what round n−1 verified
+ * (filter → fine-tune → evaluate → promote), then samples with the promoted model for the next round
+ * (generate → verify → search: ranking and voting group samples by the answer the verifier extracts).
+ * Round 0 only evaluates the base model and samples with it.
+ */
+export const STAGES = ['filter', 'fine-tune', 'evaluate', 'promote', 'generate', 'verify', 'search'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export type Purpose = 'train' | 'eval';
+
+export const workflowIds = {
+  run: (runId: string) => `flywheel-run-${runId}`,
+  round: (runId: string, round: number) => `flywheel-run-${runId}-round-${round}`,
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Payloads
+
+export interface RunInput {
+  runId: string;
+  /** Set by continue-as-new: the round to start from. */
+  nextRound?: number;
+  /** Carried across continue-as-new so a pause or stop is not forgotten. */
+  paused?: boolean;
+  stopRequested?: boolean;
+}
+
+export interface RoundInput {
+  runId: string;
+  round: number;
+}
+
+export interface RoundPlan {
+  roundId: number;
+  round: number;
+  /** Stages still to run (finished ones are skipped on a re-run). */
+  stages: Stage[];
+  /** Shards of train problems for generate/verify, of held-out problems for evaluate. */
+  trainShards: number;
+  evalShards: number;
+  /** Samples the round plans to generate on train problems. */
+  planned: number;
+  maxShardsInFlight: number;
+  /** The model this round starts from: the base in round 0, else the last promoted model. */
+  model: string;
+}
+
+export interface ShardInput {
+  roundId: number;
+  purpose: Purpose;
+  shard: number;
+  shards: number;
+}
+
+export interface ShardResult {
+  /** Rows written by this attempt (a retried shard writes only what is missing). */
+  written: number;
+  /** Rows that were already there. */
+  skipped: number;
+  /** Samples recorded with an error (malformed responses after retries). */
+  errors: number;
+}
+
+export interface RoundResult {
+  round: number;
+  model: string;
+  promoted: boolean;
+  stopped: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Messages
+
+export interface RunStatus {
+  state: 'running' | 'paused' | 'needs_attention' | 'stopping' | 'completed' | 'stopped' | 'failed';
+  round: number | null;
+  rounds: number;
+}
+
+export interface RoundStatus {
+  round: number;
+  stage: Stage | 'planned' | 'done';
+  needsAttention: boolean;
+  /** The failure that is waiting for `resumeRound`, if any. */
+  failure: string | null;
+  paused: boolean;
+}
+
+export interface ResumeRoundResult {
+  round: number;
+  stage: string;
+}
+
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+export const stopSignal = defineSignal('stop');
+export const statusQuery = defineQuery<RunStatus>('status');
+export const roundStatusQuery = defineQuery<RoundStatus>('roundStatus');
+/** Sent to a run (forwarded to its round that waits) or to the waiting round itself. */
+export const resumeRoundUpdate = defineUpdate<ResumeRoundResult, [ResumeRoundArgs]>('resumeRound');
+/** Internal: a round tells its run that it waits for attention (payload) or no longer does (null). */
+export const roundAttentionSignal = defineSignal<[RoundAttention | null]>('roundAttention');
+export interface RoundAttention {
+  round: number;
+  stage: string;
+  failure: string;
+}
+/** Internal: how a run tells its waiting round to retry. */
+export const retryStageSignal = defineSignal<[ResumeRoundArgs?]>('retryStage');
+
+export interface ResumeRoundArgs {
+  /** Free text kept in the round's history: what the operator fixed. */
+  note?: string;
+}
+
+export const HANDLER_DESCRIPTIONS = {
+  pause: 'Pause the run before its next stage or shard. Work in flight finishes; nothing new starts.',
+  resume: 'Resume a paused run.',
+  stop: 'Stop the run cleanly: the current stage finishes, no further stage or round starts.',
+  status: 'The run state, its current round and the number of rounds.',
+  roundStatus: 'The round number, its current stage, and whether it waits for attention.',
+  resumeRound:
+    'Retry the stage that failed after its retries (the round shows FlywheelStatus=NeedsAttention). ' +
+    'Fix the cause first (model server down, bad credentials...); finished work is not redone. Optional input: {"note": "what you fixed"}.',
+  roundAttention: 'Internal: sent by a round to its run when it starts or stops waiting for attention.',
+  retryStage: 'Internal: sent by the run to the waiting round when the run receives resumeRound.',
+} as const;
