@@ -1,0 +1,94 @@
+/**
+ * `POST /v1/completions` (legacy completions), the step-level interface a search uses: the prompt is a countdown
+ * prompt followed by the step lines taken so far, one per line; the model continues from the state those steps
+ * reach. With `stop: ["\n"]` the text is exactly the next step line (or the `Answer:` line when one number is
+ * left), and `logprobs: k` lists the k most likely next steps with their log-probabilities.
+ *
+ * The prompt should end with a newline after its last step; either way the model starts a fresh step line and
+ * never emits a leading newline. Step lines after an illegal one are ignored (the state is the last legal one).
+ * `prompt` may also be an array of such strings: choices then come grouped by prompt, `n` per prompt.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Completion, CompletionChoice } from 'openai/resources/completions';
+import { parsePrompt, parseTrace } from '../lib/tasks/countdown.js';
+import type { GeneratedChoice } from './generate.js';
+import { countTokens, generateChoices, unreadableChoices } from './generate.js';
+import { ApiError, badRequest, optionalInt, optionalNumber, optionalStop, refuseStream, requiredString } from './http.js';
+import type { ModelRegistry } from './models.js';
+import type { Policy } from './policy.js';
+import { nowSeconds } from './store.js';
+import { MAX_N, MAX_TOP_LOGPROBS } from './chat.js';
+
+function readPrompts(body: Record<string, unknown>): string[] {
+  const prompt = body.prompt;
+  if (prompt === undefined) throw new ApiError(400, "Missing required parameter: 'prompt'.", 'prompt', 'missing_required_parameter');
+  if (typeof prompt === 'string') return [prompt];
+  if (Array.isArray(prompt) && prompt.length > 0 && prompt.length <= 256 && prompt.every((p) => typeof p === 'string')) return prompt;
+  throw badRequest('prompt', "Invalid 'prompt': expected a string, or an array of 1 to 256 strings.");
+}
+
+/** Continuations of one prompt (a countdown prompt plus the steps taken so far). */
+export function continuePrompt(
+  policy: Policy,
+  prompt: string,
+  options: Parameters<typeof generateChoices>[3],
+): GeneratedChoice[] {
+  const problem = parsePrompt(prompt);
+  if (!problem) return unreadableChoices(options.n, options.topLogprobs);
+  const taken = parseTrace(problem, prompt);
+  if (taken.answer !== null) {
+    // The trace is already finished: nothing left to write.
+    return Array.from({ length: options.n }, () => ({ text: '', tokens: [], finishReason: 'stop' as const }));
+  }
+  return generateChoices(policy, problem, taken.steps, options);
+}
+
+export function createCompletion(body: Record<string, unknown>, models: ModelRegistry): Completion {
+  refuseStream(body);
+  if (body.echo === true) throw badRequest('echo', "Invalid 'echo': this server does not echo the prompt; leave 'echo' out.");
+  const model = requiredString(body, 'model');
+  const prompts = readPrompts(body);
+  const n = optionalInt(body, 'n', 1, MAX_N) ?? 1;
+  const temperature = optionalNumber(body, 'temperature', 0, 2) ?? 1;
+  const seed = optionalInt(body, 'seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  const maxTokens = optionalInt(body, 'max_tokens', 1, 1_000_000);
+  const logprobs = optionalInt(body, 'logprobs', 0, MAX_TOP_LOGPROBS);
+  const stop = optionalStop(body);
+  const policy = models.policy(model);
+
+  const choices: CompletionChoice[] = [];
+  let completionTokens = 0;
+  for (const prompt of prompts) {
+    const generated = continuePrompt(policy, prompt, { n, temperature, seed, maxTokens, stop, topLogprobs: logprobs ?? 0 });
+    generated.forEach((c) => {
+      completionTokens += c.tokens.length;
+      choices.push({ index: choices.length, text: c.text, logprobs: logprobs === undefined ? null : completionLogprobs(c, prompt.length), finish_reason: c.finishReason });
+    });
+  }
+  const promptTokens = prompts.reduce((sum, prompt) => sum + countTokens(prompt), 0);
+  return {
+    id: `cmpl-${randomBytes(12).toString('hex')}`,
+    object: 'text_completion',
+    created: nowSeconds(),
+    model,
+    system_fingerprint: 'localmodel',
+    choices,
+    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+  };
+}
+
+/** OpenAI's legacy logprobs: parallel arrays; offsets count from the start of the prompt. */
+function completionLogprobs(c: GeneratedChoice, promptLength: number): CompletionChoice.Logprobs {
+  const textOffset: number[] = [];
+  let offset = promptLength;
+  for (const t of c.tokens) {
+    textOffset.push(offset);
+    offset += t.text.length;
+  }
+  return {
+    tokens: c.tokens.map((t) => t.text),
+    token_logprobs: c.tokens.map((t) => t.logprob),
+    top_logprobs: c.tokens.map((t) => Object.fromEntries(t.top.map((alt) => [alt.text, alt.logprob]))),
+    text_offset: textOffset,
+  };
+}

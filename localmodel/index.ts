@@ -1,0 +1,22 @@
+/**
+ * The embedded model: a small countdown step policy that learns on CPU, served over an OpenAI-compatible API.
+ */
+export { startLocalModelServer } from './server.js';
+export type { LocalModelServer, LocalModelServerOptions } from './server.js';
+export {
+  BASE_MODEL,
+  createBasePolicy,
+  policyFromJson,
+  policyToJson,
+  rollout,
+  rolloutText,
+  stepDistribution,
+  chooseMove,
+  argmax,
+} from './policy.js';
+export type { Policy, PolicyJson, Rollout, RolloutOptions, StepDistribution } from './policy.js';
+export { FEATURE_NAMES, FEATURE_COUNT, stateFeatures } from './features.js';
+export { DEFAULT_TRAIN, examplesFromTrace, trainPolicy } from './train.js';
+export type { StepExample, TrainOptions, TrainProgress, TrainResult } from './train.js';
+export { parseTrainingJsonl, TrainingFileError } from './dataset.js';
+export { chatExample, examplesFromKept, greedyPassAt1, sampleCorrectTraces } from './evaluate.js';
