@@ -43,7 +43,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     stops.length = 0;
   };
   try {
-    const postgresStart = startPostgres({ dataDir: path.join(options.home, 'pg'), log });
+    const postgresStart = startPostgres({ dataDir: path.join(options.home, 'pg'), log, externalUrl: env.DATABASE_URL || null });
     const temporalStart = env.TEMPORAL_ADDRESS
       ? Promise.resolve(null)
       : startTemporalDevServer({
