@@ -84,6 +84,7 @@ export function generateActivities(deps: ActivityDeps) {
             strategy: group.strategy,
             model,
           };
+          const failures: string[] = [];
           try {
             const res = await sampleChat(
               client,
@@ -100,7 +101,10 @@ export function generateActivities(deps: ActivityDeps) {
               {
                 maxRetries: endpoint.maxRetries,
                 signal,
-                onRetry: (e) => deps.log(`model request retry ${e.attempt} (${e.error}); waiting ${Math.round(e.delayMs)} ms`),
+                onRetry: (e) => {
+                  failures.push(e.error.slice(0, 200));
+                  deps.log(`model request retry ${e.attempt} (${e.error}); waiting ${Math.round(e.delayMs)} ms`);
+                },
               },
             );
             res.samples.forEach((s, i) =>
@@ -113,7 +117,8 @@ export function generateActivities(deps: ActivityDeps) {
                 completionTokens: s.completionTokens,
                 latencyMs: res.latencyMs,
                 finishReason: s.finishReason,
-                flags: res.retries ? { retries: res.retries } : {},
+                // Failed attempts of this request, recorded once (on its first sample) so they can be counted.
+                flags: failures.length && i === 0 ? { requestFailures: failures } : {},
               }),
             );
           } catch (err) {
@@ -122,7 +127,13 @@ export function generateActivities(deps: ActivityDeps) {
             if (!malformed) throw classifyError(err).retry ? err : nonRetryable(err);
             result.errors += missing.length;
             for (const sampleIndex of missing) {
-              buffer.push({ ...base, sampleIndex, text: '', error: `malformed response: ${(err as Error).message}`.slice(0, 500) });
+              buffer.push({
+                ...base,
+                sampleIndex,
+                text: '',
+                error: `malformed response: ${(err as Error).message}`.slice(0, 500),
+                flags: sampleIndex === missing[0] ? { requestFailures: [...failures, `final: ${(err as Error).message.slice(0, 200)}`] } : {},
+              });
             }
           }
           done++;

@@ -1,4 +1,5 @@
 /** Adapting long activities to Temporal: throttled heartbeats and the cancellation signal. */
+import { setMaxListeners } from 'node:events';
 import { Context } from '@temporalio/activity';
 
 /** A heartbeat function that sends at most one heartbeat per `everyMs` (the server needs no more). */
@@ -12,8 +13,11 @@ export function throttledHeartbeat(everyMs = 1000): (details?: unknown) => void 
   };
 }
 
+/** The activity's cancellation signal; every in-flight model request listens to it, hence no listener cap. */
 export function cancellationSignal(): AbortSignal {
-  return Context.current().cancellationSignal;
+  const signal = Context.current().cancellationSignal;
+  setMaxListeners(0, signal);
+  return signal;
 }
 
 /** Runs `fn` over items with at most `limit` in flight. */

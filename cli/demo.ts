@@ -47,7 +47,7 @@ export async function demoCommand(options: { json?: boolean; rounds?: number; co
     };
   } else {
     log('starting the embedded stack (Postgres, Temporal dev server, local model server, worker)...');
-    const stack = await startStack({ home, worker: true, log });
+    const stack = await startStack({ home, worker: true, log, workerLog: () => {} });
     connections = stack;
     database = stack.database;
     stop = () => stack.stop();

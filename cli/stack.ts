@@ -20,6 +20,8 @@ export interface StackOptions {
   temporalPort?: number;
   uiPort?: number;
   log: (line: string) => void;
+  /** Where the worker's activity log lines go (default: `log`); the demo keeps them out of its progress lines. */
+  workerLog?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
   /** Record the stack in `<home>/stack.json` so that other commands find it. */
   advertise?: boolean;
@@ -72,7 +74,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     let workers: RunningWorkers | null = null;
     if (options.worker) {
-      const deps = createDefaultDeps({ db: database.db, embeddedModelUrl: connections.modelUrl ?? undefined, env, log });
+      const deps = createDefaultDeps({
+        db: database.db,
+        embeddedModelUrl: connections.modelUrl ?? undefined,
+        env,
+        log: options.workerLog ?? log,
+      });
       workers = await startWorkers({ address: connections.temporalAddress, namespace: connections.namespace, deps });
       const running = workers;
       stops.push(() => running.shutdown());

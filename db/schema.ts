@@ -119,7 +119,7 @@ export const roundStages = flywheel.table(
     stage: text('stage').notNull(),
     status: text('status').notNull(),
     result: jsonb('result').notNull().default(sql`'{}'::jsonb`),
-    startedAt: createdAt(),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
   (t) => [primaryKey({ columns: [t.roundId, t.stage] })],

@@ -77,7 +77,7 @@ CREATE TABLE "flywheel"."round_stages" (
 	"stage" text NOT NULL,
 	"status" text NOT NULL,
 	"result" jsonb DEFAULT '{}'::jsonb NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"started_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"finished_at" timestamp with time zone,
 	CONSTRAINT "round_stages_round_id_stage_pk" PRIMARY KEY("round_id","stage")
 );

@@ -1,0 +1,103 @@
+/**
+ * Real services for integration tests: a fresh Postgres database per test file (DATABASE_URL's server, the local
+ * one at 127.0.0.1:5432, or an embedded one when neither answers), an in-memory Temporal dev server, the embedded
+ * model server over HTTP, and workers with the production activities.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createDefaultDeps, type ActivityDeps } from '../../activities/deps.js';
+import { startWorkers, type RunningWorkers } from '../../cli/worker.js';
+import { installQuietRuntime } from '../../cli/runtime.js';
+import { connectDatabase, type Database } from '../../db/client.js';
+import { dropDatabase, ensureDatabase, startPostgres } from '../../infra/postgres.js';
+import { startTemporalDevServer, type TemporalDevServer } from '../../infra/temporal-server.js';
+import { startLocalModelServer } from '../../localmodel/server.js';
+
+export function tempDir(prefix: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), `flywheel-${prefix}-`));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+let embedded: Promise<{ url: string; stop(): Promise<void> }> | null = null;
+
+/** An admin URL of a Postgres server the tests may create databases on. */
+async function adminUrl(): Promise<string> {
+  const candidates = [process.env.FLYWHEEL_TEST_DATABASE_URL, process.env.DATABASE_URL, 'postgres://postgres@127.0.0.1:5432/postgres'];
+  for (const url of candidates) if (url && (await answers(url))) return url;
+  embedded ??= (async () => {
+    const home = tempDir('pg');
+    const saved = process.env.DATABASE_URL;
+    delete process.env.DATABASE_URL;
+    try {
+      const server = await startPostgres({ dataDir: path.join(home.dir, 'pg'), log: () => {} });
+      return { url: server.url, stop: async () => (await server.stop(), home.remove()) };
+    } finally {
+      if (saved !== undefined) process.env.DATABASE_URL = saved;
+    }
+  })();
+  return (await embedded).url;
+}
+
+export interface TestDatabase extends Database {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A new, migrated database for one test file. */
+export async function testDatabase(): Promise<TestDatabase> {
+  const admin = await adminUrl();
+  const name = `flywheel_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const url = await ensureDatabase(admin, name);
+  const database = await connectDatabase(url);
+  return {
+    ...database,
+    url,
+    async drop() {
+      await database.close();
+      await dropDatabase(admin, name);
+    },
+  };
+}
+
+export async function testTemporal(): Promise<TemporalDevServer> {
+  return startTemporalDevServer({ uiPort: false, log: () => {} });
+}
+
+export async function testModelServer(options: { dataDir?: string; apiKey?: string } = {}) {
+  const dir = options.dataDir ? null : tempDir('model');
+  const server = await startLocalModelServer({ dataDir: options.dataDir ?? dir!.dir, port: 0, apiKey: options.apiKey, log: () => {} });
+  return {
+    ...server,
+    async close() {
+      await server.close();
+      dir?.remove();
+    },
+  };
+}
+
+export async function testWorkers(options: {
+  temporal: TemporalDevServer;
+  db: Database;
+  modelUrl: string;
+  env?: NodeJS.ProcessEnv;
+  override?: Partial<ActivityDeps>;
+}): Promise<RunningWorkers> {
+  installQuietRuntime('ERROR');
+  const deps = { ...createDefaultDeps({ db: options.db.db, embeddedModelUrl: options.modelUrl, env: options.env ?? {} }), ...options.override };
+  return startWorkers({ address: options.temporal.address, namespace: options.temporal.namespace, deps });
+}
