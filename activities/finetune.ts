@@ -13,7 +13,7 @@ import { hashSeed } from '../lib/rng.js';
 import { toChatJsonl } from '../lib/train/chat-jsonl.js';
 import type { TrainerJob } from '../lib/train/types.js';
 import type { ActivityDeps } from './deps.js';
-import { throttledHeartbeat } from './heartbeat.js';
+import { startHeartbeats } from './heartbeat.js';
 import { startModel } from './round.js';
 
 export interface FineTuneResult {
@@ -124,30 +124,37 @@ async function waitForJob(
   cancel: () => Promise<void>,
 ): Promise<TrainerJob> {
   const context = Context.current();
-  const heartbeat = throttledHeartbeat(Math.min(pollMs, 5000));
+  const heartbeats = startHeartbeats(Math.min(pollMs, 5000));
   const deadline = Date.now() + timeoutMinutes * 60_000;
   let last = '';
-  for (;;) {
-    const job = await get(jobId);
-    if (job.status !== last) {
-      last = job.status;
-      await onChange(job);
-      deps.log(`trainer job ${jobId}: ${job.status}`);
-    }
-    heartbeat({ jobId, status: job.status, progress: job.progress });
-    if (job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled') return job;
-    if (Date.now() > deadline) {
-      throw ApplicationFailure.nonRetryable(
-        `trainer job ${jobId} is still ${job.status} after ${timeoutMinutes} minutes (it was not cancelled): ` +
-          'check it, then resume the round to keep waiting',
-        'TrainerJobTimeout',
-      );
-    }
-    try {
-      await context.sleep(pollMs);
-    } catch (err) {
-      if (err instanceof CancelledFailure) await cancel().catch(() => {});
-      throw err;
+  try {
+    return await poll();
+  } finally {
+    heartbeats.stop();
+  }
+  async function poll(): Promise<TrainerJob> {
+    for (;;) {
+      const job = await get(jobId);
+      if (job.status !== last) {
+        last = job.status;
+        await onChange(job);
+        deps.log(`trainer job ${jobId}: ${job.status}`);
+      }
+      heartbeats.beat({ jobId, status: job.status, progress: job.progress });
+      if (job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled') return job;
+      if (Date.now() > deadline) {
+        throw ApplicationFailure.nonRetryable(
+          `trainer job ${jobId} is still ${job.status} after ${timeoutMinutes} minutes (it was not cancelled): ` +
+            'check it, then resume the round to keep waiting',
+          'TrainerJobTimeout',
+        );
+      }
+      try {
+        await context.sleep(pollMs);
+      } catch (err) {
+        if (err instanceof CancelledFailure) await cancel().catch(() => {});
+        throw err;
+      }
     }
   }
 }

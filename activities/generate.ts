@@ -7,13 +7,13 @@ import type { RunConfig } from '../config/schema.js';
 import type { NewTrace } from '../db/schema.js';
 import { problemsInShard } from '../db/problems.js';
 import { getRoundContext } from '../db/rounds.js';
-import { existingSamples, insertTraces } from '../db/traces.js';
+import { existingSamples, insertModelErrors, insertTraces, type NewModelError } from '../db/traces.js';
 import { classifyError, createModelClient, MalformedResponseError } from '../lib/llm/client.js';
 import { sampleChat } from '../lib/llm/sample.js';
 import { hashSeed } from '../lib/rng.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
 import { WorkerConfigError, type ActivityDeps } from './deps.js';
-import { cancellationSignal, forEachLimit, throttledHeartbeat } from './heartbeat.js';
+import { cancellationSignal, forEachLimit, startHeartbeats } from './heartbeat.js';
 
 interface SampleGroup {
   strategy: 'sample' | 'greedy';
@@ -50,7 +50,7 @@ export function generateActivities(deps: ActivityDeps) {
       }
       const client = createModelClient(endpoint);
       const signal = cancellationSignal();
-      const heartbeat = throttledHeartbeat();
+      const heartbeats = startHeartbeats();
 
       const problems = await problemsInShard(db, run.taskSet, input.purpose === 'train' ? 'train' : 'test', input.shard, input.shards);
       const existing = await existingSamples(db, round.id, input.purpose, problems.map((p) => p.id));
@@ -67,10 +67,14 @@ export function generateActivities(deps: ActivityDeps) {
 
       const result: ShardResult = { written: 0, skipped: 0, errors: 0 };
       let buffer: NewTrace[] = [];
+      let errors: NewModelError[] = [];
       const flush = async () => {
         const rows = buffer;
+        const failed = errors;
         buffer = [];
+        errors = [];
         if (rows.length) result.written += await insertTraces(db, rows);
+        if (failed.length) await insertModelErrors(db, failed);
       };
       let done = 0;
       try {
@@ -84,7 +88,9 @@ export function generateActivities(deps: ActivityDeps) {
             strategy: group.strategy,
             model,
           };
-          const failures: string[] = [];
+          const failed = (attempt: number, error: string, final = false) =>
+            errors.push({ roundId: round.id, problemId: problem.id, purpose: input.purpose, strategy: group.strategy, attempt, error: error.slice(0, 500), final });
+          let attempts = 0;
           try {
             const res = await sampleChat(
               client,
@@ -102,7 +108,8 @@ export function generateActivities(deps: ActivityDeps) {
                 maxRetries: endpoint.maxRetries,
                 signal,
                 onRetry: (e) => {
-                  failures.push(e.error.slice(0, 200));
+                  attempts = e.attempt;
+                  failed(e.attempt, e.error);
                   deps.log(`model request retry ${e.attempt} (${e.error}); waiting ${Math.round(e.delayMs)} ms`);
                 },
               },
@@ -117,11 +124,11 @@ export function generateActivities(deps: ActivityDeps) {
                 completionTokens: s.completionTokens,
                 latencyMs: res.latencyMs,
                 finishReason: s.finishReason,
-                // Failed attempts of this request, recorded once (on its first sample) so they can be counted.
-                flags: failures.length && i === 0 ? { requestFailures: failures } : {},
+                flags: res.retries ? { retries: res.retries } : {},
               }),
             );
           } catch (err) {
+            failed(attempts + 1, describeError(err), true);
             // A malformed answer after retries is recorded against the samples (an error verdict follows), not lost.
             const malformed = err instanceof MalformedResponseError || err instanceof SyntaxError;
             if (!malformed) throw classifyError(err).retry ? err : nonRetryable(err);
@@ -132,20 +139,25 @@ export function generateActivities(deps: ActivityDeps) {
                 sampleIndex,
                 text: '',
                 error: `malformed response: ${(err as Error).message}`.slice(0, 500),
-                flags: sampleIndex === missing[0] ? { requestFailures: [...failures, `final: ${(err as Error).message.slice(0, 200)}`] } : {},
               });
             }
           }
           done++;
           if (buffer.length >= 256) await flush();
-          heartbeat({ done, total: todo.length });
+          heartbeats.beat({ done, total: todo.length });
         });
       } finally {
+        heartbeats.stop();
         await flush();
       }
       return result;
     },
   };
+}
+
+function describeError(err: unknown): string {
+  const c = classifyError(err);
+  return c.retry ? c.reason : err instanceof Error ? err.message : String(err);
 }
 
 /** Errors the model server will give again (400 bad request, 401, 404 unknown model) stop the shard's retries. */

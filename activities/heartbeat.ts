@@ -2,14 +2,27 @@
 import { setMaxListeners } from 'node:events';
 import { Context } from '@temporalio/activity';
 
-/** A heartbeat function that sends at most one heartbeat per `everyMs` (the server needs no more). */
-export function throttledHeartbeat(everyMs = 1000): (details?: unknown) => void {
+/**
+ * Heartbeats for a long activity: progress details whenever they change (at most one per `everyMs`), and the last
+ * details again on a timer, so a slow model request does not look like a dead worker. A dead process sends
+ * nothing, which is what the heartbeat timeout detects.
+ */
+export function startHeartbeats(everyMs = 1000): { beat(details?: unknown): void; stop(): void } {
+  const context = Context.current();
   let last = 0;
-  return (details) => {
-    const now = Date.now();
-    if (now - last < everyMs) return;
-    last = now;
-    Context.current().heartbeat(details);
+  let details: unknown;
+  const send = () => {
+    last = Date.now();
+    context.heartbeat(details);
+  };
+  const timer = setInterval(send, Math.max(everyMs, 1000));
+  timer.unref();
+  return {
+    beat(next) {
+      details = next;
+      if (Date.now() - last >= everyMs) send();
+    },
+    stop: () => clearInterval(timer),
   };
 }
 

@@ -17,6 +17,9 @@ import type { ActivityDeps } from './deps.js';
 
 const ROUND_ZERO: Stage[] = ['evaluate', 'generate', 'verify', 'search'];
 
+/** Upper bound on shards per stage, which bounds a round's history (each shard is a few events). */
+export const MAX_SHARDS = 200;
+
 /** The model a round starts from: the base for round 0, else what the round before promoted. */
 export async function startModel(deps: ActivityDeps, runId: string, round: number): Promise<string> {
   if (round === 0) return (await getRun(deps.db, runId)).baseModel;
@@ -52,8 +55,10 @@ export function roundActivities(deps: ActivityDeps) {
       });
       const done = await doneStages(db, row.id);
       const stages = (round === 0 ? ROUND_ZERO : [...STAGES]).filter((s) => !done.has(s));
+      // Shards hold about `shardSamples` samples, but a stage never has more than MAX_SHARDS of them: a huge
+      // round gets bigger shards rather than a history of thousands of activities.
       const shardsFor = (problems: number, perProblem: number) =>
-        Math.max(1, Math.min(problems, Math.ceil((problems * perProblem) / config.generate.shardSamples)));
+        Math.max(1, Math.min(problems, MAX_SHARDS, Math.ceil((problems * perProblem) / config.generate.shardSamples)));
       const evalPerProblem = (config.evaluate.greedy ? 1 : 0) + config.evaluate.samples;
       return {
         roundId: row.id,
@@ -64,6 +69,7 @@ export function roundActivities(deps: ActivityDeps) {
         planned,
         maxShardsInFlight: config.generate.maxShardsInFlight,
         model,
+        durability: config.durability,
       };
     },
 

@@ -8,7 +8,7 @@ import { getRoundContext } from '../db/rounds.js';
 import { insertVerdicts, unverifiedTraces, type NewVerdict } from '../db/traces.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
 import type { ActivityDeps } from './deps.js';
-import { cancellationSignal, forEachLimit, throttledHeartbeat } from './heartbeat.js';
+import { cancellationSignal, forEachLimit, startHeartbeats } from './heartbeat.js';
 
 export function verifyActivities(deps: ActivityDeps) {
   return {
@@ -19,32 +19,36 @@ export function verifyActivities(deps: ActivityDeps) {
       const problems = await problemsInShard(db, run.taskSet, input.purpose === 'train' ? 'train' : 'test', input.shard, input.shards);
       const todo = await unverifiedTraces(db, round.id, input.purpose, problems.map((p) => p.id), verifier);
       const signal = cancellationSignal();
-      const heartbeat = throttledHeartbeat();
+      const heartbeats = startHeartbeats();
       const result: ShardResult = { written: 0, skipped: 0, errors: 0 };
-      for (let i = 0; i < todo.length; i += 256) {
-        const chunk = todo.slice(i, i + 256);
-        const rows: NewVerdict[] = new Array(chunk.length);
-        await forEachLimit(chunk, 8, async (trace, j) => {
-          const base = { traceId: trace.id, verifier: verifier.name, verifierVersion: verifier.version };
-          if (trace.error) {
-            result.errors++;
-            rows[j] = { ...base, score: 0, correct: false, answer: null, detail: `no answer: ${trace.error}` };
-            return;
-          }
-          try {
-            const v = await verifier.verify({ prompt: trace.prompt, reference: trace.reference, text: trace.text }, { signal });
-            rows[j] = { ...base, score: v.score, correct: v.correct, answer: v.answer, detail: v.detail.slice(0, 2000) };
-          } catch (err) {
-            // A verifier that throws is misconfigured (wrong verifier for the task, reference missing a field):
-            // retrying will not help, a person will.
-            throw ApplicationFailure.nonRetryable(
-              `verifier ${verifier.name}@${verifier.version} failed on trace ${trace.id}: ${(err as Error).message}`,
-              'VerifierError',
-            );
-          }
-        });
-        result.written += await insertVerdicts(db, rows);
-        heartbeat({ verified: i + chunk.length, total: todo.length });
+      try {
+        for (let i = 0; i < todo.length; i += 256) {
+          const chunk = todo.slice(i, i + 256);
+          const rows: NewVerdict[] = new Array(chunk.length);
+          await forEachLimit(chunk, 8, async (trace, j) => {
+            const base = { traceId: trace.id, verifier: verifier.name, verifierVersion: verifier.version };
+            if (trace.error) {
+              result.errors++;
+              rows[j] = { ...base, score: 0, correct: false, answer: null, detail: `no answer: ${trace.error}` };
+              return;
+            }
+            try {
+              const v = await verifier.verify({ prompt: trace.prompt, reference: trace.reference, text: trace.text }, { signal });
+              rows[j] = { ...base, score: v.score, correct: v.correct, answer: v.answer, detail: v.detail.slice(0, 2000) };
+            } catch (err) {
+              // A verifier that throws is misconfigured (wrong verifier for the task, reference missing a field):
+              // retrying will not help, a person will.
+              throw ApplicationFailure.nonRetryable(
+                `verifier ${verifier.name}@${verifier.version} failed on trace ${trace.id}: ${(err as Error).message}`,
+                'VerifierError',
+              );
+            }
+          });
+          result.written += await insertVerdicts(db, rows);
+          heartbeats.beat({ verified: i + chunk.length, total: todo.length });
+        }
+      } finally {
+        heartbeats.stop();
       }
       return result;
     },

@@ -132,6 +132,15 @@ export const promoteSchema = z.strictObject({
   minImprovement: z.number().min(-1).max(1).default(0),
 });
 
+export const durabilitySchema = z.strictObject({
+  /** Attempts of an activity (a shard, a stage) before its round shows NeedsAttention and waits for an operator. */
+  activityAttempts: positiveInt().max(100).default(5),
+  retryInitialIntervalMs: positiveInt().default(1_000),
+  retryMaxIntervalMs: positiveInt().default(30_000),
+  /** A worker that stops heartbeating for this long is presumed dead; its activity is retried elsewhere. */
+  heartbeatTimeoutSeconds: positiveInt().default(60),
+});
+
 export const runConfigSchema = z
   .strictObject({
     name: z.string().min(1).max(80).default('flywheel'),
@@ -146,6 +155,7 @@ export const runConfigSchema = z
     finetune: finetuneSchema.default(finetuneSchema.parse({})),
     evaluate: evaluateSchema.default(evaluateSchema.parse({})),
     promote: promoteSchema.default(promoteSchema.parse({})),
+    durability: durabilitySchema.default(durabilitySchema.parse({})),
   });
 
 export type RunConfig = z.infer<typeof runConfigSchema>;

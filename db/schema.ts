@@ -162,6 +162,31 @@ export const traces = flywheel.table(
   ],
 );
 
+/**
+ * Every failed attempt of a model request (5xx, 429, timeouts, malformed responses), whether a retry then
+ * succeeded or not: faults are counted, never silently absorbed.
+ */
+export const modelErrors = flywheel.table(
+  'model_errors',
+  {
+    id: id(),
+    roundId: ref('round_id')
+      .notNull()
+      .references(() => rounds.id),
+    problemId: ref('problem_id')
+      .notNull()
+      .references(() => problems.id),
+    purpose: text('purpose').notNull(),
+    strategy: text('strategy').notNull(),
+    attempt: integer('attempt').notNull(),
+    error: text('error').notNull(),
+    /** True when no retry was left: the request failed for good in this activity attempt. */
+    final: boolean('final').notNull().default(false),
+    createdAt: createdAt(),
+  },
+  (t) => [index('model_errors_round').on(t.roundId)],
+);
+
 /** Ground-truth verdicts; the verifier version is part of the key. */
 export const verdicts = flywheel.table(
   'verdicts',

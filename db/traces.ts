@@ -1,7 +1,7 @@
 /** Traces, their verdicts and search results: bulk writes keyed for idempotency. */
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
-import { problems, searchResults, traces, verdicts, type NewTrace } from './schema.js';
+import { modelErrors, problems, searchResults, traces, verdicts, type NewTrace } from './schema.js';
 
 /** For each problem: strategy → the sample indices already stored. */
 export async function existingSamples(
@@ -164,4 +164,10 @@ export async function upsertSearchResults(db: Db, rows: NewSearchResult[]): Prom
         },
       });
   }
+}
+
+export type NewModelError = typeof modelErrors.$inferInsert;
+
+export async function insertModelErrors(db: Db, rows: NewModelError[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 1000) await db.insert(modelErrors).values(rows.slice(i, i + 1000));
 }

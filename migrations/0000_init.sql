@@ -47,6 +47,18 @@ CREATE TABLE "flywheel"."fine_tunes" (
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "flywheel"."model_errors" (
+	"id" bigserial PRIMARY KEY NOT NULL,
+	"round_id" bigint NOT NULL,
+	"problem_id" bigint NOT NULL,
+	"purpose" text NOT NULL,
+	"strategy" text NOT NULL,
+	"attempt" integer NOT NULL,
+	"error" text NOT NULL,
+	"final" boolean DEFAULT false NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "flywheel"."models" (
 	"id" bigserial PRIMARY KEY NOT NULL,
 	"run_id" text NOT NULL,
@@ -161,6 +173,8 @@ ALTER TABLE "flywheel"."datasets" ADD CONSTRAINT "datasets_run_id_runs_id_fk" FO
 ALTER TABLE "flywheel"."evals" ADD CONSTRAINT "evals_round_id_rounds_id_fk" FOREIGN KEY ("round_id") REFERENCES "flywheel"."rounds"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "flywheel"."fine_tunes" ADD CONSTRAINT "fine_tunes_run_id_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "flywheel"."runs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "flywheel"."fine_tunes" ADD CONSTRAINT "fine_tunes_dataset_id_datasets_id_fk" FOREIGN KEY ("dataset_id") REFERENCES "flywheel"."datasets"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "flywheel"."model_errors" ADD CONSTRAINT "model_errors_round_id_rounds_id_fk" FOREIGN KEY ("round_id") REFERENCES "flywheel"."rounds"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "flywheel"."model_errors" ADD CONSTRAINT "model_errors_problem_id_problems_id_fk" FOREIGN KEY ("problem_id") REFERENCES "flywheel"."problems"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "flywheel"."models" ADD CONSTRAINT "models_run_id_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "flywheel"."runs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "flywheel"."round_stages" ADD CONSTRAINT "round_stages_round_id_rounds_id_fk" FOREIGN KEY ("round_id") REFERENCES "flywheel"."rounds"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "flywheel"."rounds" ADD CONSTRAINT "rounds_run_id_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "flywheel"."runs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
@@ -173,6 +187,7 @@ ALTER TABLE "flywheel"."verdicts" ADD CONSTRAINT "verdicts_trace_id_traces_id_fk
 CREATE UNIQUE INDEX "datasets_run_round" ON "flywheel"."datasets" USING btree ("run_id","round");--> statement-breakpoint
 CREATE UNIQUE INDEX "evals_key" ON "flywheel"."evals" USING btree ("round_id","model","split","metric","k","strategy");--> statement-breakpoint
 CREATE UNIQUE INDEX "fine_tunes_run_round" ON "flywheel"."fine_tunes" USING btree ("run_id","round");--> statement-breakpoint
+CREATE INDEX "model_errors_round" ON "flywheel"."model_errors" USING btree ("round_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "models_run_name" ON "flywheel"."models" USING btree ("run_id","name");--> statement-breakpoint
 CREATE UNIQUE INDEX "problems_task_set_external_id" ON "flywheel"."problems" USING btree ("task_set","external_id");--> statement-breakpoint
 CREATE INDEX "problems_task_set_split_position" ON "flywheel"."problems" USING btree ("task_set","split","position");--> statement-breakpoint

@@ -28,6 +28,7 @@ import {
   roundAttentionSignal,
   roundStatusQuery,
   stopSignal,
+  type Durability,
   type Purpose,
   type ResumeRoundArgs,
   type RoundInput,
@@ -37,24 +38,32 @@ import {
   type Stage,
 } from './shared.js';
 
-const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 };
-
-const control = proxyActivities<Activities>({ taskQueue: TASK_QUEUES.control, startToCloseTimeout: '10m', retry });
-
-const SHARD_OPTIONS: Record<'generate' | 'verify', ActivityOptions> = {
-  generate: { taskQueue: TASK_QUEUES.generate, startToCloseTimeout: '2h', heartbeatTimeout: '2m', retry },
-  verify: { taskQueue: TASK_QUEUES.verify, startToCloseTimeout: '2h', heartbeatTimeout: '2m', retry },
-};
-const shards = {
-  generate: proxyActivities<Activities>(SHARD_OPTIONS.generate).generateShard,
-  verify: proxyActivities<Activities>(SHARD_OPTIONS.verify).verifyShard,
-};
-const train = proxyActivities<Activities>({
-  taskQueue: TASK_QUEUES.train,
-  startToCloseTimeout: '72h',
-  heartbeatTimeout: '2m',
-  retry,
+/** Planning happens before the run's durability settings are known: fixed, generous defaults. */
+const planning = proxyActivities<Activities>({
+  taskQueue: TASK_QUEUES.control,
+  startToCloseTimeout: '10m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
 });
+
+type ShardKind = 'generate' | 'verify';
+
+/** Activity options of a round, from the run config's `durability` section. */
+function activityOptions(d: Durability) {
+  const retry = {
+    initialInterval: d.retryInitialIntervalMs,
+    backoffCoefficient: 2,
+    maximumInterval: d.retryMaxIntervalMs,
+    maximumAttempts: d.activityAttempts,
+  };
+  const heartbeatTimeout = d.heartbeatTimeoutSeconds * 1000;
+  const control: ActivityOptions = { taskQueue: TASK_QUEUES.control, startToCloseTimeout: '30m', retry };
+  const shard: Record<ShardKind, ActivityOptions> = {
+    generate: { taskQueue: TASK_QUEUES.generate, startToCloseTimeout: '4h', heartbeatTimeout, retry },
+    verify: { taskQueue: TASK_QUEUES.verify, startToCloseTimeout: '4h', heartbeatTimeout, retry },
+  };
+  const train: ActivityOptions = { taskQueue: TASK_QUEUES.train, startToCloseTimeout: '72h', heartbeatTimeout, retry };
+  return { control, shard, train };
+}
 
 export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
   const { runId, round } = input;
@@ -83,7 +92,14 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
     },
   );
 
-  const plan = await control.startRound({ runId, round });
+  const plan = await planning.startRound({ runId, round });
+  const options = activityOptions(plan.durability);
+  const control = proxyActivities<Activities>(options.control);
+  const shards = {
+    generate: proxyActivities<Activities>(options.shard.generate).generateShard,
+    verify: proxyActivities<Activities>(options.shard.verify).verifyShard,
+  };
+  const train = proxyActivities<Activities>(options.train);
   const paused = () => condition(() => !status.paused || stopRequested);
 
   /** Runs one stage; on failure after retries, waits for an operator and tries again. */
@@ -126,7 +142,7 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
   }
 
   /** Bounded fan-out: at most `window` shards in flight; failed shards are retried alone on resume. */
-  async function fanOut(kind: 'generate' | 'verify', purpose: Purpose, count: number, done: Set<number>) {
+  async function fanOut(kind: ShardKind, purpose: Purpose, count: number, done: Set<number>) {
     const totals: ShardResult = { written: 0, skipped: 0, errors: 0 };
     const failures: string[] = [];
     const pending = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i));
@@ -135,7 +151,7 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
         await paused();
         try {
           const r = await shards[kind].executeWithOptions(
-            { ...SHARD_OPTIONS[kind], summary: `${kind} ${purpose} shard ${i + 1}/${count}` },
+            { ...options.shard[kind], summary: `${kind} ${purpose} shard ${i + 1}/${count}` },
             [{ roundId: plan.roundId, purpose, shard: i, shards: count }],
           );
           done.add(i);
@@ -163,10 +179,7 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
         break;
       case 'fine-tune': {
         const tuned = await stage(name, () =>
-          train.fineTune.executeWithOptions(
-            { taskQueue: TASK_QUEUES.train, startToCloseTimeout: '72h', heartbeatTimeout: '2m', retry, summary: `fine-tune round ${round}` },
-            [{ roundId: plan.roundId }],
-          ),
+          train.fineTune.executeWithOptions({ ...options.train, summary: `fine-tune round ${round}` }, [{ roundId: plan.roundId }]),
         );
         model = tuned.model;
         upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: model }]);

@@ -82,6 +82,15 @@ export interface RoundPlan {
   maxShardsInFlight: number;
   /** The model this round starts from: the base in round 0, else the last promoted model. */
   model: string;
+  /** Retry and liveness settings for this round's activities (from the run config's `durability`). */
+  durability: Durability;
+}
+
+export interface Durability {
+  activityAttempts: number;
+  retryInitialIntervalMs: number;
+  retryMaxIntervalMs: number;
+  heartbeatTimeoutSeconds: number;
 }
 
 export interface ShardInput {
