@@ -2,7 +2,7 @@
  * The `openai` trainer backend: files + fine_tuning.jobs, against OpenAI itself or any server that implements that
  * API (the embedded model does). Jobs carry the run and round in their metadata, so a job is found again by them.
  */
-import OpenAI, { toFile } from 'openai';
+import { toFile, type OpenAI } from 'openai';
 import { withRetries, type RetryOptions } from '../llm/client.js';
 import type { JobTag, SubmitRequest, Trainer, TrainerJob, TrainerStatus } from './types.js';
 
