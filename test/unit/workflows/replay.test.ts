@@ -4,7 +4,7 @@
  * change is intended, patch the workflow (workflow versioning) or re-record with `npx tsx test/histories/record.ts`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { installQuietRuntime } from '../../../cli/runtime.js';
