@@ -66,7 +66,7 @@ export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
       const key = JSON.stringify(spec);
       let v = verifiers.get(key);
       if (!v) {
-        v = createVerifier(spec as never, { openai: createModelClient(endpoint) });
+        v = createVerifier(spec, { openai: createModelClient(endpoint) });
         verifiers.set(key, v);
       }
       return v;

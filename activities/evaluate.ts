@@ -6,7 +6,7 @@ import type { NewEval } from '../db/evals.js';
 import { upsertEvals } from '../db/evals.js';
 import { getRoundContext, mergeRoundStats } from '../db/rounds.js';
 import { verifiedSamples } from '../db/traces.js';
-import { passAtK } from '../lib/metrics/index.js';
+import { coverageCurve, fitCoverage, passAtK, samplingStopsPaying } from '../lib/metrics/index.js';
 import { majorityVote } from '../lib/search/vote.js';
 import type { ActivityDeps } from './deps.js';
 import { byProblem } from './search.js';
@@ -17,6 +17,13 @@ export interface EvalSummary {
   greedyPassAt1: number | null;
   passAtK: Record<string, number>;
   majAtK: Record<string, number>;
+  /** Mean pass@k at k = 1, 2, 4, ... n and the fit c(k) = exp(a·k^b) (Brown et al. 2024), when it can be fitted. */
+  coverage: {
+    points: Array<{ k: number; coverage: number }>;
+    fit: { a: number; b: number; r2: number } | null;
+    /** The k from which doubling the samples gains less than one point of coverage (by the fit). */
+    stopsPayingAt: number | null;
+  } | null;
 }
 
 export function evaluateActivities(deps: ActivityDeps) {
@@ -37,11 +44,13 @@ export function evaluateActivities(deps: ActivityDeps) {
         greedyPassAt1 = mean([...problems.values()].map((s) => (s.find((x) => x.strategy === 'greedy')?.correct ? 1 : 0)));
         rows.push({ ...base, metric: 'greedy_pass@1', k: 1, value: greedyPassAt1 });
       }
-      const summary: EvalSummary = { model, problems: count, greedyPassAt1, passAtK: {}, majAtK: {} };
+      const summary: EvalSummary = { model, problems: count, greedyPassAt1, passAtK: {}, majAtK: {}, coverage: null };
       if (config.evaluate.samples > 0) {
         const sampled = [...problems.values()].map((s) => s.filter((x) => x.strategy === 'sample'));
         for (const k of config.evaluate.k) {
-          const pass = mean(sampled.map((s) => passAtK(s.length, s.filter((x) => x.correct).length, k)));
+          // pass@k needs at least k samples of a problem; config validation guarantees evaluate.samples >= k.
+          const enough = sampled.filter((s) => s.length >= k);
+          const pass = mean(enough.map((s) => passAtK(s.length, s.filter((x) => x.correct).length, k)));
           const maj = mean(
             sampled.map((s) => {
               const firstK = s.slice(0, k);
@@ -52,6 +61,17 @@ export function evaluateActivities(deps: ActivityDeps) {
           summary.passAtK[String(k)] = pass;
           summary.majAtK[String(k)] = maj;
           rows.push({ ...base, metric: 'pass@k', k, value: pass }, { ...base, metric: 'maj@k', k, value: maj });
+        }
+        const counts = sampled.filter((s) => s.length > 0).map((s) => ({ n: s.length, c: s.filter((x) => x.correct).length }));
+        if (counts.length) {
+          const points = coverageCurve(counts);
+          const fit = fitCoverage(points);
+          summary.coverage = {
+            points,
+            fit: fit && { a: fit.a, b: fit.b, r2: fit.r2 },
+            stopsPayingAt: fit ? samplingStopsPaying(fit, 0.01, { maxK: 2 ** 20 }) : null,
+          };
+          for (const p of points) rows.push({ ...base, metric: 'coverage', k: p.k, value: p.coverage });
         }
       }
       await upsertEvals(db, rows);

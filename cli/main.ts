@@ -5,12 +5,14 @@ import { Command, Option } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { TaskFileError } from '../lib/tasks/jsonl.js';
 import { MissingServiceError } from './connections.js';
+import { UsageError } from './errors.js';
 import { demoCommand } from './demo.js';
 import { devCommand } from './dev.js';
 import { controlCommand, resumeCommand } from './control.js';
 import { runCommand } from './run.js';
 import { sqlCommand } from './sql.js';
 import { statusCommand } from './status.js';
+import { verifyCommand } from './verify.js';
 import { workerCommand } from './worker-command.js';
 
 const program = new Command()
@@ -72,6 +74,16 @@ for (const [name, description] of [
 }
 
 program
+  .command('verify <verifier>')
+  .description('One verdict, for debugging a verifier (exit 1 when wrong): flywheel verify math --gold="\\frac12" --pred="\\boxed{0.5}"')
+  .requiredOption('--gold <answer>', 'the reference: text (→ {answer}) or a JSON object; @file reads a file')
+  .requiredOption('--pred <text>', 'the model output to judge; @file reads a file')
+  .option('--prompt <text>', 'the problem prompt (countdown reads numbers and target from it)')
+  .option('--option <key=value...>', 'verifier options, e.g. --option caseSensitive=false')
+  .option('--json', 'print the verdict as JSON')
+  .action(verifyCommand);
+
+program
   .command('sql [query]')
   .description('Run a SQL query against the flywheel database and print the rows (no query: print how to connect)')
   .option('--json', 'print rows as JSON')
@@ -79,13 +91,13 @@ program
 
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number ≥ 0, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a whole number ≥ 0, got "${value}"`);
   return n;
 }
 
 /** Exit codes: 2 bad input (config, task file, arguments), 3 a service is missing, 1 anything else. */
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof ConfigError || err instanceof TaskFileError) return 2;
+  if (err instanceof ConfigError || err instanceof TaskFileError || err instanceof UsageError) return 2;
   if (err instanceof MissingServiceError) return 3;
   return 1;
 }
