@@ -6,6 +6,7 @@
  * the validated config is what gets stored in Postgres.
  */
 import { z } from 'zod';
+import { verifierSpecSchema } from '../lib/verify/index.js';
 
 const positiveInt = () => z.number().int().positive();
 const envName = z
@@ -32,9 +33,8 @@ export const jsonlTaskSchema = z.strictObject({
 
 export const taskSchema = z.discriminatedUnion('kind', [countdownTaskSchema, jsonlTaskSchema]);
 
-export const verifierSchema = z
-  .looseObject({ name: z.string().min(1) })
-  .describe('a verifier spec, e.g. {name: countdown} or {name: math}');
+/** A verifier spec, e.g. `{name: countdown}`, `{name: math}`, `{name: code, timeoutMs: 5000}` (see lib/verify). */
+export const verifierSchema = verifierSpecSchema;
 
 export const modelSchema = z.strictObject({
   /** OpenAI-compatible base URL (vLLM, SGLang, OpenAI, llama.cpp), or `embedded` for the local model server. */

@@ -1,0 +1,119 @@
+/**
+ * Step-level beam search: keep the best `width` partial traces; expand each (one step request), score the
+ * children with a process scorer, keep the best `width`, until the traces are finished or the budget is spent.
+ *
+ * Process scorers:
+ * - `rollouts`: the value of a child is the mean score of `rollouts` completions from it (m model calls per child),
+ *   judged like any finished trace (verifier during search, reward model, or agreement). Only the `candidates`
+ *   children with the highest log-probability are valued per depth; the others rank behind them.
+ * - `prm`: a process reward model scores the partial traces (no model calls; see reward-model.ts).
+ * - `logprob`: the summed log-probability of the partial trace (free).
+ */
+import { appendLine, childrenOf } from './children.js';
+import { TraceJudge } from './judge.js';
+import { CallMeter } from './meter.js';
+import type { RewardModelClient } from './reward-model.js';
+import type { CommonSearchOptions, SearchOutcome, SearchProblem, StepModel } from './types.js';
+
+export type ProcessScorer = 'rollouts' | 'prm' | 'logprob';
+
+export interface BeamOptions extends CommonSearchOptions {
+  model: StepModel;
+  /** Partial traces kept per depth; default 4. */
+  width?: number;
+  /** Samples per expansion request; default 1 (enough when the server lists whole steps as alternatives). */
+  expandSamples?: number;
+  /** Temperature of expansion samples; default 1. */
+  temperature?: number;
+  /** Default `rollouts` when verifying during search or given a reward model, else `logprob`. */
+  processScorer?: ProcessScorer;
+  /** Process reward model, for the `prm` scorer. */
+  prm?: RewardModelClient;
+  /** Rollouts per valued child (m); default 1. */
+  rollouts?: number;
+  /** Default 0 (the model's best continuation). */
+  rolloutTemperature?: number;
+  /** Children valued by rollouts per depth, most likely first; default 4 × width. */
+  candidates?: number;
+  /** Most lines in a trace; default 64. */
+  maxDepth?: number;
+  /** Stop at the first trace the verifier accepts (with verifyDuringSearch); default true. */
+  stopWhenCorrect?: boolean;
+  /** Outcome reward model for finished traces when not verifying during search. */
+  rewardModel?: RewardModelClient;
+  answerOf?: (text: string) => string | null;
+}
+
+interface Candidate {
+  partial: string;
+  /** Summed log-probability of the lines so far. */
+  logprob: number;
+  score: number;
+}
+
+/**
+ * @example
+ * const outcome = await beamSearch({ prompt, reference }, { model, verifier, verifyDuringSearch: true, budget: 64, width: 2 });
+ */
+export async function beamSearch(problem: SearchProblem, options: BeamOptions): Promise<SearchOutcome> {
+  const meter = new CallMeter(options.budget, options.seed, options.signal);
+  const judge = new TraceJudge(problem, options, meter);
+  const width = options.width ?? 4;
+  const expandSamples = options.expandSamples ?? 1;
+  const scorer = options.processScorer ?? (options.verifyDuringSearch || options.rewardModel ? 'rollouts' : 'logprob');
+  if (scorer === 'prm' && !options.prm) throw new Error('beam search: processScorer "prm" needs `prm` (createRewardModelClient({ url }))');
+  const m = options.rollouts ?? 1;
+  const valued = options.candidates ?? 4 * width;
+  const stopWhenCorrect = (options.stopWhenCorrect ?? true) && judge.source === 'verifier';
+  const done = () => stopWhenCorrect && judge.firstCorrect() !== null;
+  let beams: Candidate[] = [{ partial: '', logprob: 0, score: 0 }];
+  let depth = 0;
+  let expansions = 0;
+  let rollouts = 0;
+
+  search: for (; depth < (options.maxDepth ?? 64) && beams.length > 0; depth++) {
+    const live: Candidate[] = [];
+    const finished: string[] = [];
+    for (const beam of beams) {
+      const n = Math.min(expandSamples, meter.remaining);
+      if (n < 1) break search;
+      const generation = await meter.step(options.model, problem.prompt, beam.partial, n, options.temperature ?? 1);
+      expansions++;
+      if (generation.sequences.some((s) => s.lines.length === 0 && s.finished)) finished.push(beam.partial);
+      for (const child of childrenOf(generation)) {
+        const logprob = beam.logprob + (child.logprob ?? Math.log(child.prior));
+        if (child.final) finished.push(beam.partial + child.text);
+        else live.push({ partial: appendLine(beam.partial, child.text), logprob, score: logprob });
+      }
+    }
+    if (finished.length) await judge.judge(finished);
+    if (done()) break;
+    live.sort((a, b) => b.logprob - a.logprob);
+    if (scorer === 'prm' && live.length) {
+      const res = await options.prm!.score(problem.prompt, live.map((c) => c.partial));
+      meter.scorerCalls += res.requests;
+      live.forEach((c, i) => (c.score = res.scores[i]));
+    } else if (scorer === 'rollouts') {
+      for (const [i, c] of live.entries()) {
+        if (i >= valued || !meter.canAfford(m) || done()) {
+          c.score = -Infinity; // not valued: behind every valued child, in log-probability order
+          continue;
+        }
+        const generation = await meter.rollout(options.model, problem.prompt, c.partial, m, options.rolloutTemperature ?? 0);
+        rollouts += m;
+        const judged = await judge.judge(generation.sequences.map((s) => c.partial + s.lines.map((l) => l.text).join('\n')));
+        c.score = judged.reduce((a, t) => a + t.score, 0) / judged.length;
+      }
+      if (done()) break;
+    }
+    beams = keepBest(live, width);
+  }
+
+  const chosen = judge.firstCorrect() ?? judge.best();
+  return judge.outcome('beam', chosen, { width, depth, expansions, rollouts, processScorer: scorer });
+}
+
+/** The `width` best candidates by score, then log-probability (stable). */
+export function keepBest<T extends { score: number; logprob: number }>(candidates: readonly T[], width: number): T[] {
+  return [...candidates].sort((a, b) => b.score - a.score || b.logprob - a.logprob).slice(0, width);
+}
