@@ -2,6 +2,8 @@
  * Scoring the evaluate stage: held-out greedy pass@1, unbiased pass@k and maj@k of the round's model, from the
  * eval traces the fan-out generated and verified. Stored in `evals`, one row per metric and k.
  */
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
 import type { NewEval } from '../db/evals.js';
 import { upsertEvals } from '../db/evals.js';
 import { getRoundContext, mergeRoundStats } from '../db/rounds.js';
@@ -10,6 +12,17 @@ import { coverageCurve, fitCoverage, passAtK, samplingStopsPaying } from '../lib
 import { majorityVote } from '../lib/search/vote.js';
 import type { ActivityDeps } from './deps.js';
 import { byProblem } from './search.js';
+import { verifiesAtEval } from './search-step.js';
+
+/** Per held-out problem: whether the trace the search chose was verified correct, and the calls it spent. */
+async function searchOutcomes(db: Db, roundId: number, strategy: string, verifier: { name: string; version: string }) {
+  const res = await db.execute(sql`
+    SELECT s.problem_id, s.calls, coalesce(v.correct, false) AS correct
+    FROM flywheel.search_results s
+    LEFT JOIN flywheel.verdicts v ON v.trace_id = s.trace_id AND v.verifier = ${verifier.name} AND v.verifier_version = ${verifier.version}
+    WHERE s.round_id = ${roundId} AND s.purpose = 'eval' AND s.strategy = ${strategy}`);
+  return (res.rows as Array<{ calls: number; correct: boolean }>).map((r) => ({ calls: Number(r.calls), correct: Boolean(r.correct) }));
+}
 
 export interface EvalSummary {
   model: string;
@@ -24,6 +37,8 @@ export interface EvalSummary {
     /** The k from which doubling the samples gains less than one point of coverage (by the fit). */
     stopsPayingAt: number | null;
   } | null;
+  /** The model with step-level search on the same held-out problems, and the compute it spent. */
+  search: { strategy: string; budget: number; accuracy: number; meanCalls: number; verifiedDuringSearch: boolean } | null;
 }
 
 export function evaluateActivities(deps: ActivityDeps) {
@@ -44,7 +59,7 @@ export function evaluateActivities(deps: ActivityDeps) {
         greedyPassAt1 = mean([...problems.values()].map((s) => (s.find((x) => x.strategy === 'greedy')?.correct ? 1 : 0)));
         rows.push({ ...base, metric: 'greedy_pass@1', k: 1, value: greedyPassAt1 });
       }
-      const summary: EvalSummary = { model, problems: count, greedyPassAt1, passAtK: {}, majAtK: {}, coverage: null };
+      const summary: EvalSummary = { model, problems: count, greedyPassAt1, passAtK: {}, majAtK: {}, coverage: null, search: null };
       if (config.evaluate.samples > 0) {
         const sampled = [...problems.values()].map((s) => s.filter((x) => x.strategy === 'sample'));
         for (const k of config.evaluate.k) {
@@ -73,6 +88,15 @@ export function evaluateActivities(deps: ActivityDeps) {
           };
           for (const p of points) rows.push({ ...base, metric: 'coverage', k: p.k, value: p.coverage });
         }
+      }
+      const step = config.search.step;
+      if (step.strategy !== 'none' && step.eval) {
+        const outcomes = await searchOutcomes(db, roundId, step.strategy, verifier);
+        const accuracy = count ? outcomes.filter((o) => o.correct).length / count : 0;
+        const meanCalls = outcomes.length ? outcomes.reduce((sum, o) => sum + o.calls, 0) / outcomes.length : 0;
+        summary.search = { strategy: step.strategy, budget: step.budget, accuracy, meanCalls, verifiedDuringSearch: verifiesAtEval(config) };
+        const at = { ...base, strategy: step.strategy, k: step.budget };
+        rows.push({ ...at, metric: 'search_accuracy', value: accuracy }, { ...at, metric: 'search_calls', value: meanCalls });
       }
       await upsertEvals(db, rows);
       await mergeRoundStats(db, roundId, { eval: summary });

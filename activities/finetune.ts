@@ -26,96 +26,105 @@ export interface FineTuneResult {
 export function fineTuneActivities(deps: ActivityDeps) {
   return {
     async fineTune({ roundId }: { roundId: number }): Promise<FineTuneResult> {
-      const { db } = deps;
-      const { run, round, config } = await getRoundContext(db, roundId);
-      const start = await startModel(deps, run.id, round.index);
-      const dataset = await getDataset(db, run.id, round.index);
-      if (!dataset || dataset.items === 0) {
-        await updateRound(db, roundId, { model: start });
-        await mergeRoundStats(db, roundId, { fineTune: { skipped: 'no verified traces to train on' } });
-        return { model: start, jobId: null, skipped: true };
-      }
-      const endpoint = deps.modelEndpoint(config.model);
-      const trainer = deps.trainer(config, endpoint);
-      const baseModel = config.finetune.from === 'base' ? run.baseModel : start;
-      const tag = { runId: run.id, round: round.index };
-      let row = await ensureFineTune(db, {
-        runId: run.id,
-        round: round.index,
-        backend: trainer.backend,
-        baseModel,
-        datasetId: dataset.id,
-        hyperparameters: config.finetune.hyperparameters,
-      });
-      // A job that failed earlier is replaced only because an operator resumed the round (the failure was
-      // reported as non-retryable), so this is the retry they asked for.
-      if (row.externalJobId && (row.status === 'failed' || row.status === 'cancelled')) {
-        await supersedeFineTune(db, row);
-        row = { ...row, externalJobId: null, status: 'preparing' };
-      }
-
-      let jobId = row.externalJobId;
-      if (!jobId) {
-        const found = await trainer.find(tag);
-        const superseded = (row.supersededJobIds as string[]) ?? [];
-        if (found && !superseded.includes(found.id) && found.status !== 'failed' && found.status !== 'cancelled') {
-          jobId = found.id; // submitted by an attempt that died before recording it
-        } else {
-          let trainingFile = row.trainingFile;
-          if (!trainingFile) {
-            const examples = await datasetExamples(db, dataset.id);
-            const jsonl = toChatJsonl(
-              examples.map((e) => ({ prompt: e.prompt, completion: e.text })),
-              config.model.systemPrompt,
-            );
-            trainingFile = await trainer.upload(jsonl, `flywheel-${run.id}-round-${round.index}.jsonl`);
-            await updateFineTune(db, row.id, { trainingFile });
-          }
-          const job = await trainer.submit({
-            baseModel,
-            trainingFile,
-            hyperparameters: config.finetune.hyperparameters,
-            suffix: config.finetune.suffix,
-            seed: hashSeed(run.id, round.index) % 2 ** 31,
-            tag,
-          });
-          jobId = job.id;
+      // Heartbeats from the first line, not only while waiting for the job: an export, upload or submit slower than
+      // the heartbeat timeout must not look like a dead worker, or Temporal starts a second attempt beside this one
+      // and both upload and submit (found by the durability tests: four jobs for one round).
+      const heartbeats = startHeartbeats();
+      try {
+        const { db } = deps;
+        const { run, round, config } = await getRoundContext(db, roundId);
+        const start = await startModel(deps, run.id, round.index);
+        const dataset = await getDataset(db, run.id, round.index);
+        if (!dataset || dataset.items === 0) {
+          await updateRound(db, roundId, { model: start });
+          await mergeRoundStats(db, roundId, { fineTune: { skipped: 'no verified traces to train on' } });
+          return { model: start, jobId: null, skipped: true };
         }
-        await updateFineTune(db, row.id, { externalJobId: jobId, status: 'queued', baseModel });
-      }
+        const endpoint = deps.modelEndpoint(config.model);
+        const trainer = deps.trainer(config, endpoint);
+        const baseModel = config.finetune.from === 'base' ? run.baseModel : start;
+        const tag = { runId: run.id, round: round.index };
+        let row = await ensureFineTune(db, {
+          runId: run.id,
+          round: round.index,
+          backend: trainer.backend,
+          baseModel,
+          datasetId: dataset.id,
+          hyperparameters: config.finetune.hyperparameters,
+        });
+        // A job that failed earlier is replaced only because an operator resumed the round (the failure was
+        // reported as non-retryable), so this is the retry they asked for.
+        if (row.externalJobId && (row.status === 'failed' || row.status === 'cancelled')) {
+          await supersedeFineTune(db, row);
+          row = { ...row, externalJobId: null, status: 'preparing' };
+        }
 
-      const job = await waitForJob(deps, trainer.get.bind(trainer), jobId, config.finetune.pollIntervalMs, config.finetune.timeoutMinutes, async (j) => {
-        await updateFineTune(db, row.id, { status: j.status, error: j.error });
-      }, () => trainer.cancel(jobId!));
+        let jobId = row.externalJobId;
+        if (!jobId) {
+          const found = await trainer.find(tag);
+          const superseded = (row.supersededJobIds as string[]) ?? [];
+          if (found && !superseded.includes(found.id) && found.status !== 'failed' && found.status !== 'cancelled') {
+            jobId = found.id; // submitted by an attempt that died before recording it
+          } else {
+            let trainingFile = row.trainingFile;
+            if (!trainingFile) {
+              const examples = await datasetExamples(db, dataset.id);
+              const jsonl = toChatJsonl(
+                examples.map((e) => ({ prompt: e.prompt, completion: e.text })),
+                config.model.systemPrompt,
+              );
+              trainingFile = await trainer.upload(jsonl, `flywheel-${run.id}-round-${round.index}.jsonl`);
+              await updateFineTune(db, row.id, { trainingFile });
+            }
+            const job = await trainer.submit({
+              baseModel,
+              trainingFile,
+              hyperparameters: config.finetune.hyperparameters,
+              suffix: config.finetune.suffix,
+              seed: hashSeed(run.id, round.index) % 2 ** 31,
+              tag,
+            });
+            jobId = job.id;
+          }
+          await updateFineTune(db, row.id, { externalJobId: jobId, status: 'queued', baseModel });
+        }
 
-      if (job.status !== 'succeeded' || !job.model) {
-        await updateFineTune(db, row.id, { status: job.status, error: job.error });
-        throw ApplicationFailure.nonRetryable(
-          `trainer job ${jobId} ${job.status}: ${job.error ?? 'no model was produced'}. ` +
-            'Fix the cause, then resume the round: a new job is submitted for it.',
-          'TrainerJobFailed',
-        );
+        const job = await waitForJob(deps, heartbeats, trainer.get.bind(trainer), jobId, config.finetune.pollIntervalMs, config.finetune.timeoutMinutes, async (j) => {
+          await updateFineTune(db, row.id, { status: j.status, error: j.error });
+        }, () => trainer.cancel(jobId!));
+
+        if (job.status !== 'succeeded' || !job.model) {
+          await updateFineTune(db, row.id, { status: job.status, error: job.error });
+          throw ApplicationFailure.nonRetryable(
+            `trainer job ${jobId} ${job.status}: ${job.error ?? 'no model was produced'}. ` +
+              'Fix the cause, then resume the round: a new job is submitted for it.',
+            'TrainerJobFailed',
+          );
+        }
+        await updateFineTune(db, row.id, { status: 'succeeded', resultModel: job.model });
+        await upsertModel(db, {
+          runId: run.id,
+          round: round.index,
+          name: job.model,
+          baseUrl: endpoint.baseUrl,
+          parentName: baseModel,
+          datasetId: dataset.id,
+          fineTuneId: row.id,
+        });
+        await updateRound(db, roundId, { model: job.model });
+        await mergeRoundStats(db, roundId, { fineTune: { jobId, model: job.model, from: config.finetune.from, baseModel } });
+        return { model: job.model, jobId, skipped: false };
+      } finally {
+        heartbeats.stop();
       }
-      await updateFineTune(db, row.id, { status: 'succeeded', resultModel: job.model });
-      await upsertModel(db, {
-        runId: run.id,
-        round: round.index,
-        name: job.model,
-        baseUrl: endpoint.baseUrl,
-        parentName: baseModel,
-        datasetId: dataset.id,
-        fineTuneId: row.id,
-      });
-      await updateRound(db, roundId, { model: job.model });
-      await mergeRoundStats(db, roundId, { fineTune: { jobId, model: job.model, from: config.finetune.from, baseModel } });
-      return { model: job.model, jobId, skipped: false };
     },
   };
 }
 
-/** Polls a trainer job until it ends, heartbeating its progress; cancels it if the activity is cancelled. */
+/** Polls a trainer job until it ends, heartbeating its progress; cancels it if the workflow cancels the activity. */
 async function waitForJob(
   deps: ActivityDeps,
+  heartbeats: ReturnType<typeof startHeartbeats>,
   get: (id: string) => Promise<TrainerJob>,
   jobId: string,
   pollMs: number,
@@ -124,14 +133,9 @@ async function waitForJob(
   cancel: () => Promise<void>,
 ): Promise<TrainerJob> {
   const context = Context.current();
-  const heartbeats = startHeartbeats(Math.min(pollMs, 5000));
   const deadline = Date.now() + timeoutMinutes * 60_000;
   let last = '';
-  try {
-    return await poll();
-  } finally {
-    heartbeats.stop();
-  }
+  return poll();
   async function poll(): Promise<TrainerJob> {
     for (;;) {
       const job = await get(jobId);
@@ -152,7 +156,10 @@ async function waitForJob(
       try {
         await context.sleep(pollMs);
       } catch (err) {
-        if (err instanceof CancelledFailure) await cancel().catch(() => {});
+        // Only a cancellation the workflow asked for ends the job. A worker shutting down (SIGTERM), a heartbeat
+        // timeout or a superseded attempt cancel this activity too, but then the job must live on for the next
+        // attempt to reattach to (found by the durability tests: a graceful worker restart cancelled the job).
+        if (err instanceof CancelledFailure && context.cancellationDetails?.cancelRequested) await cancel().catch(() => {});
         throw err;
       }
     }

@@ -5,6 +5,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { RunConfig } from '../config/schema.js';
 import type { NewTrace } from '../db/schema.js';
+import { roundBudgets } from '../db/budgets.js';
 import { problemsInShard } from '../db/problems.js';
 import { getRoundContext } from '../db/rounds.js';
 import { existingSamples, insertModelErrors, insertTraces, type NewModelError } from '../db/traces.js';
@@ -55,14 +56,16 @@ export function generateActivities(deps: ActivityDeps) {
       const problems = await problemsInShard(db, run.taskSet, input.purpose === 'train' ? 'train' : 'test', input.shard, input.shards);
       const existing = await existingSamples(db, round.id, input.purpose, problems.map((p) => p.id));
       const groups = sampleGroups(config, input.purpose);
+      // Under difficulty-adaptive budgets, each train problem has its own number of samples.
+      const budgets = input.purpose === 'train' ? await roundBudgets(db, round.id, problems.map((p) => p.id)) : new Map();
       const todo = problems.flatMap((problem) =>
         groups
-          .map((group) => {
+          .map((planned) => {
+            const group = { ...planned, n: budgets.get(problem.id)?.samples ?? planned.n };
             const have = existing.get(problem.id)?.get(group.strategy) ?? new Set<number>();
             const missing = Array.from({ length: group.n }, (_, i) => i).filter((i) => !have.has(i));
             return { problem, group, missing, skipped: group.n - missing.length };
-          })
-          .filter((t) => t.missing.length > 0 || t.skipped > 0),
+          }),
       );
 
       const result: ShardResult = { written: 0, skipped: 0, errors: 0 };

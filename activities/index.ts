@@ -14,6 +14,7 @@ import { generateActivities } from './generate.js';
 import { promoteActivities } from './promote.js';
 import { roundActivities } from './round.js';
 import { searchActivities } from './search.js';
+import { stepSearchActivities } from './search-step.js';
 import { verifyActivities } from './verify.js';
 
 export function createActivities(deps: ActivityDeps) {
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...generateActivities(deps),
     ...verifyActivities(deps),
     ...searchActivities(deps),
+    ...stepSearchActivities(deps),
   };
 }
 

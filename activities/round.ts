@@ -1,7 +1,9 @@
 /** Bookkeeping activities of runs and rounds: planning, stage markers, attention, completion. */
 import type { RunConfig } from '../config/schema.js';
 import { getRun, setRunStatus } from '../db/runs.js';
-import { countProblems } from '../db/problems.js';
+import { insertBudgets, roundBudgets, solveHistory, type NewProblemBudget } from '../db/budgets.js';
+import { countProblems, problemIds } from '../db/problems.js';
+import { allocateBudget, type ProblemHistory } from '../lib/search/budget.js';
 import {
   beginStage,
   completeStage,
@@ -10,6 +12,7 @@ import {
   getRoundByIndex,
   getRoundContext,
   setAttention,
+  setPlanned,
   updateRound,
 } from '../db/rounds.js';
 import { STAGES, type RoundInput, type RoundPlan, type Stage } from '../workflows/shared.js';
@@ -53,6 +56,7 @@ export function roundActivities(deps: ActivityDeps) {
         sampler: round === 0 ? model : null,
         model: round === 0 ? model : null,
       });
+      const adaptivePlanned = config.adaptive.enabled && round > 0 ? await planAdaptiveBudgets(deps, row.id, runId, round, config) : null;
       const done = await doneStages(db, row.id);
       const stages = (round === 0 ? ROUND_ZERO : [...STAGES]).filter((s) => !done.has(s));
       // Shards hold about `shardSamples` samples, but a stage never has more than MAX_SHARDS of them: a huge
@@ -66,10 +70,12 @@ export function roundActivities(deps: ActivityDeps) {
         stages,
         trainShards: shardsFor(trainProblems, config.generate.samplesPerProblem),
         evalShards: shardsFor(testProblems, Math.max(1, evalPerProblem)),
-        planned,
+        planned: adaptivePlanned ?? planned,
         maxShardsInFlight: config.generate.maxShardsInFlight,
         model,
         durability: config.durability,
+        searchTrain: config.search.step.strategy !== 'none' && (config.search.step.train !== 'none' || config.adaptive.enabled),
+        searchEval: config.search.step.strategy !== 'none' && config.search.step.eval,
       };
     },
 
@@ -97,4 +103,56 @@ export function roundActivities(deps: ActivityDeps) {
       await setRunStatus(db, runId, state, error ?? null);
     },
   };
+}
+
+/**
+ * Difficulty-adaptive budgets for a round (once; a re-run reads the stored plan): the uniform plan's total
+ * (problems × samples, plus the search budget when step search is on) split by each problem's solve history.
+ * Problems binned for search get a few samples and the rest of their calls as search budget.
+ */
+async function planAdaptiveBudgets(deps: ActivityDeps, roundId: number, runId: string, round: number, config: RunConfig): Promise<number> {
+  const { db } = deps;
+  let plan = await roundBudgets(db, roundId);
+  if (plan.size === 0) {
+    const run = await getRun(db, runId);
+    const ids = await problemIds(db, run.taskSet, 'train');
+    const history = await solveHistory(db, runId, round);
+    const byProblem = new Map<number, Array<{ round: number; n: number; correct: number }>>();
+    for (const h of history) {
+      const list = byProblem.get(h.problemId) ?? [];
+      list.push({ round: h.round, n: h.n, correct: h.c });
+      byProblem.set(h.problemId, list);
+    }
+    const histories: ProblemHistory[] = ids.map((id) => ({
+      problemId: id,
+      rounds: (byProblem.get(id) ?? []).sort((a, b) => a.round - b.round).map(({ n, correct }) => ({ n, correct })),
+    }));
+    const step = config.search.step;
+    const searching = step.strategy !== 'none';
+    const total = ids.length * config.generate.samplesPerProblem;
+    const allocations = allocateBudget(histories, {
+      totalCalls: total,
+      minCalls: config.adaptive.minSamples,
+      maxCalls: config.adaptive.maxSamples + (searching ? step.budget : 0),
+      ...(searching ? {} : { strategies: { 'solved-always': 'best-of-n', easy: 'best-of-n', medium: 'best-of-n', hard: 'best-of-n', unseen: 'best-of-n' } }),
+    });
+    const rows: NewProblemBudget[] = allocations.map((a) => {
+      const sampling = a.strategy === 'best-of-n' || a.strategy === 'majority';
+      const samples = sampling ? Math.min(a.calls, config.adaptive.maxSamples) : Math.min(a.calls, config.adaptive.minSamples);
+      return {
+        roundId,
+        problemId: Number(a.problemId),
+        bin: a.bin,
+        solveRate: a.solveRate,
+        samples: Math.max(1, samples),
+        strategy: sampling ? 'none' : a.strategy,
+        searchBudget: sampling ? 0 : Math.max(0, a.calls - samples),
+      };
+    });
+    await insertBudgets(db, rows);
+    plan = await roundBudgets(db, roundId);
+  }
+  const planned = [...plan.values()].reduce((sum, b) => sum + b.samples, 0);
+  await setPlanned(db, roundId, planned);
+  return planned;
 }

@@ -19,6 +19,10 @@ export interface RoundReport {
   passAtK: Record<string, number>;
   majAtK: Record<string, number>;
   promoted: boolean | null;
+  searchTraces: number;
+  searchProblemsSolved: number;
+  search: { strategy: string; budget: number; accuracy: number; meanCalls: number | null } | null;
+  modelErrors: number;
 }
 
 export async function roundReports(db: Db, runId: string): Promise<RoundReport[]> {
@@ -40,6 +44,18 @@ export async function roundReports(db: Db, runId: string): Promise<RoundReport[]
     passAtK: (r.pass_at_k as Record<string, number>) ?? {},
     majAtK: (r.maj_at_k as Record<string, number>) ?? {},
     promoted: (r.promoted as boolean | null) ?? null,
+    searchTraces: Number(r.search_traces),
+    searchProblemsSolved: Number(r.search_problems_solved),
+    search:
+      r.search_strategy === null
+        ? null
+        : {
+            strategy: String(r.search_strategy),
+            budget: Number(r.search_budget),
+            accuracy: Number(r.search_accuracy),
+            meanCalls: r.search_mean_calls === null ? null : Number(r.search_mean_calls),
+          },
+    modelErrors: Number(r.model_errors),
   }));
 }
 
@@ -48,7 +64,9 @@ const pct = (x: number | null | undefined) => (x === null || x === undefined ? '
 /** A fixed-width table for terminals. */
 export function formatTable(rounds: RoundReport[]): string {
   const ks = [...new Set(rounds.flatMap((r) => Object.keys(r.passAtK)))].sort((a, b) => Number(a) - Number(b));
-  const header = ['round', 'model', 'traces', 'correct', 'train set', 'greedy pass@1', ...ks.map((k) => `pass@${k}`), ...ks.map((k) => `maj@${k}`), 'promoted'];
+  const search = rounds.find((r) => r.search)?.search;
+  const searchHeader = search ? [`${search.strategy}@${search.budget}`] : [];
+  const header = ['round', 'model', 'traces', 'correct', 'train set', 'greedy pass@1', ...ks.map((k) => `pass@${k}`), ...ks.map((k) => `maj@${k}`), ...searchHeader, 'promoted'];
   const rows = rounds.map((r) => [
     String(r.round),
     shortModel(r.model),
@@ -58,6 +76,7 @@ export function formatTable(rounds: RoundReport[]): string {
     pct(r.greedyPassAt1),
     ...ks.map((k) => pct(r.passAtK[k])),
     ...ks.map((k) => pct(r.majAtK[k])),
+    ...(search ? [pct(r.search?.accuracy)] : []),
     r.round === 0 ? 'base' : r.promoted === null ? '—' : r.promoted ? 'yes' : 'no',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
@@ -82,8 +101,10 @@ export function demoJson(runId: string, rounds: RoundReport[]) {
       greedyPassAt1: r.greedyPassAt1,
       passAtK: r.passAtK,
       majAtK: r.majAtK,
+      ...(r.search ? { search: { strategy: r.search.strategy, budget: r.search.budget, accuracy: r.search.accuracy, meanCalls: r.search.meanCalls } } : {}),
       promoted: r.round === 0 ? true : r.promoted,
       trainingExamples: r.datasetItems,
+      searchTraces: r.searchTraces,
     })),
   };
 }

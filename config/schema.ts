@@ -63,6 +63,37 @@ export const generateSchema = z.strictObject({
   maxShardsInFlight: positiveInt().max(500).default(16),
 });
 
+export const rewardModelSchema = z.strictObject({
+  /** POST endpoint of an outcome/process reward model. */
+  url: z.string().url(),
+  model: z.string().min(1).default('reward-model'),
+  /** `flywheel`: `{model, prompt, completion}` → `{score}`; `vllm-score`: vLLM's /score API. */
+  format: z.enum(['flywheel', 'vllm-score']).default('flywheel'),
+  apiKeyEnv: envName.optional(),
+});
+
+export const stepSearchSchema = z.strictObject({
+  /** Step-level search through the completions API (MCTS, beam), or whole-trace search (best-of-N, majority). */
+  strategy: z.enum(['mcts', 'beam', 'best-of-n', 'majority', 'none']).default('none'),
+  /** Model calls (generated sequences) per problem. */
+  budget: positiveInt().max(4096).default(64),
+  /** Train problems a round searches: those no sample solved (the expert of expert iteration), all, or none. */
+  train: z.enum(['unsolved', 'all', 'none']).default('unsolved'),
+  /** Also report held-out accuracy with search, beside the raw model's. */
+  eval: z.boolean().default(true),
+  /**
+   * Let the verifier steer search on held-out problems. `auto`: only for verifiers that read nothing hidden
+   * (countdown checks the numbers and target in the prompt); otherwise search ranks by reward model or agreement.
+   * Training-time search always verifies (train references are known).
+   */
+  verifyAtEval: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+  /** How a partial trace continues through /v1/completions: `{prompt}` and `{partial}` are replaced. */
+  template: z.string().includes('{partial}').default('{prompt}\n\n{partial}'),
+  rewardModel: rewardModelSchema.optional(),
+  /** Problems searched at once within a shard. */
+  concurrency: positiveInt().max(64).default(4),
+});
+
 export const searchSchema = z.strictObject({
   /** Strategies computed over each round's samples. */
   strategies: z.array(z.enum(['best-of-n', 'majority'])).default(['best-of-n', 'majority']),
@@ -71,6 +102,18 @@ export const searchSchema = z.strictObject({
    * log-probability) or `verifier` (the verifier's graded score).
    */
   scorer: z.enum(['self-consistency', 'logprob', 'verifier']).default('self-consistency'),
+  step: stepSearchSchema.default(stepSearchSchema.parse({})),
+});
+
+export const adaptiveSchema = z.strictObject({
+  /**
+   * Difficulty-adaptive budgets (Snell et al. 2024): from round 1, each train problem's samples (and search budget)
+   * follow its solve history, at the same total as the uniform plan: few on problems solved every time, more
+   * samples or MCTS on medium and hard ones. Recorded per problem in flywheel.problem_budgets.
+   */
+  enabled: z.boolean().default(false),
+  minSamples: positiveInt().default(2),
+  maxSamples: positiveInt().max(1024).default(64),
 });
 
 export const filterSchema = z.strictObject({
@@ -151,6 +194,7 @@ export const runConfigSchema = z
     model: modelSchema.default(modelSchema.parse({})),
     generate: generateSchema.default(generateSchema.parse({})),
     search: searchSchema.default(searchSchema.parse({})),
+    adaptive: adaptiveSchema.default(adaptiveSchema.parse({})),
     filter: filterSchema.default(filterSchema.parse({})),
     finetune: finetuneSchema.default(finetuneSchema.parse({})),
     evaluate: evaluateSchema.default(evaluateSchema.parse({})),

@@ -68,3 +68,13 @@ export async function problemsInShard(
     )
     .orderBy(asc(problems.position));
 }
+
+/** Ids of a split's problems in position order. */
+export async function problemIds(db: Db, taskSet: string, split: 'train' | 'test'): Promise<number[]> {
+  const rows = await db
+    .select({ id: problems.id })
+    .from(problems)
+    .where(and(eq(problems.taskSet, taskSet), eq(problems.split, split)))
+    .orderBy(asc(problems.position));
+  return rows.map((r) => r.id);
+}

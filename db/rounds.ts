@@ -95,3 +95,7 @@ export async function setAttention(db: Db, roundId: number, stage: string, failu
     if (row) await tx.update(runs).set({ status, updatedAt: sql`now()` }).where(eq(runs.id, row.runId));
   });
 }
+
+export async function setPlanned(db: Db, roundId: number, planned: number): Promise<void> {
+  await db.update(rounds).set({ planned, updatedAt: sql`now()` }).where(eq(rounds.id, roundId));
+}

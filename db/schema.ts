@@ -206,6 +206,28 @@ export const verdicts = flywheel.table(
   (t) => [uniqueIndex('verdicts_trace_verifier').on(t.traceId, t.verifier, t.verifierVersion)],
 );
 
+/** A round's per-problem plan under difficulty-adaptive budgets: why a problem gets the samples and search it gets. */
+export const problemBudgets = flywheel.table(
+  'problem_budgets',
+  {
+    roundId: ref('round_id')
+      .notNull()
+      .references(() => rounds.id),
+    problemId: ref('problem_id')
+      .notNull()
+      .references(() => problems.id),
+    /** solved-always, easy, medium, hard or unseen. */
+    bin: text('bin').notNull(),
+    /** Posterior solve rate from the problem's history in this run. */
+    solveRate: real('solve_rate').notNull(),
+    samples: integer('samples').notNull(),
+    /** Step-level search for this problem in the search stage ('none' when sampling is its whole budget). */
+    strategy: text('strategy').notNull(),
+    searchBudget: integer('search_budget').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.roundId, t.problemId] })],
+);
+
 /** What a search strategy chose for a problem, and the compute it spent. */
 export const searchResults = flywheel.table(
   'search_results',

@@ -73,6 +73,17 @@ CREATE TABLE "flywheel"."models" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "flywheel"."problem_budgets" (
+	"round_id" bigint NOT NULL,
+	"problem_id" bigint NOT NULL,
+	"bin" text NOT NULL,
+	"solve_rate" real NOT NULL,
+	"samples" integer NOT NULL,
+	"strategy" text NOT NULL,
+	"search_budget" integer DEFAULT 0 NOT NULL,
+	CONSTRAINT "problem_budgets_round_id_problem_id_pk" PRIMARY KEY("round_id","problem_id")
+);
+--> statement-breakpoint
 CREATE TABLE "flywheel"."problems" (
 	"id" bigserial PRIMARY KEY NOT NULL,
 	"task_set" text NOT NULL,
@@ -176,6 +187,8 @@ ALTER TABLE "flywheel"."fine_tunes" ADD CONSTRAINT "fine_tunes_dataset_id_datase
 ALTER TABLE "flywheel"."model_errors" ADD CONSTRAINT "model_errors_round_id_rounds_id_fk" FOREIGN KEY ("round_id") REFERENCES "flywheel"."rounds"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "flywheel"."model_errors" ADD CONSTRAINT "model_errors_problem_id_problems_id_fk" FOREIGN KEY ("problem_id") REFERENCES "flywheel"."problems"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "flywheel"."models" ADD CONSTRAINT "models_run_id_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "flywheel"."runs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "flywheel"."problem_budgets" ADD CONSTRAINT "problem_budgets_round_id_rounds_id_fk" FOREIGN KEY ("round_id") REFERENCES "flywheel"."rounds"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "flywheel"."problem_budgets" ADD CONSTRAINT "problem_budgets_problem_id_problems_id_fk" FOREIGN KEY ("problem_id") REFERENCES "flywheel"."problems"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "flywheel"."round_stages" ADD CONSTRAINT "round_stages_round_id_rounds_id_fk" FOREIGN KEY ("round_id") REFERENCES "flywheel"."rounds"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "flywheel"."rounds" ADD CONSTRAINT "rounds_run_id_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "flywheel"."runs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "flywheel"."search_results" ADD CONSTRAINT "search_results_round_id_rounds_id_fk" FOREIGN KEY ("round_id") REFERENCES "flywheel"."rounds"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint

@@ -1,7 +1,8 @@
 -- Views for people who inspect runs with psql. Start with: SELECT * FROM flywheel.round_metrics;
 
--- One row per round: how many traces it sampled, verified and got right, its trainer jobs, and the held-out
--- metrics of the model it trained (round 0: the base model).
+-- One row per round: how many samples it drew, verified and got right (traces = problems × samples), what
+-- step-level search added, its trainer jobs, and the held-out metrics of the model it trained (round 0: the base
+-- model), raw and with search.
 CREATE OR REPLACE VIEW flywheel.round_metrics AS
 SELECT
   r.run_id,
@@ -24,7 +25,14 @@ SELECT
   (SELECT jsonb_object_agg(e.k::text, e.value ORDER BY e.k) FROM flywheel.evals e
     WHERE e.round_id = r.id AND e.model = r.model AND e.metric = 'maj@k' AND e.strategy = 'none') AS maj_at_k,
   (r.stats -> 'promote' ->> 'promoted')::boolean AS promoted,
-  r.stats -> 'search' AS search,
+  coalesce(st.traces, 0) AS search_traces,
+  coalesce(st.problems_solved, 0) AS search_problems_solved,
+  se.strategy AS search_strategy,
+  se.k AS search_budget,
+  se.value AS search_accuracy,
+  (SELECT e.value FROM flywheel.evals e WHERE e.round_id = r.id AND e.model = r.model AND e.metric = 'search_calls'
+     AND e.strategy = se.strategy AND e.k = se.k) AS search_mean_calls,
+  (SELECT count(*) FROM flywheel.model_errors me WHERE me.round_id = r.id) AS model_errors,
   r.updated_at
 FROM flywheel.rounds r
 LEFT JOIN LATERAL (
@@ -37,8 +45,20 @@ LEFT JOIN LATERAL (
     SELECT true AS verified, bool_or(vd.correct) AS correct FROM flywheel.verdicts vd WHERE vd.trace_id = tr.id
     HAVING count(*) > 0
   ) v ON true
-  WHERE tr.round_id = r.id AND tr.purpose = 'train'
+  WHERE tr.round_id = r.id AND tr.purpose = 'train' AND tr.strategy = 'sample'
 ) t ON true
+LEFT JOIN LATERAL (
+  -- Traces that step-level search added on train problems, and the problems it solved.
+  SELECT count(*) AS traces, count(DISTINCT tr.problem_id) FILTER (WHERE vd.correct) AS problems_solved
+  FROM flywheel.traces tr
+  LEFT JOIN flywheel.verdicts vd ON vd.trace_id = tr.id
+  WHERE tr.round_id = r.id AND tr.purpose = 'train' AND tr.strategy NOT IN ('sample', 'greedy')
+) st ON true
+LEFT JOIN LATERAL (
+  SELECT e.strategy, e.k, e.value FROM flywheel.evals e
+  WHERE e.round_id = r.id AND e.model = r.model AND e.metric = 'search_accuracy'
+  ORDER BY e.k DESC LIMIT 1
+) se ON true
 LEFT JOIN LATERAL (
   SELECT count(ft.external_job_id) + coalesce(sum(jsonb_array_length(ft.superseded_job_ids)), 0) AS jobs
   FROM flywheel.fine_tunes ft WHERE ft.run_id = r.run_id AND ft.round = r.index

@@ -45,7 +45,7 @@ const planning = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
 });
 
-type ShardKind = 'generate' | 'verify';
+type ShardKind = 'generate' | 'verify' | 'search';
 
 /** Activity options of a round, from the run config's `durability` section. */
 function activityOptions(d: Durability) {
@@ -60,6 +60,8 @@ function activityOptions(d: Durability) {
   const shard: Record<ShardKind, ActivityOptions> = {
     generate: { taskQueue: TASK_QUEUES.generate, startToCloseTimeout: '4h', heartbeatTimeout, retry },
     verify: { taskQueue: TASK_QUEUES.verify, startToCloseTimeout: '4h', heartbeatTimeout, retry },
+    // Step-level search calls the model: it runs where inference runs.
+    search: { taskQueue: TASK_QUEUES.generate, startToCloseTimeout: '4h', heartbeatTimeout, retry },
   };
   const train: ActivityOptions = { taskQueue: TASK_QUEUES.train, startToCloseTimeout: '72h', heartbeatTimeout, retry };
   return { control, shard, train };
@@ -98,6 +100,7 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
   const shards = {
     generate: proxyActivities<Activities>(options.shard.generate).generateShard,
     verify: proxyActivities<Activities>(options.shard.verify).verifyShard,
+    search: proxyActivities<Activities>(options.shard.search).searchShard,
   };
   const train = proxyActivities<Activities>(options.train);
   const paused = () => condition(() => !status.paused || stopRequested);
@@ -186,10 +189,11 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
         break;
       }
       case 'evaluate': {
-        const done = { generate: new Set<number>(), verify: new Set<number>() };
+        const done = { generate: new Set<number>(), verify: new Set<number>(), search: new Set<number>() };
         await stage(name, async () => {
           await fanOut('generate', 'eval', plan.evalShards, done.generate);
           await fanOut('verify', 'eval', plan.evalShards, done.verify);
+          if (plan.searchEval) await fanOut('search', 'eval', plan.evalShards, done.search);
           return control.scoreEval({ roundId: plan.roundId });
         });
         break;
@@ -202,9 +206,14 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
         await stage(name, () => fanOut('generate', 'train', plan.trainShards, done));
         break;
       }
-      case 'search':
-        await stage(name, () => control.searchRound({ roundId: plan.roundId, purpose: 'train' }));
+      case 'search': {
+        const done = new Set<number>();
+        await stage(name, async () => {
+          if (plan.searchTrain) await fanOut('search', 'train', plan.trainShards, done);
+          return control.searchRound({ roundId: plan.roundId, purpose: 'train' });
+        });
         break;
+      }
       case 'verify': {
         const done = new Set<number>();
         await stage(name, () => fanOut('verify', 'train', plan.trainShards, done));

@@ -84,6 +84,9 @@ export interface RoundPlan {
   model: string;
   /** Retry and liveness settings for this round's activities (from the run config's `durability`). */
   durability: Durability;
+  /** Step-level search on train problems (search stage) and on held-out problems (evaluate stage). */
+  searchTrain?: boolean;
+  searchEval?: boolean;
 }
 
 export interface Durability {
