@@ -133,7 +133,7 @@ async function planAdaptiveBudgets(deps: ActivityDeps, roundId: number, runId: s
     const allocations = allocateBudget(histories, {
       totalCalls: total,
       minCalls: config.adaptive.minSamples,
-      maxCalls: config.adaptive.maxSamples + (searching ? step.budget : 0),
+      maxCalls: config.adaptive.maxSamples + (searching ? (step.trainBudget ?? step.budget) : 0),
       ...(searching ? {} : { strategies: { 'solved-always': 'best-of-n', easy: 'best-of-n', medium: 'best-of-n', hard: 'best-of-n', unseen: 'best-of-n' } }),
     });
     const rows: NewProblemBudget[] = allocations.map((a) => {

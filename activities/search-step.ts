@@ -101,7 +101,8 @@ export function stepSearchActivities(deps: ActivityDeps) {
 async function planJobs(db: Db, config: RunConfig, roundId: number, purpose: ShardInput['purpose'], problems: Problem[]): Promise<Job[]> {
   const step = config.search.step;
   if (step.strategy === 'none') return [];
-  const uniform = (list: Problem[]) => list.map((problem) => ({ problem, strategy: step.strategy as StrategyName, budget: step.budget }));
+  const budget = purpose === 'train' ? (step.trainBudget ?? step.budget) : step.budget;
+  const uniform = (list: Problem[]) => list.map((problem) => ({ problem, strategy: step.strategy as StrategyName, budget }));
   if (purpose === 'eval') return step.eval ? uniform(problems) : [];
   const budgets = await roundBudgets(db, roundId, problems.map((p) => p.id));
   if (budgets.size > 0) {

@@ -77,6 +77,8 @@ export const stepSearchSchema = z.strictObject({
   strategy: z.enum(['mcts', 'beam', 'best-of-n', 'majority', 'none']).default('none'),
   /** Model calls (generated sequences) per problem. */
   budget: positiveInt().max(4096).default(64),
+  /** Budget per train problem, when it should differ from the held-out one (default: `budget`). */
+  trainBudget: positiveInt().max(4096).optional(),
   /** Train problems a round searches: those no sample solved (the expert of expert iteration), all, or none. */
   train: z.enum(['unsolved', 'all', 'none']).default('unsolved'),
   /** Also report held-out accuracy with search, beside the raw model's. */

@@ -1,0 +1,125 @@
+/**
+ * Search inside the flywheel: MCTS on the train problems sampling missed (its verified traces join the training
+ * set), MCTS accuracy on held-out problems beside the raw model's, and difficulty-adaptive budgets per problem,
+ * through real Temporal, Postgres and the embedded model.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseRunConfig } from '../../config/load.js';
+import { roundReports } from '../../cli/report.js';
+import { createRun, startRunWorkflow } from '../../cli/start.js';
+import type { RunningWorkers } from '../../cli/worker.js';
+import type { TemporalDevServer } from '../../infra/temporal-server.js';
+import { testDatabase, testModelServer, testTemporal, testWorkers, type TestDatabase } from '../helpers/services.js';
+
+const TRAIN = 40;
+const TEST = 20;
+const SAMPLES = 8;
+
+const config = parseRunConfig(`
+name: search-flywheel
+rounds: 2
+task: {kind: countdown, seed: 13, train: ${TRAIN}, test: ${TEST}}
+generate: {samplesPerProblem: ${SAMPLES}, shardSamples: 64}
+search:
+  step: {strategy: mcts, budget: 32, trainBudget: 8, train: unsolved, eval: true}
+adaptive: {enabled: true, minSamples: 2, maxSamples: 16}
+finetune: {hyperparameters: {nEpochs: 10}, pollIntervalMs: 200}
+evaluate: {samples: 2, k: [1, 2]}
+`);
+
+let db: TestDatabase;
+let temporal: TemporalDevServer;
+let model: Awaited<ReturnType<typeof testModelServer>>;
+let workers: RunningWorkers;
+let client: Client;
+let runId: string;
+
+beforeAll(async () => {
+  [db, temporal, model] = await Promise.all([testDatabase(), testTemporal(), testModelServer()]);
+  workers = await testWorkers({ temporal, db, modelUrl: model.url });
+  client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  runId = await createRun(db.db, { config, file: 'search.yaml', dir: process.cwd() }, model.url);
+  await (await startRunWorkflow(client, runId, 'search flywheel test')).result();
+});
+
+afterAll(async () => {
+  await client?.connection.close();
+  await workers?.shutdown();
+  await Promise.allSettled([model?.close(), temporal?.stop()]);
+  await db?.drop();
+});
+
+const rows = async <T>(query: ReturnType<typeof sql>) => (await db.db.execute(query)).rows as T[];
+
+describe('search in the flywheel', () => {
+  it('searches every held-out problem within budget and reports accuracy with search beside the raw model', async () => {
+    const report = await roundReports(db.db, runId);
+    for (const r of report) {
+      expect(r.search).toMatchObject({ strategy: 'mcts', budget: 32 });
+      expect(r.search!.accuracy).toBeGreaterThanOrEqual(0);
+      expect(r.search!.meanCalls!).toBeLessThanOrEqual(32);
+    }
+    // The trained model with search beats the trained model without.
+    expect(report[1].search!.accuracy).toBeGreaterThan(report[1].greedyPassAt1!);
+    const evalSearch = await rows<{ index: number; n: number; max_calls: number; chosen: number; verified: number }>(sql`
+      SELECT r.index, count(*)::int AS n, max(s.calls)::int AS max_calls, count(s.trace_id)::int AS chosen,
+             count(v.id)::int AS verified
+      FROM flywheel.search_results s JOIN flywheel.rounds r ON r.id = s.round_id
+      LEFT JOIN flywheel.verdicts v ON v.trace_id = s.trace_id
+      WHERE r.run_id = ${runId} AND s.purpose = 'eval' GROUP BY r.index ORDER BY r.index`);
+    expect(evalSearch.map((e) => e.n)).toEqual([TEST, TEST, TEST]);
+    for (const e of evalSearch) {
+      expect(e.max_calls).toBeLessThanOrEqual(32);
+      expect(e.verified).toBe(e.chosen);
+    }
+  });
+
+  it('searches only the train problems sampling missed in round 0, within the train budget, and trains on what it found', async () => {
+    const [r0] = await rows<{ unsolved: number; searched: number; max_calls: number }>(sql`
+      WITH solved AS (
+        SELECT DISTINCT t.problem_id FROM flywheel.traces t JOIN flywheel.verdicts v ON v.trace_id = t.id
+        JOIN flywheel.rounds r ON r.id = t.round_id
+        WHERE r.run_id = ${runId} AND r.index = 0 AND t.purpose = 'train' AND t.strategy = 'sample' AND v.correct)
+      SELECT (SELECT ${TRAIN} - count(*) FROM solved)::int AS unsolved,
+             (SELECT count(*) FROM flywheel.search_results s JOIN flywheel.rounds r ON r.id = s.round_id
+               WHERE r.run_id = ${runId} AND r.index = 0 AND s.purpose = 'train' AND s.strategy = 'mcts')::int AS searched,
+             (SELECT max(s.calls) FROM flywheel.search_results s JOIN flywheel.rounds r ON r.id = s.round_id
+               WHERE r.run_id = ${runId} AND r.index = 0 AND s.purpose = 'train')::int AS max_calls`);
+    expect(r0.searched).toBe(r0.unsolved);
+    expect(r0.max_calls).toBeLessThanOrEqual(8);
+    const [trained] = await rows<{ from_search: number; unverified: number }>(sql`
+      SELECT count(*) FILTER (WHERE t.strategy = 'mcts')::int AS from_search,
+             count(*) FILTER (WHERE v.id IS NULL)::int AS unverified
+      FROM flywheel.dataset_items di JOIN flywheel.datasets d ON d.id = di.dataset_id
+      JOIN flywheel.traces t ON t.id = di.trace_id LEFT JOIN flywheel.verdicts v ON v.trace_id = t.id
+      WHERE d.run_id = ${runId} AND d.round = 1`);
+    expect(trained.unverified).toBe(0);
+    expect(trained.from_search).toBeGreaterThan(0);
+  });
+
+  it('plans round 2 per problem from its history, and samples exactly the plan', async () => {
+    const budgets = await rows<{ bin: string; samples: number; strategy: string; search_budget: number }>(sql`
+      SELECT b.bin, b.samples, b.strategy, b.search_budget FROM flywheel.problem_budgets b
+      JOIN flywheel.rounds r ON r.id = b.round_id WHERE r.run_id = ${runId} AND r.index = 2`);
+    expect(budgets).toHaveLength(TRAIN);
+    const bins = new Set(budgets.map((b) => b.bin));
+    expect(bins.size).toBeGreaterThan(1);
+    // Same total compute as the uniform plan (problems × samples), spent unevenly.
+    const total = budgets.reduce((s, b) => s + b.samples + b.search_budget, 0);
+    expect(total).toBeLessThanOrEqual(TRAIN * SAMPLES);
+    expect(new Set(budgets.map((b) => b.samples + b.search_budget)).size).toBeGreaterThan(1);
+    const planned = budgets.reduce((s, b) => s + b.samples, 0);
+    const r2 = (await roundReports(db.db, runId))[2];
+    expect(r2.planned).toBe(planned);
+    expect(r2.traces).toBe(planned);
+    const perProblem = await rows<{ ok: boolean }>(sql`
+      SELECT bool_and(n = b.samples) AS ok FROM flywheel.problem_budgets b
+      JOIN flywheel.rounds r ON r.id = b.round_id
+      JOIN LATERAL (SELECT count(*)::int AS n FROM flywheel.traces t
+                    WHERE t.round_id = b.round_id AND t.problem_id = b.problem_id AND t.strategy = 'sample') c ON true
+      WHERE r.run_id = ${runId} AND r.index = 2`);
+    expect(perProblem[0].ok).toBe(true);
+  });
+});
