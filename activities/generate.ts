@@ -134,7 +134,11 @@ export function generateActivities(deps: ActivityDeps) {
             failed(attempts + 1, describeError(err), true);
             // A malformed answer after retries is recorded against the samples (an error verdict follows), not lost.
             const malformed = err instanceof MalformedResponseError || err instanceof SyntaxError;
-            if (!malformed) throw classifyError(err).retry ? err : nonRetryable(err);
+            if (!malformed) {
+              if (!classifyError(err).retry) throw nonRetryable(err);
+              // Say where and how often, so the round's NeedsAttention details are actionable.
+              throw new Error(`model server ${endpoint.baseUrl} failed ${attempts + 1} time(s) for one request: ${describeError(err)}`);
+            }
             result.errors += missing.length;
             for (const sampleIndex of missing) {
               buffer.push({
