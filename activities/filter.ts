@@ -18,6 +18,7 @@ export function filterActivities(deps: ActivityDeps) {
         minScore: config.filter.minScore,
         dedupe: config.filter.dedupe,
         maxPerProblem: config.filter.maxPerProblem,
+        rationalized: config.filter.rationalized,
       };
       const dataset = await buildDataset(db, run.id, round.index, filter);
       await mergeRoundStats(db, roundId, { dataset });

@@ -33,11 +33,26 @@ export function cancellationSignal(): AbortSignal {
   return signal;
 }
 
-/** Runs `fn` over items with at most `limit` in flight. */
+/**
+ * Runs `fn` over items with at most `limit` in flight. After a failure no new item starts, and the items in flight
+ * finish before the first error is thrown, so the caller's `finally` sees (and stores) all they did. (Rejecting at
+ * once left lanes running after the activity had failed: their model errors and samples were never stored, found
+ * by the durability tests as injected faults missing from `model_errors`.)
+ */
 export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>) {
   let next = 0;
+  let failed = false;
   const lane = async () => {
-    for (let i = next++; i < items.length; i = next++) await fn(items[i], i);
+    for (let i = next++; i < items.length && !failed; i = next++) {
+      try {
+        await fn(items[i], i);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  const lanes = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  const rejected = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+  if (rejected) throw rejected.reason;
 }

@@ -12,6 +12,7 @@ import { filterActivities } from './filter.js';
 import { fineTuneActivities } from './finetune.js';
 import { generateActivities } from './generate.js';
 import { promoteActivities } from './promote.js';
+import { rationalizeActivities } from './rationalize.js';
 import { roundActivities } from './round.js';
 import { searchActivities } from './search.js';
 import { stepSearchActivities } from './search-step.js';
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...verifyActivities(deps),
     ...searchActivities(deps),
     ...stepSearchActivities(deps),
+    ...rationalizeActivities(deps),
   };
 }
 

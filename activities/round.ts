@@ -76,6 +76,7 @@ export function roundActivities(deps: ActivityDeps) {
         durability: config.durability,
         searchTrain: config.search.step.strategy !== 'none' && (config.search.step.train !== 'none' || config.adaptive.enabled),
         searchEval: config.search.step.strategy !== 'none' && config.search.step.eval,
+        rationalize: config.rationalize.enabled,
       };
     },
 

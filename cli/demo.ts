@@ -8,7 +8,7 @@ import { createDefaultDeps } from '../activities/deps.js';
 import { connectDatabase } from '../db/client.js';
 import { flywheelHome, readStackFile } from './connections.js';
 import { followProgress } from './progress.js';
-import { demoJson, formatTable, roundReports } from './report.js';
+import { demoJson, formatCoverage, formatTable, roundReports } from './report.js';
 import { installQuietRuntime } from './runtime.js';
 import { startStack } from './stack.js';
 import { connectClient, createRun, startRunWorkflow } from './start.js';
@@ -70,10 +70,12 @@ export async function demoCommand(options: { json?: boolean; rounds?: number; co
       process.stdout.write(`${JSON.stringify(demoJson(runId, rounds))}\n`);
       log(`done in ${seconds} s`);
     } else {
+      const last = rounds[rounds.length - 1];
       const out = [
         '',
         formatTable(rounds),
         '',
+        (last && formatCoverage(last)) ?? '',
         `run ${runId} finished in ${seconds} s`,
         ui ? `Temporal UI (while \`npx flywheel dev\` runs): ${ui}` : '',
         'Inspect it with SQL:',

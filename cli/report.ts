@@ -23,6 +23,14 @@ export interface RoundReport {
   searchProblemsSolved: number;
   search: { strategy: string; budget: number; accuracy: number; meanCalls: number | null } | null;
   modelErrors: number;
+  /** Held-out coverage curve (mean pass@k over k) and its fit c(k) = exp(a·k^b). */
+  coverage: {
+    points: Array<{ k: number; coverage: number }>;
+    fit: { a: number; b: number; r2: number } | null;
+    stopsPayingAt: number | null;
+  } | null;
+  rationalized: number;
+  rationalizedCorrect: number;
 }
 
 export async function roundReports(db: Db, runId: string): Promise<RoundReport[]> {
@@ -56,6 +64,9 @@ export async function roundReports(db: Db, runId: string): Promise<RoundReport[]
             meanCalls: r.search_mean_calls === null ? null : Number(r.search_mean_calls),
           },
     modelErrors: Number(r.model_errors),
+    coverage: (r.coverage as RoundReport['coverage']) ?? null,
+    rationalized: Number(r.rationalized),
+    rationalizedCorrect: Number(r.rationalized_correct),
   }));
 }
 
@@ -107,4 +118,15 @@ export function demoJson(runId: string, rounds: RoundReport[]) {
       searchTraces: r.searchTraces,
     })),
   };
+}
+
+/** One line on the coverage curve of a round's model: measured points, the fit, and when sampling stops paying. */
+export function formatCoverage(r: RoundReport): string | null {
+  if (!r.coverage) return null;
+  const points = r.coverage.points.map((p) => `c(${p.k})=${pct(p.coverage)}`).join(' ');
+  const fit = r.coverage.fit
+    ? ` · fit c(k)=exp(${r.coverage.fit.a.toFixed(3)}·k^${r.coverage.fit.b.toFixed(3)}), R²=${r.coverage.fit.r2.toFixed(2)}` +
+      (r.coverage.stopsPayingAt ? ` · doubling k past ${r.coverage.stopsPayingAt} gains < 1 point` : '')
+    : '';
+  return `coverage of round ${r.round}'s model: ${points}${fit}`;
 }

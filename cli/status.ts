@@ -8,7 +8,7 @@ import { connectDatabase, type Db } from '../db/client.js';
 import { getRun, listRuns } from '../db/runs.js';
 import { statusQuery, workflowIds, type RunStatus } from '../workflows/shared.js';
 import { resolveConnections } from './connections.js';
-import { formatTable, roundReports, type RoundReport } from './report.js';
+import { formatCoverage, formatTable, roundReports, type RoundReport } from './report.js';
 import { connectClient } from './start.js';
 
 export type RunState = RunStatus['state'] | 'created';
@@ -17,7 +17,12 @@ export interface StatusReport {
   runId: string;
   state: RunState;
   currentModel: string;
-  rounds: Array<Pick<RoundReport, 'round' | 'stage' | 'planned' | 'traces' | 'verified' | 'correct' | 'fineTuneJobs' | 'model' | 'greedyPassAt1' | 'passAtK' | 'majAtK'>>;
+  rounds: Array<
+    Pick<
+      RoundReport,
+      'round' | 'stage' | 'planned' | 'traces' | 'verified' | 'correct' | 'fineTuneJobs' | 'model' | 'greedyPassAt1' | 'passAtK' | 'majAtK' | 'search' | 'coverage' | 'modelErrors'
+    >
+  >;
 }
 
 const TERMINAL = new Set<RunState>(['completed', 'failed', 'stopped']);
@@ -47,6 +52,9 @@ export async function statusReport(db: Db, client: Client | null, runId: string)
     greedyPassAt1: r.greedyPassAt1,
     passAtK: r.passAtK,
     majAtK: r.majAtK,
+    search: r.search,
+    coverage: r.coverage,
+    modelErrors: r.modelErrors,
   }));
   return { runId, state, currentModel: run.currentModel, rounds };
 }
@@ -67,6 +75,9 @@ export function formatStatus(report: StatusReport, full: RoundReport[]): string 
     lines.push(`  fine-tune  ${current.round === 0 ? 'none in round 0' : `${current.fineTuneJobs} job(s)`}`);
   }
   lines.push('', formatTable(full));
+  const evaluated = [...full].reverse().find((r) => r.coverage);
+  const coverage = evaluated && formatCoverage(evaluated);
+  if (coverage) lines.push('', coverage);
   return lines.join('\n');
 }
 

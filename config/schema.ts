@@ -118,6 +118,18 @@ export const adaptiveSchema = z.strictObject({
   maxSamples: positiveInt().max(1024).default(64),
 });
 
+export const rationalizeSchema = z.strictObject({
+  /**
+   * STaR rationalization (Zelikman et al. 2022): train problems that neither sampling nor search solved are asked
+   * again with the reference answer as a hint; a verified rationale is kept WITHOUT the hint (trained as the
+   * answer to the original prompt) and flagged, since such traces carry more false positives.
+   */
+  enabled: z.boolean().default(false),
+  /** Appended to the prompt after a blank line; `{answer}` is the reference answer (or countdown's solution). */
+  hint: z.string().includes('{answer}').default('Hint: one solution is {answer}. Write the steps that reach it.'),
+  samples: positiveInt().max(64).default(4),
+});
+
 export const filterSchema = z.strictObject({
   /** Keep only traces the verifier accepted. */
   correctOnly: z.boolean().default(true),
@@ -129,6 +141,8 @@ export const filterSchema = z.strictObject({
   maxPerProblem: positiveInt().default(4),
   /** How many of the latest rounds' traces to pool (1 = only the traces of the round before). */
   window: positiveInt().default(1),
+  /** Train on rationalized traces (STaR), when rationalization is on. */
+  rationalized: z.boolean().default(true),
 });
 
 export const finetuneSchema = z.strictObject({
@@ -197,6 +211,7 @@ export const runConfigSchema = z
     generate: generateSchema.default(generateSchema.parse({})),
     search: searchSchema.default(searchSchema.parse({})),
     adaptive: adaptiveSchema.default(adaptiveSchema.parse({})),
+    rationalize: rationalizeSchema.default(rationalizeSchema.parse({})),
     filter: filterSchema.default(filterSchema.parse({})),
     finetune: finetuneSchema.default(finetuneSchema.parse({})),
     evaluate: evaluateSchema.default(evaluateSchema.parse({})),

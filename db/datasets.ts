@@ -13,6 +13,8 @@ export interface DatasetFilter {
   minScore: number;
   dedupe: boolean;
   maxPerProblem: number;
+  /** Include STaR-rationalized traces (strategy 'rationalize'). */
+  rationalized: boolean;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function buildDataset(db: Db, runId: string, round: number, filter:
         WHERE r.run_id = ${runId} AND r.index BETWEEN ${filter.fromRound} AND ${filter.toRound}
           AND t.purpose = 'train' AND t.error IS NULL AND p.split = 'train'
           AND (CASE WHEN ${filter.correctOnly} THEN v.correct ELSE v.score >= ${filter.minScore} END)
+          AND (${filter.rationalized} OR t.strategy <> 'rationalize')
           AND NOT EXISTS (
             SELECT 1 FROM flywheel.problems q
             WHERE q.task_set = p.task_set AND q.split <> 'train' AND q.prompt = p.prompt)

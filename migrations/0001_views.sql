@@ -27,12 +27,15 @@ SELECT
   (r.stats -> 'promote' ->> 'promoted')::boolean AS promoted,
   coalesce(st.traces, 0) AS search_traces,
   coalesce(st.problems_solved, 0) AS search_problems_solved,
+  coalesce(ra.traces, 0) AS rationalized,
+  coalesce(ra.correct, 0) AS rationalized_correct,
   se.strategy AS search_strategy,
   se.k AS search_budget,
   se.value AS search_accuracy,
   (SELECT e.value FROM flywheel.evals e WHERE e.round_id = r.id AND e.model = r.model AND e.metric = 'search_calls'
      AND e.strategy = se.strategy AND e.k = se.k) AS search_mean_calls,
   (SELECT count(*) FROM flywheel.model_errors me WHERE me.round_id = r.id) AS model_errors,
+  r.stats -> 'eval' -> 'coverage' AS coverage,
   r.updated_at
 FROM flywheel.rounds r
 LEFT JOIN LATERAL (
@@ -52,8 +55,15 @@ LEFT JOIN LATERAL (
   SELECT count(*) AS traces, count(DISTINCT tr.problem_id) FILTER (WHERE vd.correct) AS problems_solved
   FROM flywheel.traces tr
   LEFT JOIN flywheel.verdicts vd ON vd.trace_id = tr.id
-  WHERE tr.round_id = r.id AND tr.purpose = 'train' AND tr.strategy NOT IN ('sample', 'greedy')
+  WHERE tr.round_id = r.id AND tr.purpose = 'train' AND tr.strategy NOT IN ('sample', 'greedy', 'rationalize')
 ) st ON true
+LEFT JOIN LATERAL (
+  -- STaR: rationales written with the answer as a hint, and how many of them verified.
+  SELECT count(*) AS traces, count(*) FILTER (WHERE vd.correct) AS correct
+  FROM flywheel.traces tr
+  LEFT JOIN flywheel.verdicts vd ON vd.trace_id = tr.id
+  WHERE tr.round_id = r.id AND tr.purpose = 'train' AND tr.strategy = 'rationalize'
+) ra ON true
 LEFT JOIN LATERAL (
   SELECT e.strategy, e.k, e.value FROM flywheel.evals e
   WHERE e.round_id = r.id AND e.model = r.model AND e.metric = 'search_accuracy'
@@ -78,7 +88,9 @@ SELECT
   t.text AS completion,
   t.model AS sampled_by,
   sr.index AS sampled_in_round,
+  t.strategy,
   t.sample_index,
+  (t.flags ->> 'rationalized')::boolean IS TRUE AS rationalized,
   v.score AS verifier_score
 FROM flywheel.dataset_items di
 JOIN flywheel.datasets d ON d.id = di.dataset_id

@@ -45,7 +45,7 @@ const planning = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
 });
 
-type ShardKind = 'generate' | 'verify' | 'search';
+type ShardKind = 'generate' | 'verify' | 'search' | 'rationalize';
 
 /** Activity options of a round, from the run config's `durability` section. */
 function activityOptions(d: Durability) {
@@ -62,6 +62,7 @@ function activityOptions(d: Durability) {
     verify: { taskQueue: TASK_QUEUES.verify, startToCloseTimeout: '4h', heartbeatTimeout, retry },
     // Step-level search calls the model: it runs where inference runs.
     search: { taskQueue: TASK_QUEUES.generate, startToCloseTimeout: '4h', heartbeatTimeout, retry },
+    rationalize: { taskQueue: TASK_QUEUES.generate, startToCloseTimeout: '4h', heartbeatTimeout, retry },
   };
   const train: ActivityOptions = { taskQueue: TASK_QUEUES.train, startToCloseTimeout: '72h', heartbeatTimeout, retry };
   return { control, shard, train };
@@ -101,6 +102,7 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
     generate: proxyActivities<Activities>(options.shard.generate).generateShard,
     verify: proxyActivities<Activities>(options.shard.verify).verifyShard,
     search: proxyActivities<Activities>(options.shard.search).searchShard,
+    rationalize: proxyActivities<Activities>(options.shard.rationalize).rationalizeShard,
   };
   const train = proxyActivities<Activities>(options.train);
   const paused = () => condition(() => !status.paused || stopRequested);
@@ -207,9 +209,10 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
         break;
       }
       case 'search': {
-        const done = new Set<number>();
+        const done = { search: new Set<number>(), rationalize: new Set<number>() };
         await stage(name, async () => {
-          if (plan.searchTrain) await fanOut('search', 'train', plan.trainShards, done);
+          if (plan.searchTrain) await fanOut('search', 'train', plan.trainShards, done.search);
+          if (plan.rationalize) await fanOut('rationalize', 'train', plan.trainShards, done.rationalize);
           return control.searchRound({ roundId: plan.roundId, purpose: 'train' });
         });
         break;

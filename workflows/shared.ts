@@ -87,6 +87,8 @@ export interface RoundPlan {
   /** Step-level search on train problems (search stage) and on held-out problems (evaluate stage). */
   searchTrain?: boolean;
   searchEval?: boolean;
+  /** STaR rationalization of train problems nothing solved (search stage). */
+  rationalize?: boolean;
 }
 
 export interface Durability {
