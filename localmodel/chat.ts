@@ -9,6 +9,7 @@ import type { ChatContent } from './dataset.js';
 import { contentText } from './dataset.js';
 import type { Token } from './generate.js';
 import { countTokens, generateChoices, unreadableChoices } from './generate.js';
+import { parseHint } from './hint.js';
 import { ApiError, badRequest, optionalBoolean, optionalInt, optionalNumber, optionalStop, refuseStream, requiredString } from './http.js';
 import type { ModelRegistry } from './models.js';
 import { nowSeconds } from './store.js';
@@ -50,8 +51,9 @@ export function createChatCompletion(body: Record<string, unknown>, models: Mode
   const lastUser = [...messages].reverse().find((m) => m.role === 'user');
   const prompt = lastUser ? contentText(lastUser.content) : null;
   const problem = prompt === null ? null : parsePrompt(prompt);
+  const hint = prompt === null ? null : parseHint(prompt);
   const choices = problem
-    ? generateChoices(policy, problem, [], { n, temperature, seed, maxTokens, stop, topLogprobs: topLogprobs ?? 0 })
+    ? generateChoices(policy, problem, [], { n, temperature, seed, maxTokens, stop, topLogprobs: topLogprobs ?? 0, hint })
     : unreadableChoices(n, topLogprobs ?? 0);
 
   const promptTokens = messages.reduce((sum, m) => sum + countTokens(contentText(m.content) ?? '') + 1, 0);

@@ -13,6 +13,7 @@ import type { Completion, CompletionChoice } from 'openai/resources/completions'
 import { parsePrompt, parseTrace } from '../lib/tasks/countdown.js';
 import type { GeneratedChoice } from './generate.js';
 import { countTokens, generateChoices, unreadableChoices } from './generate.js';
+import { parseHint } from './hint.js';
 import { ApiError, badRequest, optionalInt, optionalNumber, optionalStop, refuseStream, requiredString } from './http.js';
 import type { ModelRegistry } from './models.js';
 import type { Policy } from './policy.js';
@@ -40,7 +41,7 @@ export function continuePrompt(
     // The trace is already finished: nothing left to write.
     return Array.from({ length: options.n }, () => ({ text: '', tokens: [], finishReason: 'stop' as const }));
   }
-  return generateChoices(policy, problem, taken.steps, options);
+  return generateChoices(policy, problem, taken.steps, { ...options, hint: parseHint(prompt) });
 }
 
 export function createCompletion(body: Record<string, unknown>, models: ModelRegistry): Completion {

@@ -6,6 +6,7 @@
 import { randomInt } from 'node:crypto';
 import type { CountdownProblem, Step } from '../lib/tasks/countdown.js';
 import { createRng, hashSeed } from '../lib/rng.js';
+import type { Hint } from './hint.js';
 import type { Policy } from './policy.js';
 import { rollout } from './policy.js';
 
@@ -35,6 +36,8 @@ export interface GenerateOptions {
   stop: readonly string[];
   /** Alternatives to list per token. */
   topLogprobs: number;
+  /** The prompt's hint, if it has one (see hint.ts). */
+  hint?: Hint | null;
 }
 
 /** The reply to a prompt the model cannot read: one token, no sampling. */
@@ -61,6 +64,7 @@ export function generateChoices(
       maxTokens: options.maxTokens,
       prefix,
       topK: options.topLogprobs,
+      hint: options.hint,
     });
     const tokens: Token[] = run.tokens.map((t, k) => {
       const isStep = k < run.steps.length;

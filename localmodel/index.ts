@@ -13,8 +13,11 @@ export {
   stepDistribution,
   chooseMove,
   argmax,
+  withBonus,
 } from './policy.js';
 export type { Policy, PolicyJson, Rollout, RolloutOptions, StepDistribution } from './policy.js';
+export { HINT_BONUS, parseHint, trackHint } from './hint.js';
+export type { Hint, HintTracker } from './hint.js';
 export { FEATURE_NAMES, FEATURE_COUNT, stateFeatures } from './features.js';
 export { DEFAULT_TRAIN, examplesFromTrace, trainPolicy } from './train.js';
 export type { StepExample, TrainOptions, TrainProgress, TrainResult } from './train.js';

@@ -10,6 +10,8 @@ import { applyStep, formatStep, stepsToExpression } from '../lib/tasks/countdown
 import { createRng, randNormal } from '../lib/rng.js';
 import type { Rng } from '../lib/rng.js';
 import { FEATURE_COUNT, stateFeatures } from './features.js';
+import type { Hint } from './hint.js';
+import { trackHint } from './hint.js';
 
 export const BASE_MODEL = 'countdown-mlp';
 export const DEFAULT_HIDDEN = 32;
@@ -131,6 +133,12 @@ export function stepDistribution(p: Policy, numbers: readonly number[], target: 
   return { moves, logits, logprobs: logSoftmax(logits) };
 }
 
+/** The distribution with `bonus` added to its logits and renormalised: what a hint in the context does to it. */
+export function withBonus(dist: StepDistribution, bonus: Float64Array): StepDistribution {
+  const logits = dist.logits.map((l, i) => l + bonus[i]);
+  return { moves: dist.moves, logits, logprobs: logSoftmax(logits) };
+}
+
 /** Greedy pick: the highest score, the first legal move on ties (deterministic). */
 export function argmax(values: Float64Array): number {
   let best = 0;
@@ -167,6 +175,8 @@ export interface RolloutOptions {
   prefix?: readonly Step[];
   /** How many alternatives to list per token (0 = none). */
   topK?: number;
+  /** A hint read from the prompt: moves that build its sub-expressions get a bonus (see hint.ts). */
+  hint?: Hint | null;
 }
 
 export interface Rollout {
@@ -199,10 +209,12 @@ export function rollout(p: Policy, problem: CountdownProblem, options: RolloutOp
   const maxTokens = options.maxTokens ?? Infinity;
   const topK = options.topK ?? 0;
   const prefix = options.prefix ?? [];
+  const hint = options.hint ? trackHint(options.hint, problem.numbers) : null;
   let numbers = problem.numbers.slice();
   for (const s of prefix) {
     const next = applyStep(numbers, s);
     if (!next) throw new Error(`prefix step "${formatStep(s)}" is not legal from [${numbers.join(', ')}]`);
+    hint?.advance(numbers, s);
     numbers = next;
   }
   const steps: Step[] = [];
@@ -212,9 +224,12 @@ export function rollout(p: Policy, problem: CountdownProblem, options: RolloutOp
       tokens.push(answerToken(problem, [...prefix, ...steps], topK));
       return { steps, tokens, finished: true };
     }
-    const dist = stepDistribution(p, numbers, problem.target);
+    let dist = stepDistribution(p, numbers, problem.target);
+    const bonus = hint?.bonus(dist.moves);
+    if (bonus) dist = withBonus(dist, bonus);
     const i = chooseMove(dist, options.temperature, options.rng);
     const move = dist.moves[i];
+    hint?.advance(numbers, move.step);
     steps.push(move.step);
     tokens.push({ text: move.text, logprob: dist.logprobs[i], top: topAlternatives(dist, topK) });
     numbers = move.left;

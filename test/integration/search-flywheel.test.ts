@@ -25,6 +25,7 @@ generate: {samplesPerProblem: ${SAMPLES}, shardSamples: 64}
 search:
   step: {strategy: mcts, budget: 32, trainBudget: 8, train: unsolved, eval: true}
 adaptive: {enabled: true, minSamples: 2, maxSamples: 16}
+rationalize: {enabled: true, samples: 2}
 finetune: {hyperparameters: {nEpochs: 10}, pollIntervalMs: 200}
 evaluate: {samples: 2, k: [1, 2]}
 `);
@@ -97,6 +98,33 @@ describe('search in the flywheel', () => {
       WHERE d.run_id = ${runId} AND d.round = 1`);
     expect(trained.unverified).toBe(0);
     expect(trained.from_search).toBeGreaterThan(0);
+  });
+
+  it('rationalizes (STaR) only what sampling and search both missed, verified, and trains on it without the hint', async () => {
+    const [r0] = await rows<{ rationalized_problems: number; wrongly_rationalized: number; unverified: number; correct: number }>(sql`
+      WITH round0 AS (SELECT id FROM flywheel.rounds WHERE run_id = ${runId} AND index = 0),
+      solved AS (
+        SELECT DISTINCT t.problem_id FROM flywheel.traces t JOIN flywheel.verdicts v ON v.trace_id = t.id
+        WHERE t.round_id = (SELECT id FROM round0) AND t.purpose = 'train' AND t.strategy <> 'rationalize' AND v.correct),
+      rat AS (SELECT t.*, v.id AS verdict_id, v.correct FROM flywheel.traces t LEFT JOIN flywheel.verdicts v ON v.trace_id = t.id
+              WHERE t.round_id = (SELECT id FROM round0) AND t.strategy = 'rationalize')
+      SELECT (SELECT count(DISTINCT problem_id) FROM rat)::int AS rationalized_problems,
+             (SELECT count(*) FROM rat WHERE problem_id IN (SELECT problem_id FROM solved))::int AS wrongly_rationalized,
+             (SELECT count(*) FROM rat WHERE verdict_id IS NULL)::int AS unverified,
+             (SELECT count(*) FROM rat WHERE correct)::int AS correct`);
+    expect(r0.wrongly_rationalized).toBe(0);
+    expect(r0.unverified).toBe(0);
+    expect(r0.rationalized_problems).toBeGreaterThan(0);
+    expect(r0.correct).toBeGreaterThan(0);
+    const examples = await rows<{ prompt: string; completion: string; rationalized: boolean }>(sql`
+      SELECT prompt, completion, rationalized FROM flywheel.training_examples
+      WHERE run_id = ${runId} AND trained_in_round = 1 AND strategy = 'rationalize'`);
+    expect(examples.length).toBeGreaterThan(0);
+    for (const e of examples) {
+      expect(e.rationalized).toBe(true);
+      expect(e.prompt).not.toMatch(/Hint:/);
+      expect(e.completion).not.toMatch(/Hint:/);
+    }
   });
 
   it('plans round 2 per problem from its history, and samples exactly the plan', async () => {
