@@ -6,7 +6,9 @@
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { datasetExamples, getDataset } from '../db/datasets.js';
+import { eq, sql } from 'drizzle-orm';
 import { ensureFineTune, supersedeFineTune, updateFineTune } from '../db/fine-tunes.js';
+import { fineTunes } from '../db/schema.js';
 import { getRoundContext, mergeRoundStats, updateRound } from '../db/rounds.js';
 import { upsertModel } from '../db/runs.js';
 import { hashSeed } from '../lib/rng.js';
@@ -59,39 +61,48 @@ export function fineTuneActivities(deps: ActivityDeps) {
           row = { ...row, externalJobId: null, status: 'preparing' };
         }
 
-        let jobId = row.externalJobId;
-        if (!jobId) {
-          const found = await trainer.find(tag);
-          const superseded = (row.supersededJobIds as string[]) ?? [];
-          if (found && !superseded.includes(found.id) && found.status !== 'failed' && found.status !== 'cancelled') {
-            jobId = found.id; // submitted by an attempt that died before recording it
-          } else {
-            let trainingFile = row.trainingFile;
-            if (!trainingFile) {
-              const examples = await datasetExamples(db, dataset.id);
-              const jsonl = toChatJsonl(
-                examples.map((e) => ({ prompt: e.prompt, completion: e.text })),
-                config.model.systemPrompt,
-              );
-              trainingFile = await trainer.upload(jsonl, `flywheel-${run.id}-round-${round.index}.jsonl`);
-              await updateFineTune(db, row.id, { trainingFile });
+        // Submitting is serialised on the round's row (SELECT ... FOR UPDATE): two attempts alive at once (a slow
+        // one presumed dead and its retry) cannot both submit; the second finds the first one's job id.
+        const jobId: string =
+          row.externalJobId ??
+          (await db.transaction(async (tx) => {
+            const [locked] = await tx.select().from(fineTunes).where(eq(fineTunes.id, row.id)).for('update');
+            if (locked.externalJobId) return locked.externalJobId;
+            const found = await trainer.find(tag);
+            const superseded = (locked.supersededJobIds as string[]) ?? [];
+            let id: string;
+            let trainingFile = locked.trainingFile;
+            if (found && !superseded.includes(found.id) && found.status !== 'failed' && found.status !== 'cancelled') {
+              id = found.id; // submitted by an attempt that died before recording it
+            } else {
+              if (!trainingFile) {
+                const examples = await datasetExamples(db, dataset.id);
+                const jsonl = toChatJsonl(
+                  examples.map((e) => ({ prompt: e.prompt, completion: e.text })),
+                  config.model.systemPrompt,
+                );
+                trainingFile = await trainer.upload(jsonl, `flywheel-${run.id}-round-${round.index}.jsonl`);
+              }
+              const job = await trainer.submit({
+                baseModel,
+                trainingFile,
+                hyperparameters: config.finetune.hyperparameters,
+                suffix: config.finetune.suffix,
+                seed: hashSeed(run.id, round.index) % 2 ** 31,
+                tag,
+              });
+              id = job.id;
             }
-            const job = await trainer.submit({
-              baseModel,
-              trainingFile,
-              hyperparameters: config.finetune.hyperparameters,
-              suffix: config.finetune.suffix,
-              seed: hashSeed(run.id, round.index) % 2 ** 31,
-              tag,
-            });
-            jobId = job.id;
-          }
-          await updateFineTune(db, row.id, { externalJobId: jobId, status: 'queued', baseModel });
-        }
+            await tx
+              .update(fineTunes)
+              .set({ externalJobId: id, trainingFile, status: 'queued', baseModel, updatedAt: sql`now()` })
+              .where(eq(fineTunes.id, row.id));
+            return id;
+          }));
 
         const job = await waitForJob(deps, heartbeats, trainer.get.bind(trainer), jobId, config.finetune.pollIntervalMs, config.finetune.timeoutMinutes, async (j) => {
           await updateFineTune(db, row.id, { status: j.status, error: j.error });
-        }, () => trainer.cancel(jobId!));
+        }, () => trainer.cancel(jobId));
 
         if (job.status !== 'succeeded' || !job.model) {
           await updateFineTune(db, row.id, { status: job.status, error: job.error });
