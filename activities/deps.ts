@@ -2,6 +2,7 @@
  * What activities need from the outside world, passed in by the worker (and by tests, with fakes where the real
  * thing cannot run here). Nothing in here is a Temporal concept.
  */
+import { ApplicationFailure } from '@temporalio/activity';
 import type { RunConfig } from '../config/schema.js';
 import type { Db } from '../db/client.js';
 import { createModelClient, type ModelEndpoint } from '../lib/llm/client.js';
@@ -32,6 +33,19 @@ export class WorkerConfigError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'WorkerConfigError';
+  }
+}
+
+/**
+ * The run's model endpoint on this worker. A configuration problem (no embedded server known, the API key's
+ * variable unset) is reported as non-retryable: the round waits for a person instead of burning retries.
+ */
+export function resolveEndpoint(deps: ActivityDeps, model: RunConfig['model']): ModelEndpoint {
+  try {
+    return deps.modelEndpoint(model);
+  } catch (err) {
+    if (err instanceof WorkerConfigError) throw ApplicationFailure.nonRetryable(err.message, 'WorkerConfigError');
+    throw err;
   }
 }
 

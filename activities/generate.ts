@@ -13,7 +13,7 @@ import { classifyError, createModelClient, MalformedResponseError } from '../lib
 import { sampleChat } from '../lib/llm/sample.js';
 import { hashSeed } from '../lib/rng.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
-import { WorkerConfigError, type ActivityDeps } from './deps.js';
+import { resolveEndpoint, type ActivityDeps } from './deps.js';
 import { cancellationSignal, forEachLimit, startHeartbeats } from './heartbeat.js';
 
 interface SampleGroup {
@@ -42,13 +42,7 @@ export function generateActivities(deps: ActivityDeps) {
       const { run, round, config } = await getRoundContext(db, input.roundId);
       const model = input.purpose === 'train' ? round.sampler : round.model;
       if (!model) throw new Error(`round ${round.index} has no ${input.purpose === 'train' ? 'sampler' : 'model'} yet`);
-      let endpoint;
-      try {
-        endpoint = deps.modelEndpoint(config.model);
-      } catch (err) {
-        if (err instanceof WorkerConfigError) throw ApplicationFailure.nonRetryable(err.message, 'WorkerConfigError');
-        throw err;
-      }
+      const endpoint = resolveEndpoint(deps, config.model);
       const client = createModelClient(endpoint);
       const signal = cancellationSignal();
       const heartbeats = startHeartbeats();

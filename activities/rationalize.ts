@@ -4,7 +4,6 @@
  * ORIGINAL problem and stored without the hint (strategy 'rationalize', flagged), so that training pairs the
  * original prompt with a rationale that reaches the right answer.
  */
-import { ApplicationFailure } from '@temporalio/activity';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { problemsInShard } from '../db/problems.js';
@@ -15,7 +14,7 @@ import { createModelClient } from '../lib/llm/client.js';
 import { sampleChat } from '../lib/llm/sample.js';
 import { hashSeed } from '../lib/rng.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
-import { WorkerConfigError, type ActivityDeps } from './deps.js';
+import { resolveEndpoint, type ActivityDeps } from './deps.js';
 import { cancellationSignal, forEachLimit, startHeartbeats } from './heartbeat.js';
 
 /** The answer a hint reveals: `reference.answer`, else countdown's known `solution`; null when there is none. */
@@ -41,13 +40,7 @@ export function rationalizeActivities(deps: ActivityDeps) {
       const problems = await problemsInShard(db, run.taskSet, 'train', input.shard, input.shards);
       const todo = await unsolved(db, round.id, problems);
       if (todo.length === 0) return result;
-      let endpoint;
-      try {
-        endpoint = deps.modelEndpoint(config.model);
-      } catch (err) {
-        if (err instanceof WorkerConfigError) throw ApplicationFailure.nonRetryable(err.message, 'WorkerConfigError');
-        throw err;
-      }
+      const endpoint = resolveEndpoint(deps, config.model);
       const client = createModelClient(endpoint);
       const verifier = deps.verifier(config.verifier, endpoint);
       const signal = cancellationSignal();

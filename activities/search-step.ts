@@ -5,7 +5,6 @@
  * measures the model with search, beside the raw model. Each problem's traces, verdicts and search result are
  * written in one transaction, so a retried shard skips what is done and redoes nothing else.
  */
-import { ApplicationFailure } from '@temporalio/activity';
 import { sql } from 'drizzle-orm';
 import type { RunConfig } from '../config/schema.js';
 import { roundBudgets } from '../db/budgets.js';
@@ -22,7 +21,7 @@ import { runStrategy } from '../lib/search/run.js';
 import type { SearchOutcome, StrategyName } from '../lib/search/types.js';
 import type { Verifier } from '../lib/verify/types.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
-import { WorkerConfigError, type ActivityDeps } from './deps.js';
+import { resolveEndpoint, type ActivityDeps } from './deps.js';
 import { cancellationSignal, forEachLimit, startHeartbeats } from './heartbeat.js';
 
 /** Whether the verifier may steer search on held-out problems (see `search.step.verifyAtEval`). */
@@ -50,13 +49,7 @@ export function stepSearchActivities(deps: ActivityDeps) {
       const jobs = await planJobs(db, config, round.id, input.purpose, problems);
       if (jobs.length === 0) return result;
 
-      let endpoint;
-      try {
-        endpoint = deps.modelEndpoint(config.model);
-      } catch (err) {
-        if (err instanceof WorkerConfigError) throw ApplicationFailure.nonRetryable(err.message, 'WorkerConfigError');
-        throw err;
-      }
+      const endpoint = resolveEndpoint(deps, config.model);
       const verifier = deps.verifier(config.verifier, endpoint);
       const signal = cancellationSignal();
       const stepModel = createCompletionsStepModel(createModelClient(endpoint), {

@@ -1,4 +1,4 @@
-export { connectDatabase, redactUrl, type Database, type Db } from './client.js';
+export { connectDatabase, type Database, type Db } from './client.js';
 export * as schema from './schema.js';
 export * from './runs.js';
 export * from './problems.js';
