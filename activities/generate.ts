@@ -131,7 +131,8 @@ export function generateActivities(deps: ActivityDeps) {
             if (!malformed) {
               if (!classifyError(err).retry) throw nonRetryable(err);
               // Say where and how often, so the round's NeedsAttention details are actionable.
-              throw new Error(`model server ${endpoint.baseUrl} failed ${attempts + 1} time(s) for one request: ${describeError(err)}`);
+              const tries = attempts + 1;
+              throw new Error(`model server ${endpoint.baseUrl}: ${describeError(err)} (${tries} ${tries === 1 ? 'attempt' : 'attempts'})`);
             }
             result.errors += missing.length;
             for (const sampleIndex of missing) {

@@ -59,7 +59,7 @@ export async function demoCommand(options: { json?: boolean; rounds?: number; co
   try {
     const runId = await createRun(database.db, loaded, connections.modelUrl ?? loaded.config.model.baseUrl);
     const client = await connectClient(connections.temporalAddress, connections.namespace);
-    const handle = await startRunWorkflow(client, runId, `flywheel demo: ${loaded.config.rounds} rounds of countdown`);
+    const handle = await startRunWorkflow(client, runId, `flywheel demo: countdown, rounds 0–${loaded.config.rounds}`);
     const ui = connections.uiUrl ? `${connections.uiUrl}/namespaces/${connections.namespace}/workflows/${handle.workflowId}` : null;
     log(`run ${runId}${ui ? ` · Temporal UI: ${ui}` : ''}`);
     await followProgress(database.db, runId, handle.result());

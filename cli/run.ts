@@ -14,7 +14,7 @@ export async function runCommand(file: string, options: { json?: boolean; wait?:
     const client = await connectClient(connections.temporalAddress, connections.namespace);
     const baseUrl = loaded.config.model.baseUrl === 'embedded' ? (connections.modelUrl ?? 'embedded') : loaded.config.model.baseUrl;
     const runId = await createRun(database.db, loaded, baseUrl);
-    const handle = await startRunWorkflow(client, runId, `flywheel run ${loaded.config.name}: ${loaded.config.rounds} rounds`);
+    const handle = await startRunWorkflow(client, runId, `flywheel run ${loaded.config.name}: rounds 0–${loaded.config.rounds}`);
     if (options.json) process.stdout.write(`${JSON.stringify({ runId })}\n`);
     else {
       process.stdout.write(`started run ${runId} (workflow ${handle.workflowId})\n`);

@@ -73,18 +73,25 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
   const status: RoundStatus = { round, stage: 'planned', needsAttention: false, failure: null, paused: false };
   let stopRequested = false;
   let retryRequested = false;
+  let resumeNote: string | null = null;
 
   setHandler(roundStatusQuery, () => status, { description: HANDLER_DESCRIPTIONS.roundStatus });
   setHandler(pauseSignal, () => void (status.paused = true), { description: HANDLER_DESCRIPTIONS.pause });
   setHandler(resumeSignal, () => void (status.paused = false), { description: HANDLER_DESCRIPTIONS.resume });
   setHandler(stopSignal, () => void (stopRequested = true), { description: HANDLER_DESCRIPTIONS.stop });
-  setHandler(retryStageSignal, () => void (retryRequested = status.needsAttention), {
-    description: HANDLER_DESCRIPTIONS.retryStage,
-  });
+  setHandler(
+    retryStageSignal,
+    (args?: ResumeRoundArgs) => {
+      retryRequested = status.needsAttention;
+      resumeNote = args?.note ?? null;
+    },
+    { description: HANDLER_DESCRIPTIONS.retryStage },
+  );
   setHandler(
     resumeRoundUpdate,
-    (_args?: ResumeRoundArgs) => {
+    (args?: ResumeRoundArgs) => {
       retryRequested = true;
+      resumeNote = args?.note ?? null;
       return { round, stage: String(status.stage) };
     },
     {
@@ -111,6 +118,7 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
   async function stage<T>(name: Stage, body: () => Promise<T>): Promise<T> {
     status.stage = name;
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: name }]);
+    setCurrentDetails(`Round ${round}: stage **${name}** (${plan.stages.indexOf(name) + 1} of ${plan.stages.length}).`);
     for (;;) {
       try {
         await control.beginStage({ roundId: plan.roundId, stage: name });
@@ -136,7 +144,9 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
     status.needsAttention = false;
     status.failure = null;
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.running }]);
-    setCurrentDetails(`Retrying stage **${name}** of round ${round} (resumed by an operator).`);
+    setCurrentDetails(
+      `Round ${round}: retrying stage **${name}**, resumed by an operator${resumeNote ? `: “${resumeNote}”` : '.'}`,
+    );
     await control.recordAttention({ roundId: plan.roundId, stage: name, failure: null });
     await tellParent(null);
   }
@@ -149,7 +159,7 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
   /** Bounded fan-out: at most `window` shards in flight; failed shards are retried alone on resume. */
   async function fanOut(kind: ShardKind, purpose: Purpose, count: number, done: Set<number>) {
     const totals: ShardResult = { written: 0, skipped: 0, errors: 0 };
-    const failures: string[] = [];
+    const failures: Array<{ shard: string; cause: string }> = [];
     const pending = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i));
     const lane = async () => {
       for (let i = pending.shift(); i !== undefined; i = pending.shift()) {
@@ -164,7 +174,7 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
           totals.skipped += r.skipped;
           totals.errors += r.errors;
         } catch (err) {
-          failures.push(`shard ${i + 1}/${count}: ${describeFailure(err)}`);
+          failures.push({ shard: `${i + 1}/${count}`, cause: describeFailure(err) });
         }
       }
     };
@@ -177,7 +187,11 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
   let promoted = round === 0;
   for (const name of plan.stages) {
     await paused();
-    if (stopRequested) return { round, model, promoted, stopped: true };
+    if (stopRequested) {
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.stopped }]);
+      setCurrentDetails(`Round ${round} stopped by an operator before stage **${name}**.`);
+      return { round, model, promoted, stopped: true };
+    }
     switch (name) {
       case 'filter':
         await stage(name, () => control.filterRound({ roundId: plan.roundId }));
@@ -226,12 +240,22 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
   }
   status.stage = 'done';
   const finished = await control.finishRound({ roundId: plan.roundId });
+  upsertSearchAttributes([
+    { key: SEARCH_ATTRIBUTES.stage, value: 'done' },
+    { key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.completed },
+    { key: SEARCH_ATTRIBUTES.model, value: finished.model },
+  ]);
+  setCurrentDetails(`Round ${round} completed: model \`${finished.model}\`${finished.promoted ? ' (promoted)' : ''}.`);
   return { round, model: finished.model, promoted: finished.promoted, stopped: false };
 }
 
+/** Shards that failed after their retries; identical causes are reported once, with the shards they hit. */
 class ShardsFailed extends Error {
-  constructor(kind: string, failures: string[]) {
-    super(`${failures.length} ${kind} shard(s) failed after retries:\n${failures.map((f) => `- ${f}`).join('\n')}`);
+  constructor(kind: string, failures: Array<{ shard: string; cause: string }>) {
+    const byCause = new Map<string, string[]>();
+    for (const f of failures) byCause.set(f.cause, [...(byCause.get(f.cause) ?? []), f.shard]);
+    const lines = [...byCause].map(([cause, list]) => `${kind} shard${list.length > 1 ? 's' : ''} ${list.join(', ')}: ${cause}`);
+    super(`${failures.length} ${kind} shard${failures.length > 1 ? 's' : ''} failed after retries\n${lines.join('\n')}`);
     this.name = 'ShardsFailed';
   }
 }
@@ -250,12 +274,14 @@ function attentionDetails(runId: string, round: number, stage: string, failure: 
     '',
     `Stage **${stage}** of run \`${runId}\` failed after its retries:`,
     '',
-    '```',
-    failure.slice(0, 2000),
-    '```',
+    ...failure
+      .split('\n')
+      .filter((line) => line.trim())
+      .slice(0, 20)
+      .map((line) => `- ${line.replace(/^- /, '')}`),
     '',
     '**What to do:** fix the cause (is the model server up? are the credentials in the worker environment?), then',
-    'send the `resumeRound` update: in this UI, open the **Update** action on this workflow and choose `resumeRound`,',
-    `or run \`flywheel resume ${runId}\`. Finished work is kept; only what failed runs again.`,
+    'send the `resumeRound` update: in this UI, **More Actions → Send an Update → resumeRound** (optional data:',
+    `\`{"note": "what you fixed"}\`), or run \`npx flywheel resume ${runId}\`. Finished work is kept; only what failed runs again.`,
   ].join('\n');
 }

@@ -148,7 +148,8 @@ export async function flywheelRun(input: RunInput): Promise<RunResult> {
         workflowId: workflowIds.round(runId, n),
         taskQueue: TASK_QUEUES.control,
         args: [{ runId, round: n }],
-        staticSummary: n === 0 ? `Round 0 of ${run.name}: evaluate and sample the base model` : `Round ${n} of ${run.name}`,
+        staticSummary:
+          n === 0 ? `Round 0 of ${run.name}: evaluate and sample the base model` : `Round ${n} of ${run.rounds} of ${run.name}`,
         staticDetails: roundDetails(runId, n, run.rounds),
         typedSearchAttributes: [
           { key: SEARCH_ATTRIBUTES.runId, value: runId },
@@ -158,6 +159,9 @@ export async function flywheelRun(input: RunInput): Promise<RunResult> {
         ],
       });
       currentRound = null;
+      // A round that was reset or terminated while it waited cannot clear this itself.
+      attention = null;
+      showStatus();
       model = result.model;
       upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: model }]);
       if (result.stopped) stopRequested = true;
@@ -183,7 +187,7 @@ function roundDetails(runId: string, round: number, rounds: number): string {
   const stages =
     round === 0 ? 'evaluate → generate → verify → search' : 'filter → fine-tune → evaluate → promote → generate → verify → search';
   return [
-    `Round **${round}** of ${rounds} in run \`${runId}\`.`,
+    `Round **${round}** of run \`${runId}\` (rounds 0–${rounds}: round 0 evaluates and samples the base model).`,
     '',
     `Stages: ${stages}.`,
     '',

@@ -55,7 +55,12 @@ export function classifyError(err: unknown): Classified {
     return { retry: true, reason: `malformed response: ${(err as Error).message}` };
   }
   if (err instanceof OpenAI.APIConnectionTimeoutError) return { retry: true, reason: 'request timed out' };
-  if (err instanceof OpenAI.APIConnectionError) return { retry: true, reason: `connection error: ${err.message}` };
+  if (err instanceof OpenAI.APIConnectionError) {
+    // fetch wraps the socket error twice: "fetch failed" → ECONNREFUSED / ECONNRESET / ...
+    const cause = (err as { cause?: { code?: string; message?: string; cause?: { code?: string; message?: string } } }).cause;
+    const detail = cause?.cause?.code ?? cause?.code ?? cause?.cause?.message ?? cause?.message ?? err.message;
+    return { retry: true, reason: `could not connect (${detail})` };
+  }
   if (err instanceof OpenAI.APIError) {
     const status = err.status ?? 0;
     if (status === 429) return { retry: true, delayMs: retryAfterMs(err.headers), reason: `429 ${err.message}` };

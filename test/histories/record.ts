@@ -1,6 +1,7 @@
 /**
- * Records workflow histories for the replay test (`test/unit/workflows/replay.test.ts`): a completed 2-round run,
- * and a round that waited for attention (model server down) and was resumed with `resumeRound`.
+ * Records workflow histories for the replay test (`test/unit/workflows/replay.test.ts`): a completed 2-round run
+ * with step-level search, adaptive budgets and STaR rationalization on (so every branch of the round runs), and a
+ * round that waited for attention (model server down) and was resumed with `resumeRound`.
  *
  * Run it when workflow code changes ON PURPOSE in a way that running workflows need not survive (then bump the
  * recorded files in the same commit): `npx tsx test/histories/record.ts`.
@@ -23,6 +24,9 @@ name: replay
 rounds: ${rounds}
 task: {kind: countdown, seed: 5, train: 24, test: 12}
 generate: {samplesPerProblem: 4, shardSamples: 32}
+search: {step: {strategy: mcts, budget: 8, trainBudget: 4}}
+adaptive: {enabled: true, minSamples: 1, maxSamples: 8}
+rationalize: {enabled: true, samples: 2}
 finetune: {hyperparameters: {nEpochs: 5}, pollIntervalMs: 100}
 evaluate: {samples: 2, k: [1, 2]}
 model: {maxRetries: 0, timeoutMs: 2000}

@@ -158,7 +158,8 @@ describe('a 2-round flywheel', () => {
     expect(run.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status)).toBe('Completed');
     const round = await client.workflow.getHandle(workflowIds.round(runId, 1)).describe();
     expect(round.typedSearchAttributes.get(SEARCH_ATTRIBUTES.round)).toBe(1);
-    expect(round.typedSearchAttributes.get(SEARCH_ATTRIBUTES.stage)).toBe('search');
-    expect(await round.staticSummary()).toMatch(/Round 1 of integration/);
+    expect(round.typedSearchAttributes.get(SEARCH_ATTRIBUTES.stage)).toBe('done');
+    expect(round.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status)).toBe('Completed');
+    expect(await round.staticSummary()).toMatch(/Round 1 of 2 of integration/);
   });
 });
