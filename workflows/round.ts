@@ -159,7 +159,7 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
   /** Bounded fan-out: at most `window` shards in flight; failed shards are retried alone on resume. */
   async function fanOut(kind: ShardKind, purpose: Purpose, count: number, done: Set<number>) {
     const totals: ShardResult = { written: 0, skipped: 0, errors: 0 };
-    const failures: Array<{ shard: string; cause: string }> = [];
+    const failures: Array<{ shard: number; cause: string }> = [];
     const pending = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i));
     const lane = async () => {
       for (let i = pending.shift(); i !== undefined; i = pending.shift()) {
@@ -174,12 +174,12 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
           totals.skipped += r.skipped;
           totals.errors += r.errors;
         } catch (err) {
-          failures.push({ shard: `${i + 1}/${count}`, cause: describeFailure(err) });
+          failures.push({ shard: i + 1, cause: describeFailure(err) });
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(plan.maxShardsInFlight, pending.length) }, lane));
-    if (failures.length) throw new ShardsFailed(kind, failures);
+    if (failures.length) throw new ShardsFailed(kind, count, failures);
     return totals;
   }
 
@@ -251,11 +251,14 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
 
 /** Shards that failed after their retries; identical causes are reported once, with the shards they hit. */
 class ShardsFailed extends Error {
-  constructor(kind: string, failures: Array<{ shard: string; cause: string }>) {
-    const byCause = new Map<string, string[]>();
+  constructor(kind: string, count: number, failures: Array<{ shard: number; cause: string }>) {
+    const byCause = new Map<string, number[]>();
     for (const f of failures) byCause.set(f.cause, [...(byCause.get(f.cause) ?? []), f.shard]);
-    const lines = [...byCause].map(([cause, list]) => `${kind} shard${list.length > 1 ? 's' : ''} ${list.join(', ')}: ${cause}`);
-    super(`${failures.length} ${kind} shard${failures.length > 1 ? 's' : ''} failed after retries\n${lines.join('\n')}`);
+    const lines = [...byCause].map(([cause, list]) => {
+      const shards = list.sort((a, b) => a - b).join(', ');
+      return `${kind} shard${list.length > 1 ? 's' : ''} ${shards} (of ${count}): ${cause}`;
+    });
+    super(`${failures.length} of ${count} ${kind} shards failed after their retries\n${lines.join('\n')}`);
     this.name = 'ShardsFailed';
   }
 }
