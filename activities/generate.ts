@@ -2,7 +2,7 @@
  * The generate stage, one shard at a time: sample the model on the shard's problems and store every trace.
  * Only the samples that are missing are requested, so a retried shard finishes the work without repeating it.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import type { RunConfig } from '../config/schema.js';
 import type { NewTrace } from '../db/schema.js';
 import { roundBudgets } from '../db/budgets.js';
@@ -125,6 +125,10 @@ export function generateActivities(deps: ActivityDeps) {
               }),
             );
           } catch (err) {
+            // Cancelled (the worker shuts down, the workflow cancels): the model server did nothing wrong. The attempt
+            // ends as cancelled and is retried, rather than reported as a refusal no retry fixes (found by the
+            // durability tests: a graceful worker restart mid-generation sent the round to NeedsAttention).
+            if (signal.aborted) throw new CancelledFailure('cancelled while sampling');
             failed(attempts + 1, describeError(err), true);
             // A malformed answer after retries is recorded against the samples (an error verdict follows), not lost.
             const malformed = err instanceof MalformedResponseError || err instanceof SyntaxError;

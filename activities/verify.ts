@@ -2,7 +2,7 @@
  * The verify stage, one shard at a time: ground-truth verdicts for every trace of the shard's problems that has
  * none yet from this verifier version.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { problemsInShard } from '../db/problems.js';
 import { getRoundContext } from '../db/rounds.js';
 import { insertVerdicts, unverifiedTraces, type NewVerdict } from '../db/traces.js';
@@ -36,6 +36,9 @@ export function verifyActivities(deps: ActivityDeps) {
               const v = await verifier.verify({ prompt: trace.prompt, reference: trace.reference, text: trace.text }, { signal });
               rows[j] = { ...base, score: v.score, correct: v.correct, answer: v.answer, detail: v.detail.slice(0, 2000) };
             } catch (err) {
+              // Cancelled (a worker shutting down): not a verifier fault; retried, not sent to an operator (as in
+              // generate.ts).
+              if (signal.aborted) throw new CancelledFailure('cancelled while verifying');
               // A verifier that throws is misconfigured (wrong verifier for the task, reference missing a field):
               // retrying will not help, a person will.
               throw ApplicationFailure.nonRetryable(

@@ -8,7 +8,9 @@ export async function devCommand(options: { worker: boolean }) {
   const home = flywheelHome();
   const other = readStackFile(home);
   if (other) throw new Error(`\`flywheel dev\` already runs for ${home} (pid ${other.pid}); stop it first or set FLYWHEEL_HOME`);
-  installQuietRuntime();
+  // The Temporal runtime is for workers; installed without one, nothing ever shuts it down and it keeps the process
+  // alive after Ctrl-C (`dev --no-worker` never exited; found by the CLI integration test).
+  if (options.worker) installQuietRuntime();
   const stack = await startStack({ home, worker: options.worker, log, advertise: true });
   const lines = [
     'flywheel dev is up:',
@@ -24,8 +26,11 @@ export async function devCommand(options: { worker: boolean }) {
   process.stdout.write(lines.join('\n') + '\n');
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // `on`, not `once`: Ctrl-C reaches this process twice when it runs under tsx (from the terminal, and relayed by
+    // tsx), and a second SIGINT without a listener killed it in the middle of stopping, leaving the Temporal dev
+    // server to its watchdog and stack.json behind (found by the CLI integration test).
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     stack.workers?.done.catch((err) => {
       log(`worker stopped: ${(err as Error).message}`);
       resolve();

@@ -26,13 +26,16 @@ export interface StatusReport {
 }
 
 const TERMINAL = new Set<RunState>(['completed', 'failed', 'stopped']);
+const QUERY_TIMEOUT_MS = 5_000;
 
 export async function statusReport(db: Db, client: Client | null, runId: string): Promise<StatusReport> {
   const run = await getRun(db, runId);
   let state = run.status as RunState;
   if (client && !TERMINAL.has(state)) {
     try {
-      const live = await client.workflow.getHandle(workflowIds.run(runId)).query(statusQuery);
+      // Only a worker answers a query; with none, the server gives up after ~30 s. Postgres knows enough sooner.
+      const handle = client.workflow.getHandle(workflowIds.run(runId));
+      const live = await client.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.query(statusQuery));
       state = live.state;
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) {
@@ -40,6 +43,9 @@ export async function statusReport(db: Db, client: Client | null, runId: string)
       }
     }
   }
+  // Started, but no worker has picked it up yet: it runs as soon as one does. (`created` is not a state of the
+  // `status --json` contract; without a worker the CLI printed it after a 30 s wait, found by the CLI test.)
+  if (state === 'created') state = 'running';
   const rounds = (await roundReports(db, runId)).map((r) => ({
     round: r.round,
     stage: r.stage,

@@ -24,12 +24,16 @@ export async function workerCommand(options: { queues: string }) {
     queues: roles as QueueRole[],
   });
   log(`worker serving ${workers.queues.join(', ')} on ${connections.temporalAddress} (namespace ${connections.namespace})`);
+  let stopping = false;
   const stop = () => {
+    if (stopping) return;
+    stopping = true;
     log('shutting down: finishing activities in flight...');
     void workers.shutdown();
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // `on`, not `once`: under tsx a Ctrl-C arrives twice (see cli/dev.ts); the second must not kill the drain.
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   try {
     await workers.done;
   } finally {

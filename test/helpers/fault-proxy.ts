@@ -30,6 +30,17 @@ export interface FaultProxy {
   injected: Record<Fault, number>;
   injectedOn(path: RegExp): number;
   requests: number;
+  /** Requests received and not answered yet (hung ones included), on paths matching `path` (default: all). */
+  inFlight(path?: RegExp): number;
+  /** Changes the latency added to forwarded requests (to those matching `only`, else to every one). */
+  setLatency(ms: number, only?: RegExp): void;
+  /**
+   * Forwards matching requests (`POST /v1/fine_tuning/jobs`...) upstream at once but holds their responses, as a
+   * network that loses an answer after the server acted on the request. `held` counts them; `release()` sends them.
+   */
+  hold(match: { method?: string; path: RegExp } | null): void;
+  held: number;
+  release(): void;
   /** Stop accepting connections (the server is "down for good") until `up()`. */
   down(): Promise<void>;
   up(): Promise<void>;
@@ -46,6 +57,17 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const log: Array<{ path: string; fault: Fault }> = [];
   const hung = new Set<http.ServerResponse>();
   let requests = 0;
+  let latency = { ms: options.latencyMs ?? 0, only: undefined as RegExp | undefined };
+  let holding: { method?: string; path: RegExp } | null = null;
+  const heldResponses: Array<() => void> = [];
+  let heldCount = 0;
+  /** Requests not answered yet, by path. */
+  const open = new Map<string, number>();
+  const opened = (p: string, by: number) => {
+    const n = (open.get(p) ?? 0) + by;
+    if (n > 0) open.set(p, n);
+    else open.delete(p);
+  };
   const target = new URL(options.target);
 
   const pick = (path: string): Fault | null => {
@@ -61,10 +83,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     requests++;
+    const path = req.url ?? '/';
+    opened(path, 1);
+    res.on('close', () => opened(path, -1));
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const path = req.url ?? '/';
       const fault = pick(path);
       if (fault) {
         injected[fault]++;
@@ -81,7 +105,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         res.on('close', () => hung.delete(res));
         return; // never answers; the client's timeout must handle it
       }
-      setTimeout(() => forward(req, res, Buffer.concat(chunks), fault), options.latencyMs ?? 0);
+      const delay = !latency.only || latency.only.test(path) ? latency.ms : 0;
+      setTimeout(() => forward(req, res, Buffer.concat(chunks), fault), delay);
     });
   };
 
@@ -96,8 +121,17 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           if (fault === 'truncated') payload = payload.subarray(0, Math.floor(payload.length / 2));
           if (fault === 'malformed') payload = Buffer.from('{"id": "chatcmpl-x", "choices": [ oops not json');
           const headers = { ...up.headers, 'content-length': String(payload.length) };
-          res.writeHead(up.statusCode ?? 502, headers);
-          res.end(payload);
+          const send = () => {
+            if (res.destroyed) return;
+            res.writeHead(up.statusCode ?? 502, headers);
+            res.end(payload);
+          };
+          const hold = holding && (!holding.method || holding.method === req.method) && holding.path.test(req.url ?? '/');
+          if (!hold) return send();
+          heldCount++;
+          heldResponses.push(send);
+          hung.add(res);
+          res.on('close', () => hung.delete(res));
         });
       },
     );
@@ -124,6 +158,19 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     async up() {
       server = http.createServer(handler);
       await listen(server, port);
+    },
+    inFlight: (match) => [...open].reduce((n, [p, c]) => (!match || match.test(p) ? n + c : n), 0),
+    setLatency(ms, only) {
+      latency = { ms, only };
+    },
+    hold(match) {
+      holding = match;
+    },
+    get held() {
+      return heldCount;
+    },
+    release() {
+      for (const send of heldResponses.splice(0)) send();
     },
     setRates(next) {
       rates = { ...next };
