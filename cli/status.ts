@@ -46,6 +46,8 @@ export async function statusReport(db: Db, client: Client | null, runId: string)
   // Started, but no worker has picked it up yet: it runs as soon as one does. (`created` is not a state of the
   // `status --json` contract; without a worker the CLI printed it after a 30 s wait, found by the CLI test.)
   if (state === 'created') state = 'running';
+  // Stopping: the current stage finishes first; the contract's states say it is still running until it has stopped.
+  if (state === 'stopping') state = 'running';
   const rounds = (await roundReports(db, runId)).map((r) => ({
     round: r.round,
     stage: r.stage,

@@ -42,6 +42,7 @@ import {
 const planning = proxyActivities<Activities>({
   taskQueue: TASK_QUEUES.control,
   startToCloseTimeout: '10m',
+  heartbeatTimeout: '60s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
 });
 
@@ -56,7 +57,8 @@ function activityOptions(d: Durability) {
     maximumAttempts: d.activityAttempts,
   };
   const heartbeatTimeout = d.heartbeatTimeoutSeconds * 1000;
-  const control: ActivityOptions = { taskQueue: TASK_QUEUES.control, startToCloseTimeout: '30m', retry };
+  // Every activity heartbeats (activities/index.ts), so a dead worker is noticed after the heartbeat timeout.
+  const control: ActivityOptions = { taskQueue: TASK_QUEUES.control, startToCloseTimeout: '30m', heartbeatTimeout, retry };
   const shard: Record<ShardKind, ActivityOptions> = {
     generate: { taskQueue: TASK_QUEUES.generate, startToCloseTimeout: '4h', heartbeatTimeout, retry },
     verify: { taskQueue: TASK_QUEUES.verify, startToCloseTimeout: '4h', heartbeatTimeout, retry },

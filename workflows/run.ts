@@ -39,6 +39,7 @@ import {
 const control = proxyActivities<Activities>({
   taskQueue: TASK_QUEUES.control,
   startToCloseTimeout: '5m',
+  heartbeatTimeout: '60s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
 });
 

@@ -29,6 +29,15 @@ const tagMetadata = (tag: JobTag) => ({ flywheel_run: tag.runId, flywheel_round:
 
 export function createOpenAITrainer(client: OpenAI, retry: RetryOptions): Trainer {
   const call = <T>(fn: () => Promise<T>) => withRetries(fn, retry);
+  async function find(tag: JobTag): Promise<TrainerJob | null> {
+    const wanted = tagMetadata(tag);
+    const page = await call(() => client.fineTuning.jobs.list({ limit: 100, metadata: wanted }));
+    const match = page.data.find(
+      (j) => j.metadata?.flywheel_run === wanted.flywheel_run && j.metadata?.flywheel_round === wanted.flywheel_round,
+    );
+    return match ? toJob(match) : null;
+  }
+
   return {
     backend: 'openai',
     async upload(jsonl, filename) {
@@ -37,17 +46,16 @@ export function createOpenAITrainer(client: OpenAI, retry: RetryOptions): Traine
       );
       return file.id;
     },
-    async find(tag) {
-      const wanted = tagMetadata(tag);
-      const page = await call(() => client.fineTuning.jobs.list({ limit: 100, metadata: wanted }));
-      const match = page.data.find(
-        (j) => j.metadata?.flywheel_run === wanted.flywheel_run && j.metadata?.flywheel_round === wanted.flywheel_round,
-      );
-      return match ? toJob(match) : null;
-    },
+    find,
     async submit(request: SubmitRequest) {
-      const job = await call(() =>
-        client.fineTuning.jobs.create({
+      // A retry after a lost reply must not create a second job: before each retry, look for the job by its tag.
+      let attempt = 0;
+      const job = await call(async () => {
+        if (attempt++ > 0) {
+          const found = await find(request.tag);
+          if (found) return found;
+        }
+        return client.fineTuning.jobs.create({
           model: request.baseModel,
           training_file: request.trainingFile,
           suffix: request.suffix,
@@ -63,9 +71,9 @@ export function createOpenAITrainer(client: OpenAI, retry: RetryOptions): Traine
               },
             },
           },
-        }),
-      );
-      return toJob(job);
+        });
+      });
+      return 'object' in job ? toJob(job) : job;
     },
     async get(jobId) {
       const job = await call(() => client.fineTuning.jobs.retrieve(jobId));
