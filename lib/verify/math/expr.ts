@@ -52,7 +52,6 @@ export function parseExpr(text: string): Expr | null {
   let pos = 0;
   const peek = (): Token | undefined => tokens[pos];
   const isSym = (v: string) => peek()?.t === 'sym' && peek()?.v === v;
-  const isCmd = (...names: string[]) => peek()?.t === 'cmd' && names.includes(peek()!.v);
   function expect(v: string): void {
     if (!isSym(v)) throw new Error(`expected ${v}`);
     pos++;
