@@ -169,6 +169,12 @@ describe('the flywheel CLI', () => {
     proxy.setLatency(150, /chat\/completions/);
     worker = await startWorkerProcess({ FLYWHEEL_HOME: home.dir, FLYWHEEL_MODEL_URL: proxy.url });
 
+    // The new worker answers the status query once it has taken the run's first workflow task (a few seconds on a
+    // loaded machine); until then status falls back to Postgres, which cannot know about the pause.
+    await waitFor('the worker to report the run paused', async () => (await status(runId)).state === 'paused', {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    });
     const whilePaused = await status(runId);
     expect(whilePaused).toMatchObject({ state: 'paused', rounds: [] });
 
