@@ -13,6 +13,7 @@ import { traces, verdicts } from '../db/schema.js';
 import { createModelClient } from '../lib/llm/client.js';
 import { sampleChat } from '../lib/llm/sample.js';
 import { hashSeed } from '../lib/rng.js';
+import { verdictRow } from '../db/traces.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
 import { resolveEndpoint, type ActivityDeps } from './deps.js';
 import { cancellationSignal, forEachLimit, startHeartbeats } from './heartbeat.js';
@@ -91,19 +92,7 @@ export function rationalizeActivities(deps: ActivityDeps) {
                 .onConflictDoNothing()
                 .returning({ id: traces.id });
               if (!row) continue;
-              const v = judged[i];
-              await tx
-                .insert(verdicts)
-                .values({
-                  traceId: row.id,
-                  verifier: verifier.name,
-                  verifierVersion: verifier.version,
-                  score: v.score,
-                  correct: v.correct,
-                  answer: v.answer,
-                  detail: v.detail.slice(0, 2000),
-                })
-                .onConflictDoNothing();
+              await tx.insert(verdicts).values(verdictRow(row.id, verifier, judged[i])).onConflictDoNothing();
               result.written++;
             }
           });

@@ -20,6 +20,7 @@ import { createRewardModelClient } from '../lib/search/reward-model.js';
 import { runStrategy } from '../lib/search/run.js';
 import type { SearchOutcome, StrategyName } from '../lib/search/types.js';
 import type { Verifier } from '../lib/verify/types.js';
+import { verdictRow } from '../db/traces.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
 import { resolveEndpoint, type ActivityDeps } from './deps.js';
 import { cancellationSignal, forEachLimit, startHeartbeats } from './heartbeat.js';
@@ -158,19 +159,7 @@ async function storeOutcome(
         .returning({ id: traces.id });
       if (!row) continue;
       if (isChosen) chosen = row.id;
-      const verdict = judged[i];
-      await tx
-        .insert(verdicts)
-        .values({
-          traceId: row.id,
-          verifier: verifier.name,
-          verifierVersion: verifier.version,
-          score: verdict.score,
-          correct: verdict.correct,
-          answer: verdict.answer,
-          detail: verdict.detail.slice(0, 2000),
-        })
-        .onConflictDoNothing();
+      await tx.insert(verdicts).values(verdictRow(row.id, verifier, judged[i])).onConflictDoNothing();
     }
     await tx
       .insert(searchResults)

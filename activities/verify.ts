@@ -5,7 +5,7 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { problemsInShard } from '../db/problems.js';
 import { getRoundContext } from '../db/rounds.js';
-import { insertVerdicts, unverifiedTraces, type NewVerdict } from '../db/traces.js';
+import { insertVerdicts, unverifiedTraces, verdictRow, type NewVerdict } from '../db/traces.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
 import type { ActivityDeps } from './deps.js';
 import { cancellationSignal, forEachLimit, startHeartbeats } from './heartbeat.js';
@@ -26,15 +26,14 @@ export function verifyActivities(deps: ActivityDeps) {
           const chunk = todo.slice(i, i + 256);
           const rows: NewVerdict[] = new Array(chunk.length);
           await forEachLimit(chunk, 8, async (trace, j) => {
-            const base = { traceId: trace.id, verifier: verifier.name, verifierVersion: verifier.version };
             if (trace.error) {
               result.errors++;
-              rows[j] = { ...base, score: 0, correct: false, answer: null, detail: `no answer: ${trace.error}` };
+              rows[j] = verdictRow(trace.id, verifier, { score: 0, correct: false, answer: null, detail: `no answer: ${trace.error}` });
               return;
             }
             try {
               const v = await verifier.verify({ prompt: trace.prompt, reference: trace.reference, text: trace.text }, { signal });
-              rows[j] = { ...base, score: v.score, correct: v.correct, answer: v.answer, detail: v.detail.slice(0, 2000) };
+              rows[j] = verdictRow(trace.id, verifier, v);
             } catch (err) {
               // Cancelled (a worker shutting down): not a verifier fault; retried, not sent to an operator (as in
               // generate.ts).

@@ -81,6 +81,23 @@ export interface NewVerdict {
   detail: string;
 }
 
+/** The row that stores a verifier's verdict on a trace (details capped at 2,000 characters). */
+export function verdictRow(
+  traceId: number,
+  verifier: { name: string; version: string },
+  verdict: { score: number; correct: boolean; answer: string | null; detail: string },
+): NewVerdict {
+  return {
+    traceId,
+    verifier: verifier.name,
+    verifierVersion: verifier.version,
+    score: verdict.score,
+    correct: verdict.correct,
+    answer: verdict.answer,
+    detail: verdict.detail.slice(0, 2000),
+  };
+}
+
 export async function insertVerdicts(db: Db, rows: NewVerdict[]): Promise<number> {
   let written = 0;
   for (let i = 0; i < rows.length; i += 1000) {
