@@ -7,6 +7,7 @@ import { TaskFileError } from '../lib/tasks/jsonl.js';
 import { MissingServiceError } from './connections.js';
 import { UsageError } from './errors.js';
 import { demoCommand } from './demo.js';
+import { exportCommand } from './export.js';
 import { devCommand } from './dev.js';
 import { controlCommand, resumeCommand } from './control.js';
 import { runCommand } from './run.js';
@@ -74,6 +75,13 @@ for (const [name, description] of [
 }
 
 program
+  .command('export <run>')
+  .description("A round's training set as chat JSONL on stdout (what its trainer read), or its verified traces with --traces")
+  .requiredOption('--round <n>', 'the round whose training set to export')
+  .option('--traces', "every verified train trace of the round, with its verdict, as JSON lines")
+  .action(exportCommand);
+
+program
   .command('verify <verifier>')
   .description('One verdict, for debugging a verifier (exit 1 when wrong): flywheel verify math --gold="\\frac12" --pred="\\boxed{0.5}"')
   .requiredOption('--gold <answer>', 'the reference: text (→ {answer}) or a JSON object; @file reads a file')
@@ -101,6 +109,12 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof MissingServiceError) return 3;
   return 1;
 }
+
+// `flywheel export ... | head`: a reader that stops early is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
