@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -86,6 +86,8 @@ describe('run config', () => {
       const e = err as ConfigError;
       expect(e.issues).toEqual([expect.objectContaining({ path: 'task.train', line: 2 })]);
       expect(e.message).toContain(`${file}:2`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
