@@ -7,22 +7,16 @@
  * The embedded trainer takes a few seconds on a round's worth of traces (every trace trained on, 40 epochs); the
  * moments between requests are reached with the fault proxy, which can hold an answer after forwarding its request.
  */
-import { Client, Connection } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRun, startRunWorkflow } from '../../cli/start.js';
-import { parseRunConfig } from '../../config/load.js';
-import type { TemporalDevServer } from '../../infra/temporal-server.js';
+import { describe, expect, it } from 'vitest';
 import type { RunResult } from '../../workflows/run.js';
-import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { isRunning, sleep, startWorkerProcess, waitFor, type FlywheelProcess } from '../helpers/processes.js';
-import { tempDir, testDatabase, testModelServer, testTemporal, type TestDatabase } from '../helpers/services.js';
+import { sleep, waitFor } from '../helpers/processes.js';
+import { useWorkerHarness, type HarnessServices } from '../helpers/worker-harness.js';
 import {
   activityAttempts,
   expectExactRun,
   resultWithin,
   retriedAfterHeartbeatTimeout,
-  terminateRunning,
   rowsOf,
   servedJobs,
   type RunShape,
@@ -45,37 +39,12 @@ model: {timeoutMs: 30000}
 durability: {activityAttempts: 10, retryInitialIntervalMs: 200, retryMaxIntervalMs: 1000, heartbeatTimeoutSeconds: ${HEARTBEAT_TIMEOUT_S}}
 `;
 
-let db: TestDatabase;
-let temporal: TemporalDevServer;
-let model: Awaited<ReturnType<typeof testModelServer>>;
-let proxy: FaultProxy;
-let client: Client;
-let home: ReturnType<typeof tempDir>;
-let worker: FlywheelProcess;
-const workers: FlywheelProcess[] = [];
-const runIds: string[] = [];
-
-async function newWorker(): Promise<FlywheelProcess> {
-  const w = await startWorkerProcess({
-    DATABASE_URL: db.url,
-    TEMPORAL_ADDRESS: temporal.address,
-    TEMPORAL_NAMESPACE: temporal.namespace,
-    FLYWHEEL_MODEL_URL: proxy.url,
-    FLYWHEEL_HOME: home.dir,
-  });
-  workers.push(w);
-  return w;
-}
-
-async function startRun(name: string) {
-  const config = parseRunConfig(configText(name));
-  const runId = await createRun(db.db, { config, file: `${name}.yaml`, dir: process.cwd() }, model.url);
-  const handle = await startRunWorkflow(client, runId, `durability test: ${name}`);
-  runIds.push(runId);
-  const result = handle.result() as Promise<RunResult>;
-  result.catch(() => {}); // awaited by the test; a failed test must not leave an unhandled rejection behind
-  return { runId, result };
-}
+let db: HarnessServices['db'];
+let model: HarnessServices['model'];
+let proxy: HarnessServices['proxy'];
+let client: HarnessServices['client'];
+const harness = useWorkerHarness('finetune', configText, (s) => ({ db, model, proxy, client } = s));
+const { startRun, killWorker, terminateWorker, replaceWorker } = harness;
 
 interface FineTuneRow {
   status: string;
@@ -105,13 +74,6 @@ async function jobRunning(runId: string): Promise<string> {
   );
 }
 
-async function killWorker(): Promise<void> {
-  const members = worker.members();
-  expect(members.length).toBeGreaterThan(0);
-  expect((await worker.kill()).signal).toBe('SIGKILL');
-  for (const pid of members) expect(isRunning(pid), `worker process ${pid} after SIGKILL`).toBe(false);
-}
-
 /** The run completed exactly, with round 1's single job the one recorded (and, where given, the one seen before). */
 async function expectOneJob(runId: string, result: Promise<RunResult>, jobId?: string) {
   expect((await resultWithin(result, db.db, runId, 90_000)).state).toBe('completed');
@@ -122,30 +84,12 @@ async function expectOneJob(runId: string, result: Promise<RunResult>, jobId?: s
   if (jobId) expect(row!.external_job_id).toBe(jobId);
 }
 
-beforeAll(async () => {
-  home = tempDir('finetune');
-  [db, temporal, model] = await Promise.all([testDatabase(), testTemporal(), testModelServer()]);
-  proxy = await startFaultProxy({ target: model.url.replace(/\/v1$/, '') });
-  client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
-  worker = await newWorker();
-});
-
-afterAll(async () => {
-  if (client) await terminateRunning(client, runIds);
-  await Promise.allSettled(workers.map((w) => w.stop()));
-  await client?.connection.close();
-  await proxy?.close();
-  await Promise.allSettled([model?.close(), temporal?.stop()]);
-  await db?.drop();
-  home?.remove();
-});
-
 describe('fine-tuning under worker failures: one trainer job per round', () => {
   it('a worker killed while the job runs: the new worker reattaches to the recorded job', async () => {
     const { runId, result } = await startRun('kill-finetune-running');
     const jobId = await jobRunning(runId);
     await killWorker();
-    worker = await newWorker();
+    await replaceWorker();
     await expectOneJob(runId, result, jobId);
     expect(await retriedAfterHeartbeatTimeout(client, runId, 1, 'fineTune')).not.toHaveLength(0);
   });
@@ -168,7 +112,7 @@ describe('fine-tuning under worker failures: one trainer job per round', () => {
       await killWorker();
       proxy.hold(null);
       proxy.release();
-      worker = await newWorker();
+      await replaceWorker();
       await expectOneJob(runId, result, submitted);
       expect(await retriedAfterHeartbeatTimeout(client, runId, 1, 'fineTune')).not.toHaveLength(0);
     } finally {
@@ -199,12 +143,8 @@ describe('fine-tuning under worker failures: one trainer job per round', () => {
   it('a worker stopped gracefully (SIGTERM) while the job runs: the job is not cancelled, the new worker reattaches', async () => {
     const { runId, result } = await startRun('term-finetune-running');
     const jobId = await jobRunning(runId);
-    const members = worker.members();
-    worker.signal('SIGTERM');
-    const exit = await Promise.race([worker.exited, sleep(30_000).then(() => null)]);
-    expect(exit, 'the worker exits after SIGTERM').not.toBeNull();
-    await waitFor('every worker process gone', () => members.every((pid) => !isRunning(pid)), { timeoutMs: 10_000 });
-    worker = await newWorker();
+    await terminateWorker();
+    await replaceWorker();
     await expectOneJob(runId, result, jobId);
     const served = await servedJobs(model.url, runId);
     expect(served.map((j) => j.status)).toEqual(['succeeded']);

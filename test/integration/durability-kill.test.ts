@@ -7,22 +7,15 @@
  * behind a fault proxy. The stages are made slow enough to be hit in their middle from the outside only: latency
  * on the proxy for generation, a test-only trigger on `flywheel.verdicts` in this file's database for verification.
  */
-import { Client, Connection } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRun, startRunWorkflow } from '../../cli/start.js';
-import { parseRunConfig } from '../../config/load.js';
-import type { TemporalDevServer } from '../../infra/temporal-server.js';
-import type { RunResult } from '../../workflows/run.js';
-import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { isRunning, sleep, startWorkerProcess, waitFor, type FlywheelProcess } from '../helpers/processes.js';
-import { tempDir, testDatabase, testModelServer, testTemporal, type TestDatabase } from '../helpers/services.js';
+import { describe, expect, it } from 'vitest';
+import { sleep, waitFor } from '../helpers/processes.js';
+import { useWorkerHarness, type HarnessServices } from '../helpers/worker-harness.js';
 import {
   expectExactRun,
   resultWithin,
   retriedAfterHeartbeatTimeout,
   roundStage,
-  terminateRunning,
   trainTraces,
   trainVerdicts,
   type RunShape,
@@ -46,48 +39,12 @@ model: {timeoutMs: 20000}
 durability: {activityAttempts: 10, retryInitialIntervalMs: 200, retryMaxIntervalMs: 1000, heartbeatTimeoutSeconds: 3}
 `;
 
-let db: TestDatabase;
-let temporal: TemporalDevServer;
-let model: Awaited<ReturnType<typeof testModelServer>>;
-let proxy: FaultProxy;
-let client: Client;
-let home: ReturnType<typeof tempDir>;
-let worker: FlywheelProcess;
-const workers: FlywheelProcess[] = [];
-const runIds: string[] = [];
-
-const workerEnv = () => ({
-  DATABASE_URL: db.url,
-  TEMPORAL_ADDRESS: temporal.address,
-  TEMPORAL_NAMESPACE: temporal.namespace,
-  FLYWHEEL_MODEL_URL: proxy.url,
-  FLYWHEEL_HOME: home.dir,
-});
-
-async function newWorker(): Promise<FlywheelProcess> {
-  const w = await startWorkerProcess(workerEnv());
-  workers.push(w);
-  return w;
-}
-
-async function startRun(name: string) {
-  const config = parseRunConfig(configText(name));
-  const runId = await createRun(db.db, { config, file: `${name}.yaml`, dir: process.cwd() }, model.url);
-  const handle = await startRunWorkflow(client, runId, `durability test: ${name}`);
-  runIds.push(runId);
-  const result = handle.result() as Promise<RunResult>;
-  result.catch(() => {}); // awaited by the test; a failed test must not leave an unhandled rejection behind
-  return { runId, result };
-}
-
-/** SIGKILLs the worker and proves that no process of it is left. */
-async function killWorker(): Promise<void> {
-  const members = worker.members();
-  expect(members.length).toBeGreaterThan(0);
-  const exit = await worker.kill();
-  expect(exit.signal).toBe('SIGKILL');
-  for (const pid of members) expect(isRunning(pid), `worker process ${pid} after SIGKILL`).toBe(false);
-}
+let db: HarnessServices['db'];
+let model: HarnessServices['model'];
+let proxy: HarnessServices['proxy'];
+let client: HarnessServices['client'];
+const harness = useWorkerHarness('kill', configText, (s) => ({ db, model, proxy, client } = s));
+const { startRun, killWorker, terminateWorker, replaceWorker } = harness;
 
 /** Statements of other sessions inserting verdicts right now (the trigger makes each take a while). */
 async function verdictInsertsRunning(): Promise<number> {
@@ -109,24 +66,6 @@ async function expectNoProgress(count: () => Promise<number>): Promise<number> {
   return settled;
 }
 
-beforeAll(async () => {
-  home = tempDir('kill');
-  [db, temporal, model] = await Promise.all([testDatabase(), testTemporal(), testModelServer()]);
-  proxy = await startFaultProxy({ target: model.url.replace(/\/v1$/, '') });
-  client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
-  worker = await newWorker();
-});
-
-afterAll(async () => {
-  if (client) await terminateRunning(client, runIds);
-  await Promise.allSettled(workers.map((w) => w.stop()));
-  await client?.connection.close();
-  await proxy?.close();
-  await Promise.allSettled([model?.close(), temporal?.stop()]);
-  await db?.drop();
-  home?.remove();
-});
-
 describe('a worker killed with SIGKILL', () => {
   it('in the middle of generation: a new worker finishes the run, nothing lost, nothing twice', async () => {
     proxy.setLatency(300, CHAT);
@@ -147,7 +86,7 @@ describe('a worker killed with SIGKILL', () => {
     expect(cut).toBeGreaterThanOrEqual(atKill);
     expect(cut).toBeLessThan(PLANNED);
 
-    worker = await newWorker();
+    await replaceWorker();
     expect((await result).state).toBe('completed');
     await expectExactRun(db.db, runId, SHAPE, model.url);
     // The shard the dead worker held was retried after its heartbeats stopped.
@@ -179,7 +118,7 @@ describe('a worker killed with SIGKILL', () => {
       expect(cut).toBeGreaterThanOrEqual(atKill);
       expect(cut).toBeLessThan(PLANNED);
 
-      worker = await newWorker();
+      await replaceWorker();
       expect((await result).state).toBe('completed');
       await expectExactRun(db.db, runId, SHAPE, model.url);
       expect(await retriedAfterHeartbeatTimeout(client, runId, 0, 'verifyShard')).not.toHaveLength(0);
@@ -202,15 +141,11 @@ describe('a worker killed with SIGKILL', () => {
       },
       { intervalMs: 25 },
     );
-    const members = worker.members();
-    worker.signal('SIGTERM');
-    const exit = await Promise.race([worker.exited, sleep(30_000).then(() => null)]);
-    expect(exit, 'the worker exits after SIGTERM').not.toBeNull();
-    await waitFor('every worker process gone', () => members.every((pid) => !isRunning(pid)), { timeoutMs: 10_000 });
+    await terminateWorker();
     expect(await trainTraces(db.db, runId, 0)).toBeLessThan(PLANNED);
     proxy.setLatency(0);
 
-    worker = await newWorker();
+    await replaceWorker();
     expect((await resultWithin(result, db.db, runId, 90_000)).state).toBe('completed');
     await expectExactRun(db.db, runId, SHAPE, model.url);
   });
