@@ -15,7 +15,8 @@ export interface ActivityDeps {
   db: Db;
   /** Where a run's model lives and with which key (resolved from this worker's environment). */
   modelEndpoint(model: RunConfig['model']): ModelEndpoint;
-  verifier(spec: RunConfig['verifier'], endpoint: ModelEndpoint): Verifier;
+  /** The run's verifier; only an LLM judge needs the model endpoint (and its key) on this worker. */
+  verifier(spec: RunConfig['verifier'], model: RunConfig['model']): Verifier;
   trainer(config: RunConfig, endpoint: ModelEndpoint): Trainer;
   log(line: string): void;
 }
@@ -76,11 +77,12 @@ export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
       }
       return { baseUrl, apiKey, timeoutMs: model.timeoutMs, maxRetries: model.maxRetries };
     },
-    verifier(spec, endpoint) {
-      const key = JSON.stringify(spec);
+    verifier(spec, model) {
+      const key = JSON.stringify([spec, spec.name === 'judge' ? model : null]);
       let v = verifiers.get(key);
       if (!v) {
-        v = createVerifier(spec, { openai: createModelClient(endpoint) });
+        const openai = spec.name === 'judge' ? createModelClient(resolveEndpoint(deps, model)) : undefined;
+        v = createVerifier(spec, { openai });
         verifiers.set(key, v);
       }
       return v;

@@ -47,7 +47,7 @@ export function evaluateActivities(deps: ActivityDeps) {
       const { db } = deps;
       const { round, config } = await getRoundContext(db, roundId);
       const model = round.model!;
-      const verifier = deps.verifier(config.verifier, deps.modelEndpoint(config.model));
+      const verifier = deps.verifier(config.verifier, config.model);
       const problems = byProblem(await verifiedSamples(db, round.id, 'eval', verifier));
       const count = problems.size;
       const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);

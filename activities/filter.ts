@@ -8,7 +8,7 @@ export function filterActivities(deps: ActivityDeps) {
     async filterRound({ roundId }: { roundId: number }) {
       const { db } = deps;
       const { run, round, config } = await getRoundContext(db, roundId);
-      const verifier = deps.verifier(config.verifier, deps.modelEndpoint(config.model));
+      const verifier = deps.verifier(config.verifier, config.model);
       const filter: DatasetFilter = {
         fromRound: Math.max(0, round.index - config.filter.window),
         toRound: round.index - 1,

@@ -43,7 +43,7 @@ export function rationalizeActivities(deps: ActivityDeps) {
       if (todo.length === 0) return result;
       const endpoint = resolveEndpoint(deps, config.model);
       const client = createModelClient(endpoint);
-      const verifier = deps.verifier(config.verifier, endpoint);
+      const verifier = deps.verifier(config.verifier, config.model);
       const signal = cancellationSignal();
       const heartbeats = startHeartbeats();
       try {

@@ -51,7 +51,7 @@ export function stepSearchActivities(deps: ActivityDeps) {
       if (jobs.length === 0) return result;
 
       const endpoint = resolveEndpoint(deps, config.model);
-      const verifier = deps.verifier(config.verifier, endpoint);
+      const verifier = deps.verifier(config.verifier, config.model);
       const signal = cancellationSignal();
       const stepModel = createCompletionsStepModel(createModelClient(endpoint), {
         model,

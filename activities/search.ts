@@ -31,7 +31,7 @@ export function searchActivities(deps: ActivityDeps) {
     async searchRound({ roundId, purpose }: { roundId: number; purpose: Purpose }) {
       const { db } = deps;
       const { round, config } = await getRoundContext(db, roundId);
-      const verifier = deps.verifier(config.verifier, deps.modelEndpoint(config.model));
+      const verifier = deps.verifier(config.verifier, config.model);
       const rows = (await verifiedSamples(db, round.id, purpose, verifier)).filter((s) => s.strategy === 'sample');
       const results: NewSearchResult[] = [];
       const scores: Array<{ traceId: number; score: number }> = [];

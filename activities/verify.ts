@@ -15,7 +15,7 @@ export function verifyActivities(deps: ActivityDeps) {
     async verifyShard(input: ShardInput): Promise<ShardResult> {
       const { db } = deps;
       const { run, round, config } = await getRoundContext(db, input.roundId);
-      const verifier = deps.verifier(config.verifier, deps.modelEndpoint(config.model));
+      const verifier = deps.verifier(config.verifier, config.model);
       const problems = await problemsInShard(db, run.taskSet, input.purpose === 'train' ? 'train' : 'test', input.shard, input.shards);
       const todo = await unverifiedTraces(db, round.id, input.purpose, problems.map((p) => p.id), verifier);
       const signal = cancellationSignal();
