@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { connectDatabase, DatabaseUnreachableError, type Database } from '../db/client.js';
 
 export interface Connections {
   databaseUrl: string;
@@ -75,4 +76,28 @@ export function resolveConnections(env: NodeJS.ProcessEnv = process.env): Connec
     modelUrl: env.FLYWHEEL_MODEL_URL || stack?.modelUrl || null,
     uiUrl: env.FLYWHEEL_UI_URL || stack?.uiUrl || null,
   };
+}
+
+const WHAT_TO_DO =
+  'start the embedded stack in another terminal with `npx flywheel dev`, or point flywheel at running services with ' +
+  'DATABASE_URL and TEMPORAL_ADDRESS (and TEMPORAL_NAMESPACE)';
+
+/** Postgres at the resolved URL does not answer: exit 3, with the (redacted) address and what to do. */
+export async function openDatabase(url: string, options: { migrate?: boolean } = {}): Promise<Database> {
+  try {
+    return await connectDatabase(url, options);
+  } catch (err) {
+    if (err instanceof DatabaseUnreachableError) throw new MissingServiceError(`${err.message}\n  ${WHAT_TO_DO}`);
+    throw err;
+  }
+}
+
+/** Temporal at `address` does not answer: exit 3, with the address and what to do (not a tonic transport error). */
+export async function connectTemporal<T>(address: string, connect: () => Promise<T>): Promise<T> {
+  try {
+    return await connect();
+  } catch (err) {
+    const reason = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').slice(0, 300);
+    throw new MissingServiceError(`cannot reach Temporal at ${address} (${reason})\n  ${WHAT_TO_DO}`);
+  }
 }

@@ -4,17 +4,16 @@
  */
 import { sql } from 'drizzle-orm';
 import type { RunConfig } from '../config/schema.js';
-import { connectDatabase } from '../db/client.js';
 import { datasetExamples, getDataset } from '../db/datasets.js';
 import { getRun } from '../db/runs.js';
 import { toChatJsonl } from '../lib/train/chat-jsonl.js';
-import { resolveConnections } from './connections.js';
+import { openDatabase, resolveConnections } from './connections.js';
 import { UsageError } from './errors.js';
 
 export async function exportCommand(runId: string, options: { round: string; traces?: boolean }) {
   const round = Number(options.round);
   if (!Number.isInteger(round) || round < 0) throw new UsageError(`--round must be a round number, got "${options.round}"`);
-  const database = await connectDatabase(resolveConnections().databaseUrl, { migrate: false });
+  const database = await openDatabase(resolveConnections().databaseUrl, { migrate: false });
   try {
     const run = await getRun(database.db, runId);
     const system = (run.config as RunConfig).model.systemPrompt;

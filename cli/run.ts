@@ -1,19 +1,19 @@
 /** `flywheel run <config>`: validate, store, start. Bad input exits non-zero and writes nothing. */
 import { loadRunConfig } from '../config/load.js';
-import { connectDatabase } from '../db/client.js';
-import { resolveConnections } from './connections.js';
+import { openDatabase, resolveConnections } from './connections.js';
 import { followProgress } from './progress.js';
 import { formatTable, roundReports } from './report.js';
-import { connectClient, createRun, startRunWorkflow } from './start.js';
+import { connectClient, createRun, loadTaskSet, startRunWorkflow } from './start.js';
 
 export async function runCommand(file: string, options: { json?: boolean; wait?: boolean }) {
   const loaded = loadRunConfig(file); // throws ConfigError before anything is written
+  const taskSet = loadTaskSet(loaded); // TaskFileError (a bad line, an empty split) before anything connects
   const connections = resolveConnections();
-  const database = await connectDatabase(connections.databaseUrl);
+  const database = await openDatabase(connections.databaseUrl);
   try {
     const client = await connectClient(connections.temporalAddress, connections.namespace);
     const baseUrl = loaded.config.model.baseUrl === 'embedded' ? (connections.modelUrl ?? 'embedded') : loaded.config.model.baseUrl;
-    const runId = await createRun(database.db, loaded, baseUrl);
+    const runId = await createRun(database.db, loaded, baseUrl, taskSet);
     const handle = await startRunWorkflow(client, runId, `flywheel run ${loaded.config.name}: rounds 0–${loaded.config.rounds}`);
     if (options.json) process.stdout.write(`${JSON.stringify({ runId })}\n`);
     else {

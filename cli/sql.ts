@@ -1,6 +1,5 @@
 /** `flywheel sql [query]`: query the flywheel database without needing psql installed. */
-import { connectDatabase } from '../db/client.js';
-import { resolveConnections } from './connections.js';
+import { openDatabase, resolveConnections } from './connections.js';
 
 export async function sqlCommand(query: string | undefined, options: { json?: boolean }) {
   const c = resolveConnections();
@@ -14,7 +13,7 @@ export async function sqlCommand(query: string | undefined, options: { json?: bo
     );
     return;
   }
-  const database = await connectDatabase(c.databaseUrl, { migrate: false });
+  const database = await openDatabase(c.databaseUrl, { migrate: false });
   try {
     const res = await database.pool.query(query);
     if (options.json) {

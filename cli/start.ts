@@ -5,10 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { LoadedConfig } from '../config/load.js';
+import { connectTemporal } from './connections.js';
 import type { Db } from '../db/client.js';
 import { upsertProblems } from '../db/problems.js';
 import { insertRun } from '../db/runs.js';
-import { buildTaskSet } from '../lib/tasks/index.js';
+import { buildTaskSet, type TaskSet } from '../lib/tasks/index.js';
 import type { flywheelRun } from '../workflows/run.js';
 import { FLYWHEEL_STATUS, SEARCH_ATTRIBUTES, TASK_QUEUES, workflowIds } from '../workflows/shared.js';
 
@@ -19,13 +20,12 @@ export function newRunId(name: string, now = new Date()): string {
   return `${slug}-${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
-export async function createRun(db: Db, loaded: LoadedConfig, baseUrl: string): Promise<string> {
-  const taskSet = buildTaskSet(loaded.config.task, loaded.dir);
-  const trainCount = taskSet.problems.filter((p) => p.split === 'train').length;
-  const testCount = taskSet.problems.length - trainCount;
-  if (trainCount === 0 || testCount === 0) {
-    throw new Error(`${loaded.file}: the task set needs train and test problems (has ${trainCount} train, ${testCount} test)`);
-  }
+/** The run's problems, read and checked before anything connects or writes (bad task files exit 2). */
+export function loadTaskSet(loaded: LoadedConfig): TaskSet {
+  return buildTaskSet(loaded.config.task, loaded.dir);
+}
+
+export async function createRun(db: Db, loaded: LoadedConfig, baseUrl: string, taskSet = loadTaskSet(loaded)): Promise<string> {
   const runId = newRunId(loaded.config.name);
   await db.transaction(async (tx) => {
     await upsertProblems(tx as unknown as Db, taskSet.name, taskSet.problems);
@@ -35,7 +35,7 @@ export async function createRun(db: Db, loaded: LoadedConfig, baseUrl: string): 
 }
 
 export async function connectClient(address: string, namespace: string): Promise<Client> {
-  const connection = await Connection.connect({ address });
+  const connection = await connectTemporal(address, () => Connection.connect({ address, connectTimeout: '10s' }));
   return new Client({ connection, namespace });
 }
 

@@ -4,10 +4,10 @@
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
-import { connectDatabase, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { getRun, listRuns } from '../db/runs.js';
 import { statusQuery, workflowIds, type RunStatus } from '../workflows/shared.js';
-import { resolveConnections } from './connections.js';
+import { openDatabase, resolveConnections } from './connections.js';
 import { formatCoverage, formatTable, roundReports, type RoundReport } from './report.js';
 import { connectClient } from './start.js';
 
@@ -91,7 +91,7 @@ export function formatStatus(report: StatusReport, full: RoundReport[]): string 
 
 export async function statusCommand(runId: string | undefined, options: { json?: boolean; follow?: boolean }) {
   const c = resolveConnections();
-  const database = await connectDatabase(c.databaseUrl);
+  const database = await openDatabase(c.databaseUrl);
   const client = await connectClient(c.temporalAddress, c.namespace).catch(() => null);
   try {
     if (!runId) {

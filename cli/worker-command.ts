@@ -1,21 +1,22 @@
 /** `flywheel worker`: serve task queues until SIGINT/SIGTERM (in-flight activities finish first). */
 import { createDefaultDeps } from '../activities/deps.js';
-import { connectDatabase } from '../db/client.js';
 import { TASK_QUEUES, type QueueRole } from '../workflows/shared.js';
-import { resolveConnections } from './connections.js';
+import { openDatabase, resolveConnections } from './connections.js';
+import { UsageError } from './errors.js';
 import { installQuietRuntime } from './runtime.js';
 import { startWorkers } from './worker.js';
 
 export async function workerCommand(options: { queues: string }) {
   const roles = options.queues.split(',').map((q) => q.trim()).filter(Boolean);
+  if (roles.length === 0) throw new UsageError(`--queues: no role given; choose from ${Object.keys(TASK_QUEUES).join(', ')}`);
   const unknown = roles.filter((r) => !(r in TASK_QUEUES));
   if (unknown.length) {
-    throw new Error(`--queues: unknown role(s) ${unknown.join(', ')}; choose from ${Object.keys(TASK_QUEUES).join(', ')}`);
+    throw new UsageError(`--queues: unknown role${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; choose from ${Object.keys(TASK_QUEUES).join(', ')}`);
   }
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   const connections = resolveConnections();
   installQuietRuntime();
-  const database = await connectDatabase(connections.databaseUrl);
+  const database = await openDatabase(connections.databaseUrl);
   const deps = createDefaultDeps({ db: database.db, embeddedModelUrl: connections.modelUrl ?? undefined, log });
   const workers = await startWorkers({
     address: connections.temporalAddress,

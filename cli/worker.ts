@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { TASK_QUEUES, type QueueRole } from '../workflows/shared.js';
+import { connectTemporal } from './connections.js';
 
 const WORKFLOWS = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -48,7 +49,7 @@ export interface RunningWorkers {
 
 export async function startWorkers(options: WorkersOptions): Promise<RunningWorkers> {
   const roles = options.queues ?? (Object.keys(TASK_QUEUES) as QueueRole[]);
-  const connection = await NativeConnection.connect({ address: options.address });
+  const connection = await connectTemporal(options.address, () => NativeConnection.connect({ address: options.address }));
   const activities = createActivities(options.deps);
   const workers: Worker[] = [];
   try {

@@ -28,6 +28,7 @@ export class ConfigError extends Error {
 }
 
 function formatIssues(file: string, issues: ConfigIssue[]): string {
+  if (issues.length === 1 && !issues[0]!.path && !issues[0]!.line) return `${file}: ${issues[0]!.message}`;
   const head = `${file}: ${issues.length} problem${issues.length === 1 ? '' : 's'} in the run config`;
   const lines = issues.map((i) => {
     const where = i.line ? `${file}:${i.line}${i.column ? `:${i.column}` : ''}` : file;
@@ -50,10 +51,25 @@ export function loadRunConfig(file: string, env: NodeJS.ProcessEnv = process.env
   try {
     text = readFileSync(abs, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, [{ path: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? err}` }]);
+    throw new ConfigError(file, [{ path: '', message: unreadable(abs, err as NodeJS.ErrnoException) }]);
   }
   const config = parseRunConfig(text, file, env);
   return { config, file: abs, dir: path.dirname(abs) };
+}
+
+/** Why a config file cannot be read, in words (not a raw ENOENT). */
+function unreadable(abs: string, err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT':
+      return `no such file: ${abs} (check the path; config/examples/ has run configs to start from)`;
+    case 'EISDIR':
+      return `${abs} is a directory, not a run config file`;
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied reading ${abs}`;
+    default:
+      return `cannot read ${abs}: ${err.message}`;
+  }
 }
 
 /** Validates config text (YAML or JSON); `file` only names it in errors. */

@@ -1,4 +1,7 @@
 import pg from 'pg';
+import { redactUrl } from '../lib/redact.js';
+
+export { redactUrl };
 
 /**
  * Creates `dbName` if missing, through a connection to `adminUrl`; returns the URL of `dbName` (the admin URL with
@@ -33,17 +36,6 @@ export function databaseUrl(url: string, dbName: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${encodeURIComponent(dbName)}`;
   return parsed.toString();
-}
-
-/** The URL with its password replaced by `***`, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(an unparsable URL)';
-  }
 }
 
 /** Connects (or says which URL did not answer), runs `use`, disconnects. */

@@ -4,7 +4,6 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { RunConfig } from '../../config/schema.js';
 import { formatPrompt, generateCountdown } from './countdown.js';
 import { readJsonlTasks, TaskFileError } from './jsonl.js';
 
@@ -22,8 +21,13 @@ export interface TaskSet {
   problems: TaskProblem[];
 }
 
+/** What a run config's `task` section says (config/schema.ts validates it; lib/ does not depend on config/). */
+export type TaskSpec =
+  | { kind: 'countdown'; seed: number; train: number; test: number }
+  | { kind: 'jsonl'; name: string; train: string; test: string };
+
 /** Builds a run's task set; relative JSONL paths are resolved from `configDir`. */
-export function buildTaskSet(task: RunConfig['task'], configDir: string): TaskSet {
+export function buildTaskSet(task: TaskSpec, configDir: string): TaskSet {
   if (task.kind === 'countdown') {
     const problems = generateCountdown({ seed: task.seed, train: task.train, test: task.test }).map((p) => ({
       externalId: p.externalId,

@@ -92,6 +92,6 @@ describe('run config', () => {
   });
 
   it('reports a missing file clearly', () => {
-    expect(() => loadRunConfig('/nonexistent/run.yaml', {})).toThrow(/cannot read the file: ENOENT/);
+    expect(() => loadRunConfig('/nonexistent/run.yaml', {})).toThrow(/^\/nonexistent\/run.yaml: no such file: \/nonexistent\/run.yaml \(check the path/);
   });
 });
