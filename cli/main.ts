@@ -84,8 +84,9 @@ program
 program
   .command('verify <verifier>')
   .description('One verdict, for debugging a verifier (exit 1 when wrong): flywheel verify math --gold="\\frac12" --pred="\\boxed{0.5}"')
-  .requiredOption('--gold <answer>', 'the reference: text (→ {answer}) or a JSON object; @file reads a file')
-  .requiredOption('--pred <text>', 'the model output to judge; @file reads a file')
+  .option('--gold <answer>', 'the reference: text (→ {answer}) or a JSON object; @file reads a file')
+  .option('--pred <text>', 'the model output to judge; @file reads a file')
+  .option('--cases <file>', 'JSONL of {gold, pred, expected?, group?, options?}: verdicts, agreement with expected, disagreements')
   .option('--prompt <text>', 'the problem prompt (countdown reads numbers and target from it)')
   .option('--option <key=value...>', 'verifier options, e.g. --option caseSensitive=false')
   .option('--json', 'print the verdict as JSON')

@@ -7,7 +7,7 @@
 import { ComputeEngine } from '@cortex-js/compute-engine';
 import { createRng, hashSeed } from '../../rng.js';
 
-type Boxed = ReturnType<ComputeEngine['parse']>;
+type Boxed = NonNullable<ReturnType<ComputeEngine['parse']>>;
 
 let engine: ComputeEngine | null = null;
 function ce(): ComputeEngine {
