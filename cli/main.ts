@@ -10,6 +10,7 @@ import { demoCommand } from './demo.js';
 import { exportCommand } from './export.js';
 import { devCommand } from './dev.js';
 import { controlCommand, resumeCommand } from './control.js';
+import { reverifyCommand } from './reverify.js';
 import { runCommand } from './run.js';
 import { sqlCommand } from './sql.js';
 import { statusCommand } from './status.js';
@@ -91,6 +92,13 @@ program
   .option('--option <key=value...>', 'verifier options, e.g. --option caseSensitive=false')
   .option('--json', 'print the verdict as JSON')
   .action(verifyCommand);
+
+program
+  .command('reverify <run>')
+  .description("Verdicts of the run's current verifier version for the traces that have none from it (Postgres only)")
+  .option('--round <n>', 'only this round')
+  .option('--json', 'print {"runId", "verifier", "version", "rounds": [{"round", "written"}]}')
+  .action(reverifyCommand);
 
 program
   .command('sql [query]')
