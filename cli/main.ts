@@ -10,6 +10,7 @@ import { demoCommand } from './demo.js';
 import { exportCommand } from './export.js';
 import { devCommand } from './dev.js';
 import { controlCommand, resumeCommand } from './control.js';
+import { reverifyCommand } from './reverify.js';
 import { runCommand } from './run.js';
 import { sqlCommand } from './sql.js';
 import { statusCommand } from './status.js';
@@ -84,12 +85,20 @@ program
 program
   .command('verify <verifier>')
   .description('One verdict, for debugging a verifier (exit 1 when wrong): flywheel verify math --gold="\\frac12" --pred="\\boxed{0.5}"')
-  .requiredOption('--gold <answer>', 'the reference: text (→ {answer}) or a JSON object; @file reads a file')
-  .requiredOption('--pred <text>', 'the model output to judge; @file reads a file')
+  .option('--gold <answer>', 'the reference: text (→ {answer}) or a JSON object; @file reads a file')
+  .option('--pred <text>', 'the model output to judge; @file reads a file')
+  .option('--cases <file>', 'JSONL of {gold, pred, expected?, group?, options?}: verdicts, agreement with expected, disagreements')
   .option('--prompt <text>', 'the problem prompt (countdown reads numbers and target from it)')
   .option('--option <key=value...>', 'verifier options, e.g. --option caseSensitive=false')
   .option('--json', 'print the verdict as JSON')
   .action(verifyCommand);
+
+program
+  .command('reverify <run>')
+  .description("Verdicts of the run's current verifier version for the traces that have none from it (Postgres only)")
+  .option('--round <n>', 'only this round')
+  .option('--json', 'print {"runId", "verifier", "version", "rounds": [{"round", "written"}]}')
+  .action(reverifyCommand);
 
 program
   .command('sql [query]')

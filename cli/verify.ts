@@ -1,16 +1,19 @@
 /**
- * `flywheel verify <verifier> --gold=<answer> --pred=<text>`: one verdict, for debugging a verifier. `--gold` is the
+ * `flywheel verify <verifier> --gold=<answer> --pred=<text>`: one verdict, for debugging a verifier (`--cases file.jsonl`:
+ * many, with agreement; see verify-cases.ts). `--gold` is the
  * problem's reference: plain text becomes `{answer: text}`; a JSON object is used as it is (e.g. countdown's
  * `{"numbers": [...], "target": 24}` or code's `{"tests": "..."}`). `--pred` is the model output (`@file` reads one).
  */
 import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
-import { createVerifier, verifierSpecSchema } from '../lib/verify/index.js';
+import { closeSharedMathPool, createVerifier, verifierSpecSchema } from '../lib/verify/index.js';
 import { UsageError } from './errors.js';
+import { verifyCasesCommand } from './verify-cases.js';
 
 export interface VerifyOptions {
-  gold: string;
-  pred: string;
+  gold?: string;
+  pred?: string;
+  cases?: string;
   prompt?: string;
   option?: string[];
   json?: boolean;
@@ -44,6 +47,11 @@ export async function verifyCommand(name: string, options: VerifyOptions) {
     const problems = parsed.error.issues.map((i) => `  ${i.path.join('.') || 'verifier'}: ${i.message}`);
     throw new UsageError(`verifier "${name}" with these options is not valid:\n${problems.join('\n')}`);
   }
+  if (options.cases) {
+    if (options.gold !== undefined || options.pred !== undefined) throw new UsageError('--cases reads gold and pred from the file: drop --gold and --pred');
+    return verifyCasesCommand(name, specOptions(options.option), options.cases, options.json ?? false);
+  }
+  if (options.gold === undefined || options.pred === undefined) throw new UsageError('give --gold and --pred (one verdict), or --cases file.jsonl');
   const goldText = readArg(options.gold);
   let reference: unknown = { answer: goldText };
   if (/^\s*[{[]/.test(goldText)) {
@@ -59,7 +67,9 @@ export async function verifyCommand(name: string, options: VerifyOptions) {
       ? new OpenAI({ baseURL: process.env.FLYWHEEL_MODEL_URL, apiKey: process.env.OPENAI_API_KEY ?? 'not-needed' })
       : undefined;
   const verifier = createVerifier(parsed.data, { openai });
-  const verdict = await verifier.verify({ prompt: options.prompt ?? '', reference, text: readArg(options.pred) });
+  const verdict = await verifier
+    .verify({ prompt: options.prompt ?? '', reference, text: readArg(options.pred) })
+    .finally(closeSharedMathPool);
   const out = { verifier: verifier.name, version: verifier.version, ...verdict };
   if (options.json) process.stdout.write(`${JSON.stringify(out)}\n`);
   else {

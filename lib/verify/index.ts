@@ -12,7 +12,7 @@ import { createCodeVerifier } from './code/verifier.js';
 import { countdownVerifier } from './countdown.js';
 import { createExactVerifier, createRegexVerifier } from './exact.js';
 import { createJudgeVerifier } from './judge.js';
-import { mathVerifier } from './math/index.js';
+import { createMathVerifier, mathOptionsShape } from './math/index.js';
 import { numericVerifier } from './numeric.js';
 import type { Verifier } from './types.js';
 
@@ -22,7 +22,7 @@ const positive = () => z.number().positive();
 export const verifierSpecSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('countdown') }),
   z.strictObject({ name: z.literal('numeric') }),
-  z.strictObject({ name: z.literal('math') }),
+  z.strictObject({ name: z.literal('math'), ...mathOptionsShape }),
   z.strictObject({
     name: z.literal('exact'),
     caseSensitive: z.boolean().optional(),
@@ -76,8 +76,10 @@ export function createVerifier(spec: VerifierSpec, deps: VerifierDeps = {}): Ver
       return countdownVerifier;
     case 'numeric':
       return numericVerifier;
-    case 'math':
-      return mathVerifier;
+    case 'math': {
+      const { name: _name, ...options } = s;
+      return createMathVerifier(options);
+    }
     case 'exact':
       return createExactVerifier(s);
     case 'regex':
@@ -93,7 +95,9 @@ export function createVerifier(spec: VerifierSpec, deps: VerifierDeps = {}): Ver
 export type { Verdict, Verifier, VerifyContext, VerifyInput } from './types.js';
 export { countdownVerifier } from './countdown.js';
 export { numericVerifier, extractNumericAnswer, verifyNumeric } from './numeric.js';
-export { mathVerifier, mathEquivalent, mathAnswerKey, extractMathAnswer, normalizeMathAnswer, verifyMath } from './math/index.js';
+export {
+  closeSharedMathPool, createMathVerifier, mathVerifier, mathEquivalent, mathAnswerKey, extractAnswer, extractMathAnswer, normalizeMathAnswer, verifyMath, type MathOptions,
+} from './math/index.js';
 export { createExactVerifier, createRegexVerifier, extractAnswerText, lastAnswerLine, type AnswerSource, type ExactOptions, type RegexOptions } from './exact.js';
 export { createJudgeVerifier, parseJudgeReply, judgePrompt, type JudgeOptions } from './judge.js';
 export { createCodeVerifier, extractProgram, parseCodeReference, type CodeVerifierOptions } from './code/index.js';

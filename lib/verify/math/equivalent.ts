@@ -1,44 +1,65 @@
 /**
- * When two final answers are the same mathematical object. Both are normalised first (normalize.ts), then:
- * - structures compare part by part: tuples and intervals in order, with their brackets (`(1,2)` != `[1,2]`, since
- *   brackets decide what an interval holds); sets `\{...\}` and bare lists `1, 2` in any order (a set equals a
- *   list of the same elements); unions `A \cup B` in any order; matrices cell by cell;
- * - scalars that are rational all the way down compare exactly (`0.75` == `\frac34`, `0.33` != `\frac13`);
- * - other numeric scalars (roots, π, functions) compare as floats within a relative 1e-6
- *   (`2\sqrt{3}` == `\sqrt{12}`, `\pi` != `3.14`);
- * - expressions with variables compare at six seeded random points (`\frac{x}{2}` == `0.5x`);
- * - anything the parser does not read compares as text, case-insensitively.
+ * When two final answers are the same mathematical object. Both are normalised first (normalize.ts), then read as
+ * a structure and compared part by part:
+ * - tuples and intervals in order, with their brackets (`(1,2)` != `[1,2]`); a bare list against a tuple in order;
+ * - sets `\{...\}` and bare lists in any order, duplicates aside; unions in any order; matrices cell by cell (also
+ *   after evaluating `A + B` or `AB`);
+ * - relations: a predicted `x = 3` against `3` is its right-hand side; a reference `k = 3` too when its left side is
+ *   a name; equations are equal when their sides' differences are proportional (`2x+4y-3=0` = `y=-x/2+3/4`),
+ *   inequalities when they are so with a positive factor and the same strictness (`x<1` = `-x>-1`); a reference
+ *   `a < x < b` against an interval reads as that interval (a predicted one only with `setRelations`);
+ * - scalars with the compute engine (scalar.ts); words compare as text, case-insensitively.
  */
-import { createRng, hashSeed } from '../../rng.js';
-import { rationalKey, ratEquals } from '../rational.js';
-import { evalExact, evalFloat, freeVariables, parseExpr, type Expr } from './expr.js';
+import { parseDecimal, ratDiv, rationalKey } from '../rational.js';
 import { normalizeMathAnswer } from './normalize.js';
+import { evaluateMatrix, parseLatex, proportional, sameScalar } from './scalar.js';
 
-type Structure =
+export interface CompareOptions {
+  /** Decimal places a value written with decimals is rounded to before comparing. */
+  precision: number;
+  /** Read a predicted `a \le x \le b` as the interval `[a, b]`. */
+  setRelations: boolean;
+}
+
+export const DEFAULT_COMPARE: CompareOptions = { precision: 6, setRelations: false };
+
+type Node =
   | { kind: 'scalar'; text: string }
   | { kind: 'tuple'; open: string; close: string; items: string[] }
-  | { kind: 'set'; items: string[] }
+  | { kind: 'set'; items: string[]; braces: boolean }
   | { kind: 'union'; items: string[] }
-  | { kind: 'matrix'; rows: string[][] };
-
-const RELATIVE_TOLERANCE = 1e-6;
+  | { kind: 'matrix'; rows: string[][] }
+  | { kind: 'relation'; parts: string[]; ops: string[] };
 
 /** Splits at `separator` where no bracket is open. */
-export function splitTopLevel(text: string, separator: string): string[] {
+export function splitTopLevel(text: string, separator: string | RegExp): string[] {
   const parts: string[] = [];
   let depth = 0;
   let from = 0;
+  const sticky = typeof separator === 'string' ? null : new RegExp(separator.source, 'y');
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
     if (ch === '\\' && (text[i + 1] === '{' || text[i + 1] === '}')) {
       depth += text[i + 1] === '{' ? 1 : -1;
       i++;
-    } else if ('([{'.includes(ch)) depth++;
+      continue;
+    }
+    if (text.startsWith('\\begin{', i)) depth++;
+    else if (text.startsWith('\\end{', i)) depth--;
+    if ('([{'.includes(ch)) depth++;
     else if (')]}'.includes(ch)) depth--;
-    else if (depth === 0 && text.startsWith(separator, i)) {
-      parts.push(text.slice(from, i));
-      from = i + separator.length;
-      i += separator.length - 1;
+    else if (depth === 0) {
+      let length = 0;
+      if (sticky) {
+        sticky.lastIndex = i;
+        const m = sticky.exec(text);
+        length = m ? m[0].length : 0;
+      } else if (text.startsWith(separator as string, i)) length = (separator as string).length;
+      if (length > 0) {
+        parts.push(text.slice(from, i));
+        from = i + length;
+        i += length - 1;
+      }
     }
   }
   parts.push(text.slice(from));
@@ -55,126 +76,231 @@ function wholeGroup(text: string): boolean {
   return false;
 }
 
-function structure(text: string): Structure {
-  const matrix = text.match(/^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^}]*\})?(.*)\\end\{\1\}$/);
-  if (matrix) {
-    const rows = matrix[2].split(/\\\\/).filter((row) => row.length > 0);
+const RELATION = /\\leq(?![a-zA-Z])|\\geq(?![a-zA-Z])|\\neq(?![a-zA-Z])|\\approx(?![a-zA-Z])|=|<|>/;
+
+function relationOf(text: string): Node | null {
+  const pieces: string[] = [];
+  const ops: string[] = [];
+  let rest = text;
+  for (;;) {
+    const parts = splitTopLevel(rest, RELATION);
+    if (parts.length === 1) break;
+    const head = parts[0];
+    pieces.push(head);
+    const op = rest.slice(head.length).match(new RegExp(`^(?:${RELATION.source})`))![0];
+    ops.push(op);
+    rest = rest.slice(head.length + op.length);
+  }
+  if (ops.length === 0) return null;
+  pieces.push(rest);
+  if (pieces.some((p) => p.trim() === '')) return null;
+  // `x = 1/3 \approx 0.33`: the approximation is a remark; `x \approx 11` alone reads as `x = 11`.
+  const approx = ops.indexOf('\\approx');
+  if (approx >= 0) {
+    if (ops.some((o) => o !== '\\approx')) return relationOf(pieces.slice(0, approx + 1).reduce((acc, p, i) => acc + (i ? ops[i - 1] : '') + p, ''));
+    return { kind: 'relation', parts: pieces, ops: ops.map(() => '=') };
+  }
+  return { kind: 'relation', parts: pieces, ops };
+}
+
+function matrixOf(text: string): Node | null {
+  const m = text.match(/^[([]?\\begin\{([pbvBV]?matrix|array)\}(?:\{[^}]*\})?(.*)\\end\{\1\}[)\]]?$/s);
+  if (m && !m[2].includes('\\begin{')) {
+    const rows = m[2].split(/\\\\/).filter((row) => row.trim().length > 0);
     return { kind: 'matrix', rows: rows.map((row) => row.split('&')) };
+  }
+  if (text.includes('\\begin{')) {
+    const evaluated = evaluateMatrix(text);
+    if (evaluated) return { kind: 'matrix', rows: evaluated.map((row) => row.map(normalizeMathAnswer)) };
+  }
+  return null;
+}
+
+function structure(text: string): Node {
+  const matrix = matrixOf(text);
+  if (matrix) return matrix;
+  const list = splitTopLevel(text, ',');
+  if (list.length === 1) {
+    const relation = relationOf(text);
+    if (relation) return relation;
   }
   const union = splitTopLevel(text, '\\cup');
   if (union.length > 1) return { kind: 'union', items: union };
-  if (text.startsWith('\\{') && text.endsWith('\\}')) {
+  if (text.startsWith('\\{') && text.endsWith('\\}') && splitTopLevel(text, ',').length === 1) {
     const inner = text.slice(2, -2);
-    return { kind: 'set', items: inner === '' ? [] : splitTopLevel(inner, ',') };
+    return { kind: 'set', items: inner === '' ? [] : splitTopLevel(inner, ','), braces: true };
   }
   if ('(['.includes(text[0]) && ')]'.includes(text[text.length - 1]) && wholeGroup(text)) {
     const items = splitTopLevel(text.slice(1, -1), ',');
     if (items.length > 1) return { kind: 'tuple', open: text[0], close: text[text.length - 1], items };
   }
-  const list = splitTopLevel(text, ',');
-  if (list.length > 1) return { kind: 'set', items: list };
+  if (list.length > 1) return { kind: 'set', items: list, braces: false };
   return { kind: 'scalar', text };
 }
 
-function close(x: number, y: number): boolean {
-  if (Number.isNaN(x) || Number.isNaN(y)) return false;
-  if (!Number.isFinite(x) || !Number.isFinite(y)) return x === y;
-  return Math.abs(x - y) <= RELATIVE_TOLERANCE * Math.max(Math.abs(x), Math.abs(y)) || Math.abs(x - y) < 1e-12;
+/** A name rather than a value: `x`, `AB`, `f(x)`, `(p,q)`, `S_{MBCN}:S` (no digits or sums outside subscripts). */
+function nameLike(text: string): boolean {
+  const bare = text.replace(/_\{[^}]*\}|_[a-zA-Z0-9]/g, '').trim();
+  return bare !== '' && !/[\d+\-]/.test(bare.replace(/\\[a-zA-Z]+/g, 'a')) && /[a-zA-Z]/.test(bare);
 }
 
-/** Equal as functions of their variables, tested at seeded random points (deterministic per variable set). */
-function sameFunction(a: Expr, b: Expr, variables: string[]): boolean {
-  const rng = createRng(hashSeed('math-equivalence', ...variables));
-  let agreed = 0;
-  for (let trial = 0; trial < 6; trial++) {
-    // Positive values away from 0 and 1 keep roots and logarithms in their domains.
-    const env = Object.fromEntries(variables.map((v) => [v, 0.3 + rng() * 2.4 + (rng() < 0.5 ? 0 : 1.1)]));
-    const x = evalFloat(a, env);
-    const y = evalFloat(b, env);
-    if (!Number.isFinite(x) && !Number.isFinite(y)) continue;
-    if (!close(x, y)) return false;
-    agreed++;
+const isEquation = (n: Node): n is Extract<Node, { kind: 'relation' }> => n.kind === 'relation' && n.ops.every((o) => o === '=');
+
+/** A reference `lo < x < hi` (or `x >= 5`) as the interval it describes, or null. */
+function relationAsInterval(n: Extract<Node, { kind: 'relation' }>): Node | null {
+  const less = (o: string) => o === '<' || o === '\\leq';
+  const more = (o: string) => o === '>' || o === '\\geq';
+  if (n.ops.length === 2 && nameLike(n.parts[1])) {
+    if (n.ops.every(less)) return { kind: 'tuple', open: n.ops[0] === '<' ? '(' : '[', close: n.ops[1] === '<' ? ')' : ']', items: [n.parts[0], n.parts[2]] };
+    if (n.ops.every(more)) return { kind: 'tuple', open: n.ops[1] === '>' ? '(' : '[', close: n.ops[0] === '>' ? ')' : ']', items: [n.parts[2], n.parts[0]] };
   }
-  return agreed >= 3;
+  return null;
 }
 
-function scalarsEquivalent(a: string, b: string): boolean {
+function textual(x: string): boolean {
+  return /(?<![\\a-zA-Z])[a-zA-Z]{3,}/.test(x) || /\d \d/.test(x);
+}
+
+function scalarsEquivalent(a: string, b: string, options: CompareOptions): boolean {
   if (a === b) return true;
-  // Words (`Monday`, an unwrapped `\text{odd}`) are text, not products of one-letter variables; so are
-  // numbers side by side (`3 4`).
-  const textual = (x: string) => /(?<![\\a-zA-Z])[a-zA-Z]{3,}/.test(x) || /\d \d/.test(x);
-  if (textual(a) || textual(b)) return a.toLowerCase() === b.toLowerCase();
-  const ea = parseExpr(a);
-  const eb = parseExpr(b);
-  if (!ea || !eb) return a.toLowerCase() === b.toLowerCase();
-  const variables = [...new Set([...freeVariables(ea), ...freeVariables(eb)])].sort();
-  if (variables.length) return sameFunction(ea, eb, variables);
-  const ra = evalExact(ea);
-  const rb = evalExact(eb);
-  if (ra && rb) return ratEquals(ra, rb);
-  return close(evalFloat(ea), evalFloat(eb));
+  if (a.toLowerCase() === b.toLowerCase() && (textual(a) || textual(b) || /^[a-zA-Z]$/.test(a))) return true;
+  if (textual(a) || textual(b)) return false;
+  const ea = parseLatex(a);
+  const eb = parseLatex(b);
+  if (!ea || !eb) return false;
+  return sameScalar(ea, eb, options.precision);
 }
 
-/** Every item of `a` pairs with a different, equivalent item of `b` (small lists: a greedy match will do). */
-function sameUnordered(a: string[], b: string[]): boolean {
-  if (a.length !== b.length) return false;
-  const left = [...b];
-  for (const item of a) {
-    const at = left.findIndex((other) => normalizedEquivalent(item, other));
-    if (at < 0) return false;
-    left.splice(at, 1);
+/** Every item of one side has an equivalent item on the other (sets: duplicates and order aside). */
+function sameSet(a: string[], b: string[], options: CompareOptions): boolean {
+  const covered = (xs: string[], ys: string[]) => xs.every((x) => ys.some((y) => equivalentText(x, y, options)));
+  return covered(a, b) && covered(b, a);
+}
+
+function difference(n: Extract<Node, { kind: 'relation' }>): string {
+  return `(${n.parts[0]})-(${n.parts[n.parts.length - 1]})`;
+}
+
+function relationsEquivalent(a: Extract<Node, { kind: 'relation' }>, b: Extract<Node, { kind: 'relation' }>, options: CompareOptions): boolean {
+  if (isEquation(a) && isEquation(b)) {
+    if (nameLike(a.parts[0]) && nameLike(b.parts[0])) return equivalentText(a.parts[a.parts.length - 1], b.parts[b.parts.length - 1], options);
+    const da = parseLatex(difference(a));
+    const db = parseLatex(difference(b));
+    return !!da && !!db && proportional(da, db, false);
   }
-  return true;
+  if (a.ops.length !== b.ops.length) return false;
+  // Orient each inequality as `big - small` (> 0 or ≥ 0), then compare pair by pair.
+  const oriented = (n: typeof a) =>
+    n.ops.map((op, i) => {
+      const [l, r] = [n.parts[i], n.parts[i + 1]];
+      if (op === '<' || op === '\\leq') return { f: `(${r})-(${l})`, strict: op === '<', neq: false, order: [l, r] };
+      if (op === '>' || op === '\\geq') return { f: `(${l})-(${r})`, strict: op === '>', neq: false, order: [r, l] };
+      return { f: `(${l})-(${r})`, strict: false, neq: op === '\\neq', order: [l, r] };
+    });
+  const oa = oriented(a);
+  const ob = oriented(b);
+  const samePairs = (xs: typeof oa, ys: typeof oa) =>
+    xs.every((x, i) => {
+      const y = ys[i];
+      if (x.strict !== y.strict || x.neq !== y.neq) return false;
+      if (x.order.every((part, k) => equivalentText(part, y.order[k], options))) return true;
+      const fx = parseLatex(x.f);
+      const fy = parseLatex(y.f);
+      return !!fx && !!fy && proportional(fx, fy, !x.neq);
+    });
+  return samePairs(oa, ob) || (oa.length > 1 && samePairs(oa, [...ob].reverse()));
 }
 
-function normalizedEquivalent(a: string, b: string): boolean {
-  a = normalizeMathAnswer(a);
-  b = normalizeMathAnswer(b);
-  if (a === b) return true;
-  const sa = structure(a);
-  const sb = structure(b);
-  if (sa.kind !== sb.kind) return false;
-  switch (sa.kind) {
+function nodesEquivalent(gold: Node, pred: Node, options: CompareOptions): boolean {
+  // Relations against values: a predicted `x = 3` is its value; a reference `k = 3` too when `k` is a name.
+  if (pred.kind === 'relation' && gold.kind !== 'relation') {
+    if (isEquation(pred)) return nodesEquivalent(gold, structure(pred.parts[pred.parts.length - 1]), options);
+    const interval = options.setRelations ? relationAsInterval(pred) : null;
+    return interval ? nodesEquivalent(gold, interval, options) : false;
+  }
+  if (gold.kind === 'relation' && pred.kind !== 'relation') {
+    if (isEquation(gold) && nameLike(gold.parts[gold.parts.length - 2])) return nodesEquivalent(structure(gold.parts[gold.parts.length - 1]), pred, options);
+    const interval = relationAsInterval(gold);
+    return interval ? nodesEquivalent(interval, pred, options) : false;
+  }
+  if (gold.kind === 'relation' && pred.kind === 'relation') return relationsEquivalent(gold, pred, options);
+  // A bare list against a tuple: in order.
+  if (gold.kind === 'tuple' && pred.kind === 'set' && !pred.braces && gold.open === '(' && gold.close === ')') {
+    return gold.items.length === pred.items.length && gold.items.every((item, i) => equivalentText(item, pred.items[i], options));
+  }
+  if (pred.kind === 'tuple' && gold.kind === 'set' && !gold.braces) return nodesEquivalent(pred, gold, options);
+  if (gold.kind !== pred.kind) return false;
+  switch (gold.kind) {
     case 'scalar':
-      return scalarsEquivalent(sa.text, (sb as typeof sa).text);
+      return scalarsEquivalent(gold.text, (pred as typeof gold).text, options);
     case 'tuple': {
-      const tb = sb as typeof sa;
+      const p = pred as typeof gold;
       return (
-        sa.open === tb.open && sa.close === tb.close && sa.items.length === tb.items.length &&
-        sa.items.every((item, i) => normalizedEquivalent(item, tb.items[i]))
+        gold.open === p.open && gold.close === p.close && gold.items.length === p.items.length &&
+        gold.items.every((item, i) => equivalentText(item, p.items[i], options))
       );
     }
     case 'set':
     case 'union':
-      return sameUnordered(sa.items, (sb as typeof sa).items);
+      return sameSet(gold.items, (pred as typeof gold).items, options);
     case 'matrix': {
-      const mb = sb as typeof sa;
+      const p = pred as typeof gold;
       return (
-        sa.rows.length === mb.rows.length &&
-        sa.rows.every((row, i) => row.length === mb.rows[i].length && row.every((cell, j) => normalizedEquivalent(cell, mb.rows[i][j])))
+        gold.rows.length === p.rows.length &&
+        gold.rows.every((row, i) => row.length === p.rows[i].length && row.every((cell, j) => equivalentText(cell, p.rows[i][j], options)))
       );
     }
+    case 'relation':
+      return false;
   }
 }
 
+function equivalentText(gold: string, pred: string, options: CompareOptions): boolean {
+  const a = normalizeMathAnswer(gold);
+  const b = normalizeMathAnswer(pred);
+  if (a === b) return true;
+  return nodesEquivalent(structure(a), structure(b), options);
+}
+
 /**
- * Whether two answers (as written, e.g. extracted from `\boxed{}`) are the same mathematical object.
+ * Whether a predicted answer (as written, e.g. extracted from `\boxed{}`) is the reference's mathematical object.
+ * The order matters for relations: see the module comment.
  *
  * @example
  * mathEquivalent('\\dfrac{\\sqrt{2}}{2}', '1/\\sqrt2') === true
  * mathEquivalent('(1, 2)', '[1, 2]') === false
  */
-export function mathEquivalent(a: string, b: string): boolean {
-  return normalizedEquivalent(a, b);
+export function mathEquivalent(gold: string, pred: string, options: Partial<CompareOptions> = {}): boolean {
+  return equivalentText(gold, pred, { ...DEFAULT_COMPARE, ...options });
 }
 
 /**
- * The majority-voting key of an answer: the canonical number when it is rational (`\frac{3}{4}`, `0.75` → `0.75`),
- * else its normalised text.
+ * The majority-voting key of an answer: the canonical number when it is a plain rational (`\frac{3}{4}`, `0.75` →
+ * `0.75`), else its normalised text.
  */
 export function mathAnswerKey(answer: string): string {
   const normalised = normalizeMathAnswer(answer);
-  const parsed = structure(normalised).kind === 'scalar' ? parseExpr(normalised) : null;
-  const exact = parsed && freeVariables(parsed).size === 0 ? evalExact(parsed) : null;
-  return exact ? rationalKey(exact) : normalised;
+  const node = structure(normalised);
+  const text = node.kind === 'relation' && isEquation(node) ? normalizeMathAnswer(node.parts[node.parts.length - 1]) : normalised;
+  const json = /^[-\d.\\{}frac/]+$/.test(text) ? parseLatex(text)?.json : undefined;
+  const exact = rationalOf(json);
+  return exact ?? text;
+}
+
+function rationalOf(json: unknown): string | null {
+  if (typeof json === 'number' && Number.isFinite(json)) return rationalKeyOf(String(json), '1');
+  if (Array.isArray(json) && json[0] === 'Rational' && typeof json[1] === 'number' && typeof json[2] === 'number') return rationalKeyOf(String(json[1]), String(json[2]));
+  if (Array.isArray(json) && json[0] === 'Negate') {
+    const inner = rationalOf(json[1]);
+    return inner === null ? null : inner.startsWith('-') ? inner.slice(1) : `-${inner}`;
+  }
+  if (json && typeof json === 'object' && 'num' in json) return rationalKeyOf(String((json as { num: string }).num), '1');
+  return null;
+}
+
+function rationalKeyOf(num: string, den: string): string | null {
+  const n = parseDecimal(num);
+  const d = parseDecimal(den);
+  const r = n && d ? ratDiv(n, d) : null;
+  return r ? rationalKey(r) : null;
 }

@@ -1,7 +1,28 @@
 /**
- * Finding the final answer in a model's LaTeX-flavoured output: the last `\boxed{...}` or `\fbox{...}` (braces
- * nest), else the last "answer is X" or "Answer: X".
+ * Finding the final answer in a model's output, in the order Math-Verify looks: a tier of extraction modes is
+ * tried at a time, and within a tier the candidate that appears last in the text wins.
+ * - `boxed`: `\boxed{...}` / `\fbox{...}` (braces nest); boxed answers side by side (`\boxed{1}, \boxed{2}`) are one list;
+ * - `final-answer`: "the final answer is X", "the answer is X", "Answer: X";
+ * - `latex`: the math of `$...$`, `$$...$$`, `\(...\)`, `\[...\]` (inline spans end at a newline); spans joined by
+ *   "and" / "or" / "," are one list;
+ * - `expression`: the last plain number outside math (thousands separators, decimal commas, currency, units, percent).
  */
+
+export type ExtractMode = 'boxed' | 'final-answer' | 'latex' | 'expression';
+/** One mode, or several that compete on position (the last in the text wins). */
+export type ExtractTier = ExtractMode | ExtractMode[];
+
+export const DEFAULT_EXTRACTION: ExtractTier[] = [['boxed', 'final-answer'], ['latex', 'expression']];
+
+export interface Extracted {
+  /** The answer as written (LaTeX, not normalised); a plain number from `expression` is already plain. */
+  answer: string;
+  mode: ExtractMode;
+}
+
+interface Candidate extends Extracted {
+  at: number;
+}
 
 /** The content of the braces opening at `open` (which must be `{`), or null when they never close. */
 export function braceGroup(text: string, open: number): { content: string; end: number } | null {
@@ -19,6 +40,28 @@ export function braceGroup(text: string, open: number): { content: string; end: 
   return null;
 }
 
+interface Span {
+  content: string;
+  start: number;
+  end: number;
+}
+
+function boxedSpans(text: string): Span[] {
+  const spans: Span[] = [];
+  for (const m of text.matchAll(/\\(?:boxed|fbox)(?![a-zA-Z])/g)) {
+    let i = m.index + m[0].length;
+    while (text[i] === ' ') i++;
+    if (text[i] === '{') {
+      const group = braceGroup(text, i);
+      if (group) spans.push({ content: group.content, start: m.index, end: group.end });
+    } else {
+      const bare = text.slice(i).match(/^[^\s$]+/);
+      if (bare) spans.push({ content: bare[0], start: m.index, end: i + bare[0].length });
+    }
+  }
+  return spans;
+}
+
 /**
  * The content of the last `\boxed{...}` / `\fbox{...}` (also `\boxed 5`), or null.
  *
@@ -26,38 +69,143 @@ export function braceGroup(text: string, open: number): { content: string; end: 
  * lastBoxed('so \\boxed{\\frac{1}{2}}.') === '\\frac{1}{2}'
  */
 export function lastBoxed(text: string): string | null {
-  const starts = [...text.matchAll(/\\(?:boxed|fbox)(?![a-zA-Z])/g)];
-  for (let k = starts.length - 1; k >= 0; k--) {
-    let i = starts[k].index + starts[k][0].length;
-    while (text[i] === ' ') i++;
-    if (text[i] === '{') {
-      const group = braceGroup(text, i);
-      if (group) return group.content;
-    } else {
-      const bare = text.slice(i).match(/^[^\s$]+/);
-      if (bare) return bare[0];
-    }
+  const spans = boxedSpans(text);
+  return spans.length ? spans[spans.length - 1].content : null;
+}
+
+// What may stand between two answers that form one list: commas, "and"/"or", spacing, math delimiters.
+const CONNECTOR = /^(?:\s|,|;|\\[,;:! ]|\\q?quad|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b|\\\(|\\\)|\\\[|\\\]|\$|\\(?=\\|$)|\.)*$/;
+
+/** The last span, with the spans before it that only connectors separate from it, as one comma-separated answer. */
+function lastGroup(text: string, spans: Span[]): Span | null {
+  if (spans.length === 0) return null;
+  let k = spans.length - 1;
+  while (k > 0) {
+    const between = text.slice(spans[k - 1].end, spans[k].start);
+    if (between.length > 40 || !CONNECTOR.test(between)) break;
+    k--;
+  }
+  const group = spans.slice(k);
+  return { content: group.map((s) => s.content).join(', '), start: group[group.length - 1].start, end: group[group.length - 1].end };
+}
+
+/** `$...$`, `$$...$$`, `\(...\)`, `\[...\]`, in order; `\$` is a dollar sign, not a delimiter. */
+export function latexSpans(text: string): Span[] {
+  const spans: Span[] = [];
+  const re = /\$\$([\s\S]+?)\$\$|(?<!\\)\$((?:\\\$|[^$\n])+?)(?<!\\)\$|\\\(([^\n]+?)\\\)|\\\[([\s\S]+?)\\\]/g;
+  for (const m of text.matchAll(re)) {
+    const content = m[1] ?? m[2] ?? m[3] ?? m[4];
+    if (content.trim()) spans.push({ content, start: m.index, end: m.index + m[0].length });
+  }
+  return spans;
+}
+
+function boxedCandidate(text: string): Candidate | null {
+  const group = lastGroup(text, boxedSpans(text));
+  return group ? { answer: group.content.trim(), mode: 'boxed', at: group.start } : null;
+}
+
+function latexCandidate(text: string): Candidate | null {
+  const group = lastGroup(text, latexSpans(text));
+  if (group) return { answer: group.content.trim(), mode: 'latex', at: group.start };
+  // Math written without delimiters (`\frac{10}{9}`): the whole text, when it has commands and no prose.
+  const bare = text.trim();
+  if (/\\[a-zA-Z]/.test(bare) && !/(?<![\\a-zA-Z])[a-zA-Z]{4,}/.test(bare.replace(/\\[a-zA-Z]+/g, '')) && boxedSpans(text).length === 0) {
+    return { answer: bare, mode: 'latex', at: text.length };
   }
   return null;
 }
 
-/** The math in an "answer is ..." phrase: the first `$...$` in it, else the text up to the end of the sentence. */
+// A number as people write it: 1,000.99 / 1 000 / 1000,99 (decimal comma) / .5 / 3/4, with $ or a sign before it.
+const PLAIN_NUMBER =
+  /(?<![A-Za-z0-9.,_^])(-|−)?\s?(?:\$|€|£)?\s?(\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])|\d{1,3}(?: \d{3})+(?![\d.,])|\d+(?:[.,]\d+)?|\.\d+)(?:\s*\/\s*(\d+))?(?!\d)/g;
+
+/** A plain number as written (`1,000.99`, `1000,99`, `0,111`, `1 000`) in standard form (`1000.99`), or null. */
+export function plainNumber(written: string): string | null {
+  let s = written.replace(/−/g, '-').replace(/^\s*[$€£]\s*/, '').trim();
+  const sign = s.startsWith('-') ? '-' : '';
+  s = s.replace(/^-\s*[$€£]?\s*/, '');
+  if (/^\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s) && !/^0,/.test(s)) s = s.replace(/,/g, '');
+  else if (/^\d{1,3}(?: \d{3})+$/.test(s)) s = s.replace(/ /g, '');
+  else if (/^\d+,\d+$/.test(s)) s = s.replace(',', '.');
+  return /^(?:\d+(?:\.\d+)?|\.\d+)(?:\/\d+)?$/.test(s) ? sign + s : null;
+}
+
+/** The last plain number of the text outside math spans (those are masked), or null. */
+function expressionCandidate(text: string): Candidate | null {
+  let masked = text;
+  for (const span of [...latexSpans(text), ...boxedSpans(text)]) {
+    masked = masked.slice(0, span.start) + ' '.repeat(span.end - span.start) + masked.slice(span.end);
+  }
+  let last: Candidate | null = null;
+  for (const m of masked.matchAll(PLAIN_NUMBER)) {
+    const number = plainNumber(`${m[1] ?? ''}${m[2]}`);
+    if (number === null) continue;
+    last = { answer: m[3] ? `${number}/${m[3]}` : number, mode: 'expression', at: m.index };
+  }
+  return last;
+}
+
+/** The text with math spans blanked out (same length), so that sentence and word searches skip them. */
+function maskSpans(text: string, spans: Span[]): string {
+  let masked = text;
+  for (const span of spans) masked = masked.slice(0, span.start) + '\u0001'.repeat(span.end - span.start) + masked.slice(span.end);
+  return masked;
+}
+
+/** The answer in the sentence after a "final answer" phrase: what follows its last "is", as math or a number. */
 function phraseAnswer(rest: string): string | null {
-  const math = rest.match(/^\s*[^$\n]{0,20}?\$\$?([^$]+)\$/);
-  if (math) return math[1].trim();
-  const plain = rest.match(/^\s*(.*?)(?:\.\s|\.?$)/m);
-  const found = plain?.[1].trim().replace(/\*+/g, '').trim();
-  return found ? found : null;
+  const masked = maskSpans(rest, latexSpans(rest));
+  const sentenceEnd = masked.match(/^(?:[^\n.]|\.(?=\d))*/)?.[0].length ?? rest.length;
+  const isAt = [...masked.slice(0, sentenceEnd).matchAll(/\bis\b/g)].pop();
+  const from = isAt ? isAt.index + isAt[0].length : 0;
+  const chunk = rest.slice(from, sentenceEnd);
+  const spans = latexSpans(chunk);
+  if (spans.length) return lastGroup(chunk, spans)?.content.trim() ?? null;
+  const plain = chunk.replace(/\*+/g, '').replace(/^[\s:"']+|[\s"'.!]+$/g, '');
+  if (!plain) return null;
+  if (!/[a-zA-Z]{3,}/.test(plain)) return plain;
+  return expressionCandidate(chunk)?.answer ?? null;
 }
 
-/** The final answer of a solution, as written (not normalised), or null when it has none. */
-export function extractMathAnswer(text: string): string | null {
-  const boxed = lastBoxed(text);
-  if (boxed !== null) return boxed.trim();
-  const phrases = [...text.matchAll(/(?:answer\s+is|answer\s*\**\s*:)\s*\**\s*:?/gi)];
+function finalAnswerCandidate(text: string): Candidate | null {
+  const phrases = [...text.matchAll(/\b(?:final\s+answer(?:\s*\**\s*:)?(?:\s*the\s+final\s+answer)?\s*(?:is\b)?|answer\s+is\b|answer\s*\**\s*:)\s*\**\s*:?/gi)];
   for (let k = phrases.length - 1; k >= 0; k--) {
-    const found = phraseAnswer(text.slice(phrases[k].index + phrases[k][0].length));
-    if (found) return found;
+    const at = phrases[k].index + phrases[k][0].length;
+    const found = phraseAnswer(text.slice(at));
+    if (found) return { answer: found, mode: 'final-answer', at };
   }
   return null;
+}
+
+const FINDERS: Record<ExtractMode, (text: string) => Candidate | null> = {
+  boxed: boxedCandidate,
+  'final-answer': finalAnswerCandidate,
+  latex: latexCandidate,
+  expression: expressionCandidate,
+};
+
+/**
+ * The final answer of a text under these extraction tiers, or null when no mode finds one.
+ *
+ * @example
+ * extractAnswer('so $x = 3$.')  // { answer: 'x = 3', mode: 'latex' }
+ * extractAnswer('It costs $1,000.99.', [['expression']])  // { answer: '1000.99', mode: 'expression' }
+ */
+export function extractAnswer(text: string, tiers: ExtractTier[] = DEFAULT_EXTRACTION): Extracted | null {
+  for (const tier of tiers) {
+    const modes = Array.isArray(tier) ? tier : [tier];
+    let best: Candidate | null = null;
+    for (const mode of modes) {
+      const found = FINDERS[mode](text);
+      if (found && (!best || found.at > best.at)) best = found;
+    }
+    if (best) return { answer: best.answer, mode: best.mode };
+  }
+  return null;
+}
+
+/** The final answer as written, or null (the default tiers). */
+export function extractMathAnswer(text: string, tiers?: ExtractTier[]): string | null {
+  return extractAnswer(text, tiers)?.answer ?? null;
 }

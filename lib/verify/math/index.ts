@@ -1,40 +1,36 @@
 /**
- * Math verifier (MATH / competition style): the final answer is the last `\boxed{}` (else "the answer is X"),
- * correct when it is equivalent to the reference answer (see equivalent.ts for what counts as equivalent).
+ * Math verifier (MATH / competition style, judged as Math-Verify judges): the final answer is found by extraction
+ * tiers (extract.ts), compared with the reference by structure and the compute engine (equivalent.ts), each verdict
+ * in a worker thread with a time limit (pool.ts).
  */
-import type { Verdict, Verifier, VerifyInput } from '../types.js';
-import { mathAnswerKey, mathEquivalent } from './equivalent.js';
-import { extractMathAnswer, lastBoxed } from './extract.js';
+import type { Verdict, Verifier, VerifyContext, VerifyInput } from '../types.js';
+import { versionWithOptions } from '../version.js';
+import { resolveMathOptions, type MathOptions } from './options.js';
+import { sharedMathPool } from './pool.js';
+import { mathReference } from './verdict.js';
 
-export const MATH_VERSION = '1';
+/** 1: boxed / "answer is" and a hand-written parser. 2: Math-Verify-style extraction and the compute engine. */
+export const MATH_VERSION = '2';
 
-/** The gold answer: `{answer}` or the value itself; a full solution with a `\boxed{}` gives its boxed part. */
-export function mathReference(reference: unknown): string {
-  const raw = typeof reference === 'object' && reference !== null && 'answer' in reference ? (reference as { answer: unknown }).answer : reference;
-  if (typeof raw === 'number' && Number.isFinite(raw)) return String(raw);
-  if (typeof raw === 'string' && raw.trim()) return lastBoxed(raw) ?? raw.trim();
-  throw new Error(`math verifier: the reference has no answer (got ${JSON.stringify(raw)?.slice(0, 100)}); expected {answer: string | number}`);
+/** The verdict options that change verdicts (the time limit changes only which verdicts are errors, so it counts). */
+export function createMathVerifier(options: MathOptions = {}): Verifier {
+  const resolved = resolveMathOptions(options);
+  return {
+    name: 'math',
+    version: versionWithOptions(MATH_VERSION, options as Record<string, unknown>),
+    async verify(input: VerifyInput, context?: VerifyContext): Promise<Verdict> {
+      const gold = mathReference(input.reference);
+      if (context?.signal?.aborted) throw new Error('cancelled');
+      return sharedMathPool().verify({ gold, text: input.text, options: resolved }, resolved.timeoutMs);
+    },
+  };
 }
 
-export function verifyMath(gold: string, text: string): Verdict {
-  const extracted = extractMathAnswer(text);
-  if (extracted === null || extracted === '') {
-    return { score: 0, correct: false, answer: null, detail: 'no final answer: neither \\boxed{} nor "the answer is"' };
-  }
-  const answer = mathAnswerKey(extracted);
-  return mathEquivalent(extracted, gold)
-    ? { score: 1, correct: true, answer, detail: `${answer} is equivalent to the reference ${gold}` }
-    : { score: 0, correct: false, answer, detail: `${answer} is not equivalent to the reference ${gold}` };
-}
+export const mathVerifier: Verifier = createMathVerifier();
 
-export const mathVerifier: Verifier = {
-  name: 'math',
-  version: MATH_VERSION,
-  async verify(input: VerifyInput) {
-    return verifyMath(mathReference(input.reference), input.text);
-  },
-};
-
-export { extractMathAnswer, lastBoxed } from './extract.js';
+export { DEFAULT_EXTRACTION, extractAnswer, extractMathAnswer, lastBoxed, plainNumber, type ExtractMode, type ExtractTier } from './extract.js';
 export { mathAnswerKey, mathEquivalent } from './equivalent.js';
 export { normalizeMathAnswer } from './normalize.js';
+export { mathOptionsShape, resolveMathOptions, type MathOptions } from './options.js';
+export { goldAnswer, mathReference, verifyMath } from './verdict.js';
+export { closeSharedMathPool, MathPool, sharedMathPool } from './pool.js';

@@ -4,7 +4,8 @@
  * - `%` is dropped like a unit: `50\%` == `50` (and so `50\%` != `0.5`);
  * - units in `\text{}` / `\mathrm{}` after a value, and plain unit words after a number, are dropped;
  * - degrees (`^\circ`) are dropped: `90^\circ` == `90`;
- * - `x = 5` and `x \in [1, 2]` keep only the right-hand side when the left is a single variable;
+ * - `x \in [1, 2]` keeps only the set (relations such as `x = 5` are compared in relations.ts);
+ * - `and` / `or` / `;` between answers separate list items like commas;
  * - a whole-answer mixed number `3\frac{1}{2}` reads as 7/2;
  * - a whole answer `1,000` reads as 1000 (commas elsewhere separate elements).
  */
@@ -65,11 +66,19 @@ function unwrapBraces(s: string): string {
 /**
  * @example
  * normalizeMathAnswer('\\left( \\dfrac12, 3 \\right)') === '(\\frac{1}{2},3)'
- * normalizeMathAnswer('x = 5\\text{ cm}') === '5'
+ * normalizeMathAnswer('x = 5\\text{ cm}') === 'x=5'
  */
 export function normalizeMathAnswer(raw: string): string {
   let s = raw.trim();
   s = s
+    .replace(/(?<!\\)\\\\(?=[a-zA-Z])(?!end\{|begin\{)/g, '\\') // `\\frac` from a doubly escaped string is `\frac`
+    .replace(/,\\!\s*/g, ',')
+    .replace(/\{\s*,\s*\}/g, '{,}')
+    .replace(/!=|\\ne(?![a-zA-Z])/g, '\\neq ')
+    .replace(/>=|≥/g, '\\geq ')
+    .replace(/<=|≤/g, '\\leq ')
+    .replace(/\\lt(?![a-zA-Z])/g, '<')
+    .replace(/\\gt(?![a-zA-Z])/g, '>')
     .replace(/−|–/g, '-')
     .replace(/×/g, '\\times ')
     .replace(/·/g, '\\cdot ')
@@ -92,7 +101,7 @@ export function normalizeMathAnswer(raw: string): string {
     .replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ(?![a-zA-Z])|°|\\degree(?![a-zA-Z])/g, '')
     .replace(/\\%|%/g, '');
   s = replaceCommandArg(s, STYLE_COMMANDS, (arg) => arg);
-  s = s.replace(/\\text\s*\{\s*(?:and|or)\s*\}/g, ',');
+  s = s.replace(/\\text\s*\{\s*(?:and|or)\s*\}|\s+(?:and|or)\s+|(?<=[\d)}])(?:and|or)(?=[\d(a-zA-Z\\-])|;/g, ',');
   s = handleText(s);
   // Plain unit words after a number: "12 inches", "5 square units".
   s = s.replace(/^(.*[\d})])\s+[a-zA-Z]{2,}\.?(?:\s+[a-zA-Z]+\.?)*$/, '$1');
@@ -102,13 +111,14 @@ export function normalizeMathAnswer(raw: string): string {
     .replace(/\\frac\s*([0-9a-zA-Z])\s*\{/g, '\\frac{$1}{')
     .replace(/\\frac\s*(\{[^{}]*\})\s*([0-9a-zA-Z])/g, '\\frac$1{$2}')
     .replace(/\\sqrt\s*([0-9a-zA-Z])/g, '\\sqrt{$1}');
+  const thousands = /^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s.trim().replace(/\{,\}/g, ','));
   s = removeSpaces(s);
   s = s.replace(/\{,\}/g, ',').replace(/\{\}/g, '');
   s = unwrapBraces(s);
-  s = s.replace(/\.$/, '');
-  // x = 5, x \in [1, 2]: keep the right-hand side when the left is one variable.
-  s = s.replace(/^[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?'*(?:=|\\in(?![a-zA-Z]))(?!.*=)/, '');
-  if (/^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s)) s = s.replace(/,/g, '');
+  if (!/\.\.$/.test(s)) s = s.replace(/[.,]+$/, '');
+  // x \in [1, 2]: the set, when the left is one variable.
+  s = s.replace(/^[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?'*\\in(?![a-zA-Z])(?!.*=)/, '');
+  if (thousands) s = s.replace(/,/g, '');
   const mixed = s.match(/^(-?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$/);
   if (mixed) s = `${mixed[1]}\\frac{${BigInt(mixed[2]) * BigInt(mixed[4]) + BigInt(mixed[3])}}{${mixed[4]}}`;
   s = s.replace(/(^|[^\d])\.(\d)/g, (_m, before: string, digit: string) => `${before}0.${digit}`);

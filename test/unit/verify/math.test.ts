@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractMathAnswer, mathAnswerKey, mathEquivalent, mathVerifier, normalizeMathAnswer } from '../../../lib/verify/index.js';
+import { createVerifier, extractAnswer, extractMathAnswer, mathAnswerKey, mathEquivalent, mathVerifier, normalizeMathAnswer, verifyMath } from '../../../lib/verify/index.js';
 
 describe('math verifier: extraction', () => {
   it('takes the last \\boxed{} with nested braces, or \\fbox, or "the answer is"', () => {
@@ -73,14 +73,13 @@ describe('math verifier: equivalence', () => {
 
   const nearMisses: Array<[string, string]> = [
     ['1/3', '0.33'],
-    ['\\frac13', '0.333333'], // rationals compare exactly: a rounded decimal is not the fraction
     ['\\sqrt{2}', '2'],
     ['\\sqrt{2}', '1.414'],
     ['\\pi', '3.14'],
     ['(1,2)', '[1,2]'], // brackets decide what an interval holds
     ['[2,5)', '[2,5]'],
     ['(1,2)', '(2,1)'],
-    ['(1,2)', '1,2'],
+    ['(2,1)', '1,2'], // a bare list against a tuple compares in order
     ['\\{1,2\\}', '\\{1,2,3\\}'],
     ['50\\%', '0.5'], // % is dropped like a unit, so 50% reads as 50
     ['2x', 'x^2'],
@@ -101,7 +100,7 @@ describe('math verifier: equivalence', () => {
 
   it('normalises typesetting away', () => {
     expect(normalizeMathAnswer('\\left( \\dfrac12, 3 \\right)')).toBe('(\\frac{1}{2},3)');
-    expect(normalizeMathAnswer('x = 5\\text{ cm}')).toBe('5');
+    expect(normalizeMathAnswer('x = 5\\text{ cm}')).toBe('x=5');
     expect(normalizeMathAnswer('\\displaystyle 2 \\pi r')).toBe('2\\pi r');
   });
 
@@ -136,4 +135,112 @@ describe('math verifier: verdicts', () => {
     expect(await verify({ answer: '1' }, 'I give up')).toMatchObject({ score: 0, correct: false, answer: null });
     await expect(verify({}, '\\boxed{1}')).rejects.toThrow(/math verifier: the reference has no answer/);
   });
+});
+
+describe('math verifier 2: extraction tiers', () => {
+  it('takes boxed or "final answer" answers, whichever comes last', () => {
+    expect(extractMathAnswer('\\boxed{200} then \\boxed{255}. Final Answer: The final answer is $10,455$.')).toBe('10,455');
+    expect(extractMathAnswer('The final answer is $7$. Checking again: \\boxed{8}')).toBe('8');
+    expect(extractMathAnswer('Roots: \\boxed{-2} and \\boxed{1}.')).toBe('-2, 1');
+    expect(extractMathAnswer('Final Answer: The area of $ABC$ is 42.')).toBe('42');
+    expect(extractMathAnswer('Final Answer: She waited 5 minutes.')).toBe('5');
+  });
+
+  it('reads every LaTeX delimiter, inline spans only on one line', () => {
+    expect(extractMathAnswer('so \\( 3x \\) here')).toBe('3x');
+    expect(extractMathAnswer('so \\[\n 7 \n\\] here')).toBe('7');
+    expect(extractMathAnswer('so $$\n 7 \n$$')).toBe('7');
+    expect(extractAnswer('so $\n 7 \n$', [['boxed', 'final-answer'], ['latex']])).toBeNull();
+    expect(extractMathAnswer('it costs \\$3 and $x = 4$')).toBe('x = 4');
+    expect(extractMathAnswer('$1$ or $5$')).toBe('1, 5');
+    expect(extractMathAnswer('\\dfrac{7}{2}')).toBe('\\dfrac{7}{2}');
+  });
+
+  it('falls back to the last plain number outside math, as people write numbers', () => {
+    const plain = (t: string) => extractAnswer(t, [['expression']])?.answer;
+    expect(plain('Total: 7,425,000 people')).toBe('7425000');
+    expect(plain('It is 3,50 €')).toBe('3.50');
+    expect(plain('About 0,25')).toBe('0.25');
+    expect(plain('1 000 grams')).toBe('1000');
+    expect(plain('he paid $12.30 for 2 pens, so 6.15 each')).toBe('6.15');
+    expect(plain('code XJ7B')).toBeUndefined();
+    expect(plain('she ran 3/4 of a mile')).toBe('3/4');
+    expect(extractMathAnswer('$x$ is 2 so the area is 12 square units')).toBe('12');
+  });
+});
+
+describe('math verifier 2: what counts as equivalent', () => {
+  const same = (gold: string, pred: string, o = {}) => verifyMath(gold, pred, o).correct;
+
+  it('relations: a predicted x = v is v, a named reference too, equations up to a factor', () => {
+    expect(same('$4$', '$y = 4$')).toBe(true);
+    expect(same('$y = 4$', '$4$')).toBe(true);
+    expect(same('$3 = 2a+b$', '$2a+b$')).toBe(false);
+    expect(same('$x + y = 2$', '$2$')).toBe(false);
+    expect(same('$3x - 6y = 3$', '$x = 2y + 1$')).toBe(true);
+    expect(same('$x = 3+4 = 7$', '$x = 7$')).toBe(true);
+    expect(same('$5$', '$t \\approx 5$')).toBe(true);
+  });
+
+  it('inequalities by direction and strictness, ranges as intervals', () => {
+    expect(same('$y > 2$', '$2 < y$')).toBe(true);
+    expect(same('$y > 2$', '$-y < -2$')).toBe(true);
+    expect(same('$y > 2$', '$y \\geq 2$')).toBe(false);
+    expect(same('$y > 2$', '$y < 2$')).toBe(false);
+    expect(same('$1 < t \\leq 4$', '$(1, 4]$')).toBe(true);
+    expect(same('$(1, 4]$', '$1 < t \\leq 4$')).toBe(false);
+    expect(same('$(1, 4]$', '$1 < t \\leq 4$', { setRelations: true })).toBe(true);
+  });
+
+  it('percent, units, thousands and currency are typesetting', () => {
+    expect(same('$35\\%$', 'It is 35 percent')).toBe(true);
+    expect(same('$35\\%$', '\\boxed{35 pct}')).toBe(true);
+    expect(same('$0.35$', '35')).toBe(false);
+    expect(same('$2{,}048$', '\\boxed{2,\\! 048}')).toBe(true);
+    expect(same('$2048$', '\\boxed{2, 048}')).toBe(false);
+    expect(same('$12$', '\\boxed{12\\text{ meters}}')).toBe(true);
+  });
+
+  it('decimals compare at the configured precision', () => {
+    expect(same('$\\frac{2}{3}$', '$0.666667$')).toBe(true);
+    expect(same('$\\frac{2}{3}$', '$0.67$')).toBe(false);
+    expect(same('$\\frac{2}{3}$', '$0.67$', { precision: 2 })).toBe(true);
+    expect(same('$\\sqrt{5}$', '2.2360679775')).toBe(true);
+    expect(same('$3\\sqrt{5}$', '$3$')).toBe(false);
+  });
+
+  it('symbolic expressions by simplification or probing, matrices after evaluation', () => {
+    expect(same('$\\cot^2 t + 1$', '$\\csc^2 t$')).toBe(true);
+    expect(same('$\\frac{a+3}{5}$', '$\\frac{a}{5}+\\frac35$')).toBe(true);
+    expect(same('$(a+1)^2$', '$a^2+1$')).toBe(false);
+    expect(same('$\\begin{pmatrix}2 & 0 \\\\ 0 & 2\\end{pmatrix}$', '$\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix} + \\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}$')).toBe(true);
+    expect(same('$\\begin{bmatrix}1 & 2\\end{bmatrix}$', '$\\left[\\begin{array}{cc}1 & 2\\end{array}\\right]$')).toBe(true);
+    expect(same('$\\begin{pmatrix}1 & 2\\end{pmatrix}$', '$\\begin{pmatrix}2 & 1\\end{pmatrix}$')).toBe(false);
+  });
+
+  it('sets ignore order and repeats, lists of named values are their values', () => {
+    expect(same('$(1,2),(3,4)$', '\\boxed{(3,4), (1,2), (3,4)}')).toBe(true);
+    expect(same('$(1,2),(3,4)$', '\\boxed{(3,4), (1,2), (5,6)}')).toBe(false);
+    expect(same('$a=2, b=-3$', '\\boxed{2, -3}')).toBe(true);
+    expect(same('$2;3;5$', '\\boxed{\\{5, 3, 2\\}}')).toBe(true);
+  });
+});
+
+describe('math verifier 2: versions and time limits', () => {
+  it('is version 2, with the options in the version', () => {
+    expect(mathVerifier.version).toBe('2');
+    expect(createVerifier({ name: 'math', precision: 3 }).version).toMatch(/^2\+[0-9a-f]{8}$/);
+    expect(createVerifier({ name: 'math', precision: 3 }).version).not.toBe(createVerifier({ name: 'math', precision: 4 }).version);
+  });
+
+  it('gives an error verdict past the time limit or the size limit, and keeps serving', async () => {
+    const tight = createVerifier({ name: 'math', timeoutMs: 10 });
+    const heavy = '\\boxed{' + Array.from({ length: 1500 }, (_, i) => `\\sin(x_{${i}})^{${i}}`).join('+') + '}';
+    const slow = await tight.verify({ prompt: '', reference: { answer: '\\sin(x)' }, text: heavy });
+    expect(slow).toMatchObject({ correct: false, answer: null });
+    expect(slow.detail).toMatch(/^error: /);
+    const huge = await mathVerifier.verify({ prompt: '', reference: { answer: '1' }, text: `\\boxed{${'1+'.repeat(30_000)}1}` });
+    expect(huge.detail).toMatch(/^error: an answer of \d+ characters/);
+    expect((await mathVerifier.verify({ prompt: '', reference: { answer: '2' }, text: '\\boxed{2}' })).correct).toBe(true);
+  }, 60_000);
 });

@@ -1,0 +1,30 @@
+/** Queries of `flywheel reverify`: a run's rounds, and their traces without a verdict of one verifier version. */
+import { and, asc, eq, isNull } from 'drizzle-orm';
+import type { Db } from './client.js';
+import { problems, rounds, traces, verdicts, type Round } from './schema.js';
+import type { TraceToVerify } from './traces.js';
+
+export async function runRounds(db: Db, runId: string, index?: number): Promise<Round[]> {
+  const where = index === undefined ? eq(rounds.runId, runId) : and(eq(rounds.runId, runId), eq(rounds.index, index));
+  return db.select().from(rounds).where(where).orderBy(asc(rounds.index));
+}
+
+/** Every trace of the round (any purpose) that has no verdict from this verifier version, oldest first. */
+export async function tracesWithoutVerdict(
+  db: Db,
+  roundId: number,
+  verifier: { name: string; version: string },
+  limit = 1000,
+): Promise<TraceToVerify[]> {
+  return db
+    .select({ id: traces.id, text: traces.text, error: traces.error, prompt: problems.prompt, reference: problems.reference })
+    .from(traces)
+    .innerJoin(problems, eq(problems.id, traces.problemId))
+    .leftJoin(
+      verdicts,
+      and(eq(verdicts.traceId, traces.id), eq(verdicts.verifier, verifier.name), eq(verdicts.verifierVersion, verifier.version)),
+    )
+    .where(and(eq(traces.roundId, roundId), isNull(verdicts.id)))
+    .orderBy(asc(traces.id))
+    .limit(limit);
+}
