@@ -39,7 +39,7 @@ export function describeProgress(point: ProgressPoint): string {
   const parts = [`step ${point.step}`];
   if (point.loss !== undefined) parts.push(`loss ${point.loss.toFixed(4)}`);
   if (point.epoch !== undefined) parts.push(`epoch ${Number(point.epoch.toFixed(2))}`);
-  if (point.lr !== undefined) parts.push(`lr ${point.lr.toPrecision(3)}`);
+  if (point.lr !== undefined) parts.push(`lr ${point.lr.toExponential(2)}`);
   return parts.join(' · ');
 }
 
