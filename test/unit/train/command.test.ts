@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -98,10 +98,13 @@ describe('command trainer, local launcher', () => {
   });
 
   it('never starts a second job while one lives, and cancels it on request', async () => {
-    const { trainer: t } = trainer('sleep 30');
+    const { trainer: t, workdir } = trainer('sleep 30');
     const first = await t.submit(request('run-d', '/dev/null'));
     await expect(t.submit(request('run-d', '/dev/null'))).rejects.toThrow(/already has a live trainer job \(run-d\/round-1\/job-1\)/);
     expect((await t.get(first.id)).status).toBe('running');
+    // Once the script is up (started.json), a cancel reaches its trap and status.json records the signal.
+    const started = path.join(workdir, 'run-d/round-1/job-1/started.json');
+    for (let i = 0; i < 100 && !existsSync(started); i++) await new Promise((r) => setTimeout(r, 20));
     await t.cancel(first.id);
     const job = await settle(t, first.id);
     expect(job.status).toBe('cancelled');
