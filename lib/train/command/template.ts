@@ -27,6 +27,9 @@ export const TEMPLATE_VARIABLES = {
   /** Launcher templates only: the job script flywheel wrote, and the scheduler's id of the job. */
   script: 'FLYWHEEL_SCRIPT',
   jobId: 'FLYWHEEL_SCHEDULER_JOB_ID',
+  /** Deploy commands only: the checkpoint directory to serve, and the replica (base URL) to serve it on. */
+  checkpoint: 'FLYWHEEL_CHECKPOINT',
+  replica: 'FLYWHEEL_REPLICA',
 } as const;
 
 export type TemplateVariable = keyof typeof TEMPLATE_VARIABLES;
