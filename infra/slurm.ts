@@ -221,16 +221,20 @@ export async function startSlurmCluster(options: { cpus?: number } = {}): Promis
   };
 }
 
-/** Lines of jobcomp/filetxt whose job name is `name`: Slurm's own count of jobs that ended under that name. */
-export function jobCompRecords(file: string, name: string): Array<{ jobId: string; state: string; exitCode: string }> {
+/**
+ * Lines of jobcomp/filetxt, Slurm's own record of every job that ended, whose job name starts with `namePrefix`
+ * (all of them for '').
+ */
+export function jobCompRecords(file: string, namePrefix: string): Array<{ jobId: string; name: string; state: string; exitCode: string }> {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8')
     .split('\n')
-    .filter((line) => line.includes(` Name=${name} `))
+    .filter((line) => line.trim() !== '' && (/ Name=(\S+)/.exec(line)?.[1] ?? '').startsWith(namePrefix))
     .map((line) => ({
       jobId: /JobId=(\S+)/.exec(line)?.[1] ?? '',
+      name: / Name=(\S+)/.exec(line)?.[1] ?? '',
       state: /JobState=(\S+)/.exec(line)?.[1] ?? '',
-      exitCode: /ExitCode=(\S+)/.exec(line)?.[1] ?? '',
+      exitCode: / ExitCode=(\S+)/.exec(line)?.[1] ?? '', // not DerivedExitCode
     }));
 }
 
