@@ -120,7 +120,8 @@ async function stopByPidFile(file: string, name: string): Promise<void> {
   const pid = readPid(file);
   if (!pid || !isAlive(pid)) return;
   process.kill(pid, 'SIGTERM');
-  if (!(await waitForExit(pid, 15_000))) {
+  // slurmctld saves its state and drains its RPC threads first (up to MessageTimeout when a client went away).
+  if (!(await waitForExit(pid, 30_000))) {
     process.kill(pid, 'SIGKILL');
     if (!(await waitForExit(pid, 5_000))) throw new Error(`${name} (pid ${pid}) survived SIGKILL`);
   }

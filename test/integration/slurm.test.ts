@@ -90,7 +90,8 @@ describe.skipIf(unavailable !== null)('slurm launcher on a real cluster', () => 
   });
 
   it('slurmctld restarted (SIGTERM, start again) while a job runs: the job is found again and completes', async () => {
-    const trainer = createCommandTrainer(options(`sleep 12 && ${TRAIN}`));
+    // The job waits for the test's go (a file) before training, so it is surely running across the restart.
+    const trainer = createCommandTrainer(options(`until [ -f {jobDir}/go ]; do sleep 0.2; done; ${TRAIN}`));
     const submitted = await trainer.submit({ baseModel: 'countdown-mlp', trainingFile: dataset, hyperparameters: { nEpochs: 2 }, suffix: 'fw', seed: 5, tag: { runId: 'ctld', round: 1 } });
     await waitFor('the job running', async () => (await trainer.get(submitted.id)).status === 'running');
     await cluster.stopController();
@@ -101,6 +102,7 @@ describe.skipIf(unavailable !== null)('slurm launcher on a real cluster', () => 
     } finally {
       await cluster.startController();
     }
+    writeFileSync(path.join(workdir, 'ctld/round-1/job-1/go'), '');
     const job = await settle(createCommandTrainer(options(TRAIN)), submitted.id);
     expect(job.status).toBe('succeeded');
     await waitFor('the jobcomp record', () => records('ctld').length >= 1);
