@@ -62,3 +62,22 @@ export function createDeployer(options: DeployerOptions): Deployer {
 export { DeployError, ReplicaError } from './types.js';
 export type { DeployRequest, DeployResult, Deployer, ReplicaDeploy } from './types.js';
 export { serverRoot } from './replica.js';
+
+/**
+ * The run config's `deploy` section as deployer options; `replicas` default to the model's (`embedded` resolved
+ * by the caller to the embedded server's URL), the API key read from the variable the config names.
+ */
+export function deployerOptions(
+  deploy: { kind: string; replicas?: string[]; command?: string; timeoutSeconds: number; apiKeyEnv?: string },
+  modelReplicas: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): DeployerOptions | null {
+  if (deploy.kind === 'none') return null;
+  return {
+    kind: deploy.kind as DeployKind,
+    replicas: deploy.replicas ?? modelReplicas,
+    command: deploy.command,
+    timeoutMs: deploy.timeoutSeconds * 1000,
+    apiKey: deploy.apiKeyEnv ? env[deploy.apiKeyEnv] : undefined,
+  };
+}

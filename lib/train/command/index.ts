@@ -7,3 +7,4 @@ export type { JobRecord, LauncherKind } from './jobdir.js';
 export { parseScontrolJob, slurmComment } from './slurm.js';
 export type { SlurmLauncherOptions } from './slurm.js';
 export type { TemplatesLauncherOptions } from './templates.js';
+export { adapterPrefix, commandTrainerOptions, modelReplicas } from './from-config.js';

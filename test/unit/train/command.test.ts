@@ -179,3 +179,23 @@ it('upload writes the JSONL where the job can read it', async () => {
   expect(file).toBe(path.join(workdir, 'uploads/flywheel-x-round-1.jsonl'));
   writeFileSync(path.join(workdir, 'probe'), '');
 });
+
+describe('from the run config', () => {
+  it('builds trainer options with the script template read relative to the config', async () => {
+    const { commandTrainerOptions, modelReplicas, adapterPrefix } = await import('../../../lib/train/command/from-config.js');
+    const { parseRunConfig } = await import('../../../config/load.js');
+    const configDir = path.join(root, 'cfg');
+    mkdirSync(configDir);
+    writeFileSync(path.join(configDir, 'tpl.sh'), '#SBATCH --nodes=1\nsrun {command}\n');
+    const config = parseRunConfig(
+      'task: {kind: countdown}\nmodel: {baseUrls: ["http://a:1/v1", "http://b:1/v1"]}\nfinetune: {backend: command, workdir: work, command: "train {dataset}", launcher: {kind: slurm, scriptTemplate: tpl.sh}}\n',
+    );
+    const options = commandTrainerOptions(config.finetune, configDir, {});
+    expect(options.workdir).toBe(path.join(configDir, 'work'));
+    expect(options.launcher).toMatchObject({ kind: 'slurm', scriptTemplate: '#SBATCH --nodes=1\nsrun {command}\n' });
+    expect(modelReplicas(config.model)).toEqual(['http://a:1/v1', 'http://b:1/v1']);
+    expect(adapterPrefix('fw', 'run-1')).toBe('fw-run-1-r');
+    const missing = parseRunConfig('task: {kind: countdown}\nfinetune: {backend: command, workdir: w, command: x, launcher: {kind: slurm, scriptTemplate: nope.sh}}\n');
+    expect(() => commandTrainerOptions(missing.finetune, configDir)).toThrow(/scriptTemplate: cannot read .*nope\.sh: ENOENT/);
+  });
+});
