@@ -110,8 +110,9 @@ describe.skipIf(unavailable !== null)('slurm launcher on a real cluster', () => 
   });
 
   it('a crash between sbatch and recording the job id: found again by job name and comment', async () => {
-    const trainer = createCommandTrainer(options(`sleep 2 && ${TRAIN}`));
-    const submitted = await trainer.submit({ baseModel: 'countdown-mlp', trainingFile: dataset, hyperparameters: { nEpochs: 2 }, suffix: 'fw', seed: 5, tag: { runId: 'lost', round: 1 } });
+    // Held in the queue, so it has not started and only Slurm knows it (no started.json yet).
+    const held = { ...options(TRAIN), launcher: { ...options(TRAIN).launcher, sbatch: ['--hold'] } };
+    await createCommandTrainer(held).submit({ baseModel: 'countdown-mlp', trainingFile: dataset, hyperparameters: { nEpochs: 2 }, suffix: 'fw', seed: 5, tag: { runId: 'lost', round: 1 } });
     const recordFile = path.join(workdir, 'lost/round-1/job-1/job.json');
     const record = JSON.parse(readFileSync(recordFile, 'utf8'));
     const slurmId = record.scheduler.jobId;
@@ -119,10 +120,13 @@ describe.skipIf(unavailable !== null)('slurm launcher on a real cluster', () => 
     writeFileSync(recordFile, JSON.stringify({ ...record, state: 'submitting', scheduler: undefined }));
     const restarted = createCommandTrainer(options(TRAIN));
     const found = await restarted.find({ runId: 'lost', round: 1 });
-    expect(found?.id).toBe('lost/round-1/job-1');
+    expect(found).toMatchObject({ id: 'lost/round-1/job-1', status: 'queued' });
     expect(JSON.parse(readFileSync(recordFile, 'utf8')).scheduler.jobId).toBe(slurmId);
     await expect(restarted.submit({ baseModel: 'countdown-mlp', trainingFile: dataset, hyperparameters: {}, suffix: 'fw', seed: 5, tag: { runId: 'lost', round: 1 } })).rejects.toThrow(/already has a live trainer job/);
+    const release = await runCommand('scontrol', ['release', slurmId], { env: env() });
+    expect(release.code, release.stderr).toBe(0);
     expect((await settle(restarted, found!.id)).status).toBe('succeeded');
+    await waitFor('the jobcomp record', () => records('lost').length >= 1);
     expect(records('lost')).toHaveLength(1);
   });
 

@@ -12,7 +12,7 @@ import { readManifest } from '../manifest.js';
 import { describeProgress, ProgressReader } from '../progress.js';
 import type { ChatExampleLike, JobTag, SubmitRequest, Trainer, TrainerJob } from '../types.js';
 import { trainerEnv } from './exec.js';
-import { createJobDir, jobDir, jobIdFor, jobIndices, jobScript, JobFiles, type JobRecord, type LauncherKind } from './jobdir.js';
+import { createJobDir, jobDir, jobIdFor, jobIndices, jobScript, type JobFiles, type JobRecord, type LauncherKind } from './jobdir.js';
 import type { Launcher, SchedulerView } from './launcher.js';
 import { createLocalLauncher } from './local.js';
 import { createSlurmLauncher, templateBody, type SlurmLauncherOptions } from './slurm.js';
