@@ -14,6 +14,11 @@ import { jobCompRecords, slurmUnavailableReason, startSlurmCluster, type SlurmCl
 import { runCommand } from '../../lib/train/command/exec.js';
 import { createCommandTrainer } from '../../lib/train/command/trainer.js';
 import type { TrainerJob } from '../../lib/train/types.js';
+import { createDeployer } from '../../lib/deploy/index.js';
+import { adapterPrefix } from '../../lib/train/command/from-config.js';
+import { formatPrompt, generateCountdown } from '../../lib/tasks/countdown.js';
+import { verifyCountdown } from '../../lib/verify/countdown.js';
+import { startLocalModelServer } from '../../localmodel/server.js';
 import { startDriver } from '../helpers/driver-process.js';
 import { waitFor } from '../helpers/processes.js';
 import { writeCountdownJsonl } from '../helpers/train-data.js';
@@ -63,6 +68,29 @@ describe.skipIf(unavailable !== null)('slurm launcher on a real cluster', () => 
     expect(script).toContain('#SBATCH --cpus-per-task=1');
     await waitFor('the jobcomp record', () => records('ok').length === 1);
     expect(records('ok')).toEqual([expect.objectContaining({ state: 'COMPLETED' })]);
+  });
+
+  it('the checkpoint of that job is deployed to the embedded server with vllm-lora and serves better than the base', async () => {
+    const server = await startLocalModelServer({ dataDir: path.join(workdir, 'localmodel'), runtimeLora: true });
+    try {
+      const job = await createCommandTrainer(options(TRAIN)).get('ok/round-1/job-1');
+      const deployer = createDeployer({ kind: 'vllm-lora', replicas: [server.url], timeoutMs: 30_000 });
+      const result = await deployer.deploy({ model: job.model!, checkpointPath: job.checkpoint!.path, keep: [], unloadPrefix: adapterPrefix('fw', 'ok') });
+      expect(result.replicas).toEqual([expect.objectContaining({ replica: server.url, servedAs: 'fw-ok-r1', alreadyLoaded: false })]);
+      const problems = generateCountdown({ seed: 3, train: 0, test: 40 });
+      const passAt1 = async (model: string) => {
+        let solved = 0;
+        for (const p of problems) {
+          const res = await fetch(`${server.url}/chat/completions`, { method: 'POST', body: JSON.stringify({ model, temperature: 0, messages: [{ role: 'user', content: formatPrompt(p) }] }) });
+          const body = (await res.json()) as { choices: Array<{ message: { content: string } }> };
+          if (verifyCountdown(p, body.choices[0].message.content).correct) solved++;
+        }
+        return solved / problems.length;
+      };
+      expect(await passAt1('fw-ok-r1')).toBeGreaterThan(await passAt1('countdown-mlp'));
+    } finally {
+      await server.close();
+    }
   });
 
   it('a worker SIGKILLed while its job runs is replaced by one that reattaches: exactly one Slurm job', async () => {
