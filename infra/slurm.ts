@@ -6,7 +6,7 @@
  *   npx tsx infra/slurm.ts check    starts a cluster, runs one job through sbatch, stops it (exit 0 when it works)
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -116,6 +116,21 @@ function readPid(file: string): number | null {
   }
 }
 
+/** slurmstepd processes started by the slurmd of the cluster whose config is `conf`. */
+function stepDaemons(conf: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'slurmstepd') continue;
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`SLURM_CONF=${conf}`)) found.push(Number(entry));
+    } catch {
+      // exited meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
 async function stopByPidFile(file: string, name: string): Promise<void> {
   const pid = readPid(file);
   if (!pid || !isAlive(pid)) return;
@@ -161,6 +176,15 @@ export async function startSlurmCluster(options: { cpus?: number } = {}): Promis
     await stopByPidFile(slurmdPid, 'slurmd');
     await stopByPidFile(ctldPid, 'slurmctld');
     await stopByPidFile(mungePid, 'munged');
+    // A step daemon whose job never got to report its end (the controller was down) outlives slurmd and ignores
+    // SIGTERM; it is this cluster's when it inherited this cluster's SLURM_CONF.
+    for (const pid of stepDaemons(conf)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
   };
 
   try {
