@@ -101,6 +101,34 @@ program
   .action(reverifyCommand);
 
 program
+  .command('train-policy')
+  .description('Train the embedded policy on a chat JSONL file into a checkpoint directory (prints progress JSON lines): the embedded trainer command for finetune.backend: command')
+  .requiredOption('--data <file>', 'chat JSONL training file ({"messages": [...]} per line)')
+  .requiredOption('--output <dir>', 'checkpoint directory to write (policy.json + manifest.json)')
+  .option('--init <dir>', 'checkpoint directory to continue from (empty: the base model)')
+  .option('--epochs <n>', 'epochs (empty: the default)')
+  .option('--lr-multiplier <x>', 'learning-rate multiplier (empty: 1)')
+  .option('--batch-size <n>', 'batch size (empty: the default)')
+  .option('--seed <n>', 'seed', '0')
+  .action(async (options: Record<string, string | undefined>) => {
+    const { runTrainPolicy, optionalNumberFlag, TrainPolicyInputError } = await import('../localmodel/train-policy.js');
+    try {
+      runTrainPolicy({
+        data: options.data!,
+        output: options.output!,
+        init: options.init,
+        epochs: optionalNumberFlag(options.epochs, '--epochs', true),
+        learningRateMultiplier: optionalNumberFlag(options.lrMultiplier, '--lr-multiplier', false),
+        batchSize: optionalNumberFlag(options.batchSize, '--batch-size', true),
+        seed: options.seed === undefined || options.seed === '' || options.seed === '0' ? 0 : optionalNumberFlag(options.seed, '--seed', true),
+      });
+    } catch (err) {
+      if (err instanceof TrainPolicyInputError) throw new UsageError(err.message);
+      throw err;
+    }
+  });
+
+program
   .command('sql [query]')
   .description('Run a SQL query against the flywheel database and print the rows (no query: print how to connect)')
   .option('--json', 'print rows as JSON')

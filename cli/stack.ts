@@ -56,7 +56,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         });
     const modelStart = env.FLYWHEEL_MODEL_URL
       ? Promise.resolve(null)
-      : startLocalModelServer({ dataDir: path.join(options.home, 'localmodel'), port: 0, log: () => {} }).then((m) => ({
+      : startLocalModelServer({ dataDir: path.join(options.home, 'localmodel'), port: 0, log: () => {}, runtimeLora: /^(1|true)$/i.test(process.env.VLLM_ALLOW_RUNTIME_LORA_UPDATING ?? '') }).then((m) => ({
           url: m.url,
           stop: () => m.close(),
         }));

@@ -6,6 +6,7 @@
  * the validated config is what gets stored in Postgres.
  */
 import { z } from 'zod';
+import { unknownPlaceholders } from '../lib/train/command/template.js';
 import { verifierSpecSchema } from '../lib/verify/index.js';
 
 const positiveInt = () => z.number().int().positive();
@@ -39,6 +40,11 @@ export const verifierSchema = verifierSpecSchema;
 export const modelSchema = z.strictObject({
   /** OpenAI-compatible base URL (vLLM, SGLang, OpenAI, llama.cpp), or `embedded` for the local model server. */
   baseUrl: z.string().min(1).default('embedded'),
+  /**
+   * Several inference replicas of the same model (each an OpenAI-compatible base URL): generation is spread across
+   * them and a deploy reaches every one. When set, it replaces `baseUrl`.
+   */
+  baseUrls: z.array(z.string().url()).min(1).optional(),
   /** Name of the environment variable holding the API key (read by workers; never stored). */
   apiKeyEnv: envName.optional(),
   /** The base model (round 0). */
@@ -145,26 +151,136 @@ export const filterSchema = z.strictObject({
   rationalized: z.boolean().default(true),
 });
 
-export const finetuneSchema = z.strictObject({
-  backend: z.enum(['openai']).default('openai'),
-  /**
-   * `base`: every round trains the base model on the new data (ReST-EM). `previous`: continue from the last
-   * promoted model (cheaper, but prone to collapse at high learning rates).
-   */
-  from: z.enum(['base', 'previous']).default('base'),
-  hyperparameters: z
-    .strictObject({
-      nEpochs: positiveInt().optional(),
-      learningRateMultiplier: z.number().positive().optional(),
-      batchSize: positiveInt().optional(),
-    })
-    .default({}),
-  /** Appended to fine-tuned model names. */
-  suffix: z.string().regex(/^[a-zA-Z0-9-]{1,40}$/, 'letters, digits and dashes, at most 40').default('flywheel'),
-  pollIntervalMs: positiveInt().default(2_000),
-  /** Give up on a trainer job after this long (it is then reported, not resubmitted). */
-  timeoutMinutes: positiveInt().default(24 * 60),
+/** A shell command template: its `{placeholders}` must be known ones (a typo must not run as literal text). */
+const commandTemplate = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .superRefine((text, ctx) => {
+      const unknown = unknownPlaceholders(text);
+      if (unknown.length) {
+        ctx.addIssue({ code: 'custom', message: `${what} uses unknown placeholder${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{${u}}`).join(', ')} (see lib/train/command/template.ts for the list; {{ and }} are literal braces)` });
+      }
+    });
+
+const regexString = z.string().min(1).superRefine((text, ctx) => {
+  try {
+    new RegExp(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(err as Error).message}` });
+  }
 });
+
+/** The trainer runs as a detached process on the train worker's machine, and outlives the worker. */
+export const localLauncherSchema = z.strictObject({ kind: z.literal('local') });
+
+/** The trainer runs as a Slurm batch job (sbatch), tracked with squeue / scontrol and cancelled with scancel. */
+export const slurmLauncherSchema = z.strictObject({
+  kind: z.literal('slurm'),
+  partition: z.string().min(1).optional(),
+  /** e.g. `gpu:1`, `gpu:a100:8`. */
+  gres: z.string().min(1).optional(),
+  /** Time limit, e.g. `04:00:00`. */
+  time: z.string().min(1).optional(),
+  account: z.string().min(1).optional(),
+  cpusPerTask: positiveInt().optional(),
+  mem: z.string().min(1).optional(),
+  /** Further sbatch options, one `#SBATCH` line each, e.g. `--qos=high`, `--nodes=2`. */
+  sbatch: z.array(z.string().regex(/^--?[A-Za-z]/, 'an sbatch option such as --qos=high')).default([]),
+  /**
+   * A batch script template file (relative paths are from the config file): its `#SBATCH` lines are kept, and its
+   * body runs where it writes `{command}` (module loads, srun/torchrun wrappers...).
+   */
+  scriptTemplate: z.string().min(1).optional(),
+});
+
+/** Any scheduler through submit / status / cancel command templates whose output is parsed (e.g. Kubernetes). */
+export const templatesLauncherSchema = z.strictObject({
+  kind: z.literal('templates'),
+  /** Gets `{script}` (the job script, on the shared workdir) and `{jobName}`; prints the job id. */
+  submit: commandTemplate('finetune.launcher.submit'),
+  /** First group = the job id in submit's output (default: all of it, trimmed). */
+  jobIdPattern: regexString.optional(),
+  /** Gets `{jobId}`; prints what `states` maps. */
+  status: commandTemplate('finetune.launcher.status'),
+  states: z.strictObject({
+    succeeded: regexString,
+    failed: regexString,
+    queued: regexString.optional(),
+    running: regexString.optional(),
+  }),
+  /** Status output meaning the scheduler does not know the job (default: `not ?found`). */
+  notFoundPattern: regexString.optional(),
+  cancel: commandTemplate('finetune.launcher.cancel'),
+  timeoutMs: positiveInt().default(60_000),
+});
+
+export const launcherSchema = z.discriminatedUnion('kind', [localLauncherSchema, slurmLauncherSchema, templatesLauncherSchema]);
+
+export const finetuneSchema = z
+  .strictObject({
+    /** `openai`: the fine-tuning API (OpenAI, the embedded model). `command`: your own trainer command. */
+    backend: z.enum(['openai', 'command']).default('openai'),
+    /**
+     * `base`: every round trains the base model on the new data (ReST-EM). `previous`: continue from the last
+     * promoted model (cheaper, but prone to collapse at high learning rates).
+     */
+    from: z.enum(['base', 'previous']).default('base'),
+    hyperparameters: z
+      .strictObject({
+        nEpochs: positiveInt().optional(),
+        learningRateMultiplier: z.number().positive().optional(),
+        batchSize: positiveInt().optional(),
+      })
+      .default({}),
+    /** Appended to fine-tuned model names. */
+    suffix: z.string().regex(/^[a-zA-Z0-9-]{1,40}$/, 'letters, digits and dashes, at most 40').default('flywheel'),
+    pollIntervalMs: positiveInt().default(2_000),
+    /** Give up on a trainer job after this long (it is then reported, not resubmitted). */
+    timeoutMinutes: positiveInt().default(24 * 60),
+    /**
+     * `command` backend: the trainer command line, with placeholders such as `{dataset}`, `{outputDir}`,
+     * `{baseModel}`, `{fromCheckpoint}`, `{seed}`, `{epochs}` (also exported as FLYWHEEL_* variables).
+     */
+    command: commandTemplate('finetune.command').optional(),
+    /** `command` backend: where the job runs. */
+    launcher: launcherSchema.default({ kind: 'local' }),
+    /**
+     * `command` backend: a directory the worker and the trainer both read and write (a shared filesystem on a
+     * cluster): datasets, job scripts, logs, checkpoints. Relative paths are from the worker's directory.
+     */
+    workdir: z.string().min(1).optional(),
+    /** Extra environment variables for the trainer job (values here are stored with the run: no secrets). */
+    env: z.record(envName, z.string()).default({}),
+    /** Credential-like variables of the worker the trainer may inherit (e.g. HF_TOKEN, WANDB_API_KEY). */
+    passEnv: z.array(envName).default([]),
+  })
+  .superRefine((finetune, ctx) => {
+    if (finetune.backend !== 'command') return;
+    if (!finetune.command) ctx.addIssue({ code: 'custom', path: ['command'], message: 'finetune.backend: command needs the trainer command line in finetune.command' });
+    if (!finetune.workdir) ctx.addIssue({ code: 'custom', path: ['workdir'], message: 'finetune.backend: command needs finetune.workdir, a directory the trainer can read (a shared filesystem on a cluster)' });
+  });
+
+/**
+ * How a new checkpoint reaches the inference servers before anything samples with it. `none`: the trainer's
+ * model is served as it is (the OpenAI fine-tuning API). Names are unique to run and round.
+ */
+export const deploySchema = z
+  .strictObject({
+    kind: z.enum(['none', 'vllm-lora', 'sglang-lora', 'sglang-weights', 'command']).default('none'),
+    /** Servers to deploy to (OpenAI base URLs); default: `model.baseUrls` or `model.baseUrl`. */
+    replicas: z.array(z.string().url()).min(1).optional(),
+    /** `command`: a restart script, with `{checkpoint}`, `{modelName}`, `{replica}` (run once per replica). */
+    command: z.string().min(1).optional(),
+    /** Give up on a replica that has not loaded the model after this long. */
+    timeoutSeconds: positiveInt().default(600),
+    /** Adapters of this run kept loaded besides the current and the candidate (vLLM's --max-loras bounds them). */
+    keepAdapters: z.number().int().min(0).default(0),
+    apiKeyEnv: envName.optional(),
+  })
+  .superRefine((deploy, ctx) => {
+    if (deploy.kind === 'command' && !deploy.command) ctx.addIssue({ code: 'custom', path: ['command'], message: 'deploy.kind: command needs deploy.command (the restart script)' });
+  });
 
 export const evaluateSchema = z.strictObject({
   /** Greedy (temperature 0) pass@1. */
@@ -214,6 +330,7 @@ export const runConfigSchema = z
     rationalize: rationalizeSchema.default(rationalizeSchema.parse({})),
     filter: filterSchema.default(filterSchema.parse({})),
     finetune: finetuneSchema.default(finetuneSchema.parse({})),
+    deploy: deploySchema.default(deploySchema.parse({})),
     evaluate: evaluateSchema.default(evaluateSchema.parse({})),
     promote: promoteSchema.default(promoteSchema.parse({})),
     durability: durabilitySchema.default(durabilitySchema.parse({})),

@@ -82,6 +82,12 @@ export const models = flywheel.table(
     datasetId: ref('dataset_id'),
     fineTuneId: ref('fine_tune_id'),
     promoted: boolean('promoted').notNull().default(false),
+    /** `api`: served by the trainer's own API (OpenAI); `adapter` / `full`: a checkpoint a command trainer wrote. */
+    kind: text('kind'),
+    /** Base URLs of the replicas that serve it (the deploy step fills it; empty until deployed). */
+    servedAt: jsonb('served_at').notNull().default(sql`'[]'::jsonb`),
+    /** The checkpoint directory it was loaded from, for a model a command trainer produced. */
+    checkpointPath: text('checkpoint_path'),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('models_run_name').on(t.runId, t.name)],
@@ -300,6 +306,15 @@ export const fineTunes = flywheel.table(
     error: text('error'),
     /** Jobs of this round that failed before and were replaced after an operator resumed the round. */
     supersededJobIds: jsonb('superseded_job_ids').notNull().default(sql`'[]'::jsonb`),
+    /** Where a command trainer's job runs: `local`, `slurm`, `templates` (null for the openai backend). */
+    launcher: text('launcher'),
+    /** The trainer's progress points, oldest first: `{step, loss, epoch, lr, ...}` (lib/train/progress.ts). */
+    progress: jsonb('progress').notNull().default(sql`'[]'::jsonb`),
+    exitCode: integer('exit_code'),
+    /** The end of a failed job's log, as shown with NeedsAttention. */
+    logTail: text('log_tail'),
+    /** The checkpoint directory a successful command job wrote. */
+    checkpointPath: text('checkpoint_path'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

@@ -26,6 +26,8 @@ const server = await startLocalModelServer({
   dataDir: values['data-dir']!,
   apiKey: process.env.LOCALMODEL_API_KEY || undefined,
   log: values.quiet ? undefined : (line) => console.error(line),
+  // vLLM's switch for its runtime LoRA routes, honoured the same way.
+  runtimeLora: /^(1|true)$/i.test(process.env.VLLM_ALLOW_RUNTIME_LORA_UPDATING ?? ''),
 });
 console.log(`localmodel listening on ${server.url}`);
 

@@ -22,9 +22,20 @@ const OWNER = 'localmodel';
 /** Fixed, so that the base model's listing never changes. */
 const BASE_CREATED = 1_717_200_000;
 
+/** A LoRA adapter loaded at runtime (vLLM's /v1/load_lora_adapter): in memory only, as in vLLM. */
+interface Adapter {
+  path: string;
+  policy: Policy;
+  created: number;
+}
+
+/** vLLM lists an adapter with the directory it came from (`root`) and its base model (`parent`). */
+export type AdapterModel = Model & { root: string; parent: string };
+
 export class ModelRegistry {
   private readonly records = new Map<string, Omit<ModelRecord, 'weights'> & { file: string }>();
   private readonly policies = new Map<string, Policy>();
+  private readonly adapters = new Map<string, Adapter>();
 
   constructor(private readonly dir: DataDir) {
     this.policies.set(BASE_MODEL, createBasePolicy());
@@ -39,11 +50,27 @@ export class ModelRegistry {
     const tuned = [...this.records.values()]
       .sort((a, b) => a.created - b.created || a.id.localeCompare(b.id))
       .map((r): Model => ({ id: r.id, object: 'model', created: r.created, owned_by: OWNER }));
-    return [base, ...tuned];
+    const adapters = [...this.adapters.entries()].map(
+      ([id, a]): AdapterModel => ({ id, object: 'model', created: a.created, owned_by: OWNER, root: a.path, parent: BASE_MODEL }),
+    );
+    return [base, ...tuned, ...adapters];
   }
 
   has(id: string): boolean {
-    return id === BASE_MODEL || this.records.has(id);
+    return id === BASE_MODEL || this.records.has(id) || this.adapters.has(id);
+  }
+
+  hasAdapter(name: string): boolean {
+    return this.adapters.has(name);
+  }
+
+  /** Serves `policy` under `name` (replacing an adapter of that name: vLLM's load_inplace). */
+  addAdapter(name: string, path: string, policy: Policy): void {
+    this.adapters.set(name, { path, policy, created: Math.floor(Date.now() / 1000) });
+  }
+
+  removeAdapter(name: string): boolean {
+    return this.adapters.delete(name);
   }
 
   /** The model object, or a 404 naming the model. */
@@ -55,6 +82,8 @@ export class ModelRegistry {
 
   /** The weights of a model, or a 404 naming the `model` field. */
   policy(id: string): Policy {
+    const adapter = this.adapters.get(id);
+    if (adapter) return adapter.policy;
     const cached = this.policies.get(id);
     if (cached) return cached;
     const record = this.records.get(id);

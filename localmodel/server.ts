@@ -14,6 +14,7 @@ import { ApiError, readBody, readJsonObject, sendError, sendJson } from './http.
 import { FineTuningJobs } from './jobs.js';
 import { ModelRegistry } from './models.js';
 import { DataDir } from './store.js';
+import { loadLoraAdapter, sendVllmError, unloadLoraAdapter, VllmError } from './lora.js';
 
 export interface LocalModelServerOptions {
   /** Default 127.0.0.1. */
@@ -24,6 +25,11 @@ export interface LocalModelServerOptions {
   /** When set, every request needs `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   log?: (line: string) => void;
+  /**
+   * Serve vLLM's runtime LoRA routes (/v1/load_lora_adapter, /v1/unload_lora_adapter), as vLLM does with
+   * VLLM_ALLOW_RUNTIME_LORA_UPDATING=True. Default: off, like vLLM.
+   */
+  runtimeLora?: boolean;
 }
 
 export interface LocalModelServer {
@@ -40,6 +46,7 @@ interface Context {
   models: ModelRegistry;
   files: FileStore;
   jobs: FineTuningJobs;
+  runtimeLora: boolean;
 }
 
 type Route = {
@@ -86,8 +93,21 @@ const routes: Route[] = [
     pattern: /^\/v1\/fine_tuning\/jobs\/([^/]+)\/events$/,
     handle: (c, _q, res, [id], query) => sendJson(res, 200, c.jobs.events(id, query)),
   },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/load_lora_adapter$/,
+    handle: async (c, req, res) => loadLoraAdapter(c.models, await readJsonObject(req), res),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/unload_lora_adapter$/,
+    handle: async (c, req, res) => unloadLoraAdapter(c.models, await readJsonObject(req), res),
+  },
   { method: 'POST', pattern: /^\/v1\/fine_tuning\/jobs\/([^/]+)\/cancel$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.jobs.cancel(id)) },
 ];
+
+/** Present only when runtime LoRA updating is enabled (vLLM: VLLM_ALLOW_RUNTIME_LORA_UPDATING=True). */
+const LORA_ROUTE = /^\/v1\/(load|unload)_lora_adapter$/;
 
 function authorized(req: IncomingMessage, apiKey: string | undefined): boolean {
   if (!apiKey) return true;
@@ -110,7 +130,7 @@ export async function startLocalModelServer(options: LocalModelServerOptions): P
   const models = new ModelRegistry(dir);
   const files = new FileStore(dir);
   const jobs = new FineTuningJobs(dir, files, models, log);
-  const ctx: Context = { models, files, jobs };
+  const ctx: Context = { models, files, jobs, runtimeLora: options.runtimeLora ?? false };
 
   const server = http.createServer(function handleRequest(req, res) {
     const started = performance.now();
@@ -118,8 +138,9 @@ export async function startLocalModelServer(options: LocalModelServerOptions): P
     res.on('finish', () => log(`${req.method} ${url.pathname} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`));
     void route(ctx, req, res, url, options.apiKey).catch((err: unknown) => {
       const apiError = err instanceof ApiError ? err : new ApiError(500, `Internal error: ${(err as Error).message}`, null, 'internal_error');
-      if (apiError.status >= 500) log(`error on ${req.method} ${url.pathname}: ${(err as Error).stack ?? err}`);
+      if (apiError.status >= 500 && !(err instanceof VllmError)) log(`error on ${req.method} ${url.pathname}: ${(err as Error).stack ?? err}`);
       if (res.headersSent) res.destroy();
+      else if (err instanceof VllmError) sendVllmError(res, err);
       else sendError(res, apiError);
     });
   });
@@ -157,6 +178,7 @@ async function route(ctx: Context, req: IncomingMessage, res: ServerResponse, ur
   const path = url.pathname.replace(/\/+$/, '');
   let pathMatched = false;
   for (const r of routes) {
+    if (!ctx.runtimeLora && LORA_ROUTE.test(path)) break;
     const m = r.pattern.exec(path);
     if (!m) continue;
     pathMatched = true;
