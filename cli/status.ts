@@ -92,7 +92,7 @@ export function formatStatus(report: StatusReport, full: RoundReport[]): string 
 export async function statusCommand(runId: string | undefined, options: { json?: boolean; follow?: boolean }) {
   const c = resolveConnections();
   const database = await openDatabase(c.databaseUrl);
-  const client = await connectClient(c.temporalAddress, c.namespace).catch(() => null);
+  const client = await connectClient(c.temporal).catch(() => null);
   try {
     if (!runId) {
       const runs = await listRuns(database.db);
