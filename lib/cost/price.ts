@@ -31,15 +31,14 @@ export interface TokenUsage {
  * priceFor({ 'gpt-4o-mini': a, 'ft:gpt-4o-mini:*': b }, 'ft:gpt-4o-mini:acme:x1') // b
  */
 export function priceFor(models: Record<string, ModelPrice>, model: string): ModelPrice | null {
-  const exact = models[model];
-  if (exact && !model.endsWith('*')) return exact;
+  if (Object.hasOwn(models, model)) return models[model];
   let best: { key: string; price: ModelPrice } | null = null;
   for (const [key, price] of Object.entries(models)) {
     if (!key.endsWith('*')) continue;
     const prefix = key.slice(0, -1);
     if (model.startsWith(prefix) && (!best || key.length > best.key.length)) best = { key, price };
   }
-  return best?.price ?? exact ?? null;
+  return best?.price ?? null;
 }
 
 /** Cost of `usage` at `price`. */
