@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Batches, batchRoutes, type BatchOptions } from './batches.js';
 import { createChatCompletion } from './chat.js';
 import { createCompletion } from './completions.js';
 import { FileStore } from './files.js';
@@ -24,6 +25,8 @@ export interface LocalModelServerOptions {
   /** When set, every request needs `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   log?: (line: string) => void;
+  /** The Batch API's pacing and test hooks (which requests fail, when a batch expires). */
+  batches?: BatchOptions;
 }
 
 export interface LocalModelServer {
@@ -40,6 +43,7 @@ interface Context {
   models: ModelRegistry;
   files: FileStore;
   jobs: FineTuningJobs;
+  batches: Batches;
 }
 
 type Route = {
@@ -87,6 +91,7 @@ const routes: Route[] = [
     handle: (c, _q, res, [id], query) => sendJson(res, 200, c.jobs.events(id, query)),
   },
   { method: 'POST', pattern: /^\/v1\/fine_tuning\/jobs\/([^/]+)\/cancel$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.jobs.cancel(id)) },
+  ...batchRoutes,
 ];
 
 function authorized(req: IncomingMessage, apiKey: string | undefined): boolean {
@@ -110,7 +115,8 @@ export async function startLocalModelServer(options: LocalModelServerOptions): P
   const models = new ModelRegistry(dir);
   const files = new FileStore(dir);
   const jobs = new FineTuningJobs(dir, files, models, log);
-  const ctx: Context = { models, files, jobs };
+  const batches = new Batches(dir, files, models, options.batches, log);
+  const ctx: Context = { models, files, jobs, batches };
 
   const server = http.createServer(function handleRequest(req, res) {
     const started = performance.now();
@@ -132,6 +138,7 @@ export async function startLocalModelServer(options: LocalModelServerOptions): P
     });
   });
   jobs.resume();
+  batches.resume();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}/v1`;
@@ -140,7 +147,7 @@ export async function startLocalModelServer(options: LocalModelServerOptions): P
     url,
     port: address.port,
     async close() {
-      await jobs.close();
+      await Promise.all([jobs.close(), batches.close()]);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -164,7 +171,7 @@ async function route(ctx: Context, req: IncomingMessage, res: ServerResponse, ur
     return r.handle(ctx, req, res, m.slice(1).map(decodePathPart), url.searchParams);
   }
   if (pathMatched) throw new ApiError(405, `Method ${req.method} is not allowed on ${path}.`, null, 'method_not_allowed');
-  throw new ApiError(404, `Unknown request URL: ${req.method} ${path}. This server offers /v1/models, /v1/chat/completions, /v1/completions, /v1/files and /v1/fine_tuning/jobs.`, null, 'unknown_url');
+  throw new ApiError(404, `Unknown request URL: ${req.method} ${path}. This server offers /v1/models, /v1/chat/completions, /v1/completions, /v1/files, /v1/fine_tuning/jobs and /v1/batches.`, null, 'unknown_url');
 }
 
 function decodePathPart(part: string): string {
