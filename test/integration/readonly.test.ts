@@ -26,6 +26,7 @@ const config = parseRunConfig(
     '  models:',
     '    m-base: {inputPerMTok: 1.5, outputPerMTok: 6}',
     "    'ft:m-base:*': {inputPerMTok: 3, outputPerMTok: 12}",
+    "    'ft:*': {inputPerMTok: 100, outputPerMTok: 100}",
     '  trainer: {perMTrainedTokens: 25}',
     'finetune: {hyperparameters: {nEpochs: 3}}',
     'budget: {maxCost: 100}',
@@ -187,7 +188,7 @@ describe('flywheel.round_costs', () => {
     // Step-level search: every call's completion tokens; best-of-n ranks traces already counted.
     expect(at(0, 'search')).toMatchObject({ model: 'm-base', samples: 70, inputTokens: 0, outputTokens: 10_000 });
     expect(at(0, 'search')!.cost).toBeCloseTo(priceUsage(price('m-base'), { inputTokens: 0, outputTokens: 10_000 }), 12);
-    // The fine-tune's tokens are priced by its `ft:m-base:*` key.
+    // The fine-tune's tokens are priced by its `ft:m-base:*` key, the longest prefix (not `ft:*`).
     expect(at(1, 'generate')).toMatchObject({ model: FT, inputTokens: 100, outputTokens: 200 });
     expect(at(1, 'generate')!.cost).toBeCloseTo(priceUsage(price(FT), { inputTokens: 100, outputTokens: 200 }), 12);
     expect(price(FT)).toEqual({ inputPerMTok: 3, outputPerMTok: 12 });
