@@ -8,7 +8,7 @@ const SIGNALS = { pause: pauseSignal, unpause: resumeSignal, stop: stopSignal } 
 
 export async function controlCommand(name: keyof typeof SIGNALS, runId: string) {
   const c = resolveConnections();
-  const client = await connectClient(c.temporalAddress, c.namespace);
+  const client = await connectClient(c.temporal);
   try {
     await client.workflow.getHandle(workflowIds.run(runId)).signal(SIGNALS[name]);
     const said = { pause: 'paused (work in flight finishes first)', unpause: 'resumed', stop: 'stopping after its current stage' }[name];
@@ -20,7 +20,7 @@ export async function controlCommand(name: keyof typeof SIGNALS, runId: string) 
 
 export async function resumeCommand(runId: string, options: { note?: string }) {
   const c = resolveConnections();
-  const client = await connectClient(c.temporalAddress, c.namespace);
+  const client = await connectClient(c.temporal);
   try {
     const result = await client.workflow
       .getHandle(workflowIds.run(runId))

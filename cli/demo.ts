@@ -58,7 +58,7 @@ export async function demoCommand(options: { json?: boolean; rounds?: number; co
   process.once('SIGTERM', onSignal);
   try {
     const runId = await createRun(database.db, loaded, connections.modelUrl ?? loaded.config.model.baseUrl);
-    const client = await connectClient(connections.temporalAddress, connections.namespace);
+    const client = await connectClient('temporal' in connections ? connections.temporal : { address: connections.temporalAddress, namespace: connections.namespace });
     const handle = await startRunWorkflow(client, runId, `flywheel demo: countdown, rounds 0–${loaded.config.rounds}`);
     const ui = connections.uiUrl ? `${connections.uiUrl}/namespaces/${connections.namespace}/workflows/${handle.workflowId}` : null;
     log(`run ${runId}${ui ? ` · Temporal UI: ${ui}` : ''}`);

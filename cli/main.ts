@@ -130,8 +130,9 @@ program
 
 program
   .command('sql [query]')
-  .description('Run a SQL query against the flywheel database and print the rows (no query: print how to connect)')
+  .description('Run a SQL query against the flywheel database as a read-only login and print the rows (no query: print how to connect)')
   .option('--json', 'print rows as JSON')
+  .option('--write', "as the database owner (can change what runs write), not the read-only login")
   .action(sqlCommand);
 
 function positiveInt(value: string, flag: string): number {

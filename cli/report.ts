@@ -1,6 +1,8 @@
 /** What `demo`, `status` and `report` print: per-round numbers read from the `flywheel.round_metrics` view. */
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
+import { roundCosts } from '../db/costs.js';
+import { formatCost } from '../lib/cost/index.js';
 
 export interface RoundReport {
   round: number;
@@ -31,10 +33,15 @@ export interface RoundReport {
   } | null;
   rationalized: number;
   rationalizedCorrect: number;
+  /** Inference tokens (prompt + completion) of the round's stages, from flywheel.round_costs. */
+  tokens: number;
+  /** What the round cost at the config's prices; null when nothing in it is priced. */
+  cost: number | null;
 }
 
 export async function roundReports(db: Db, runId: string): Promise<RoundReport[]> {
   const res = await db.execute(sql`SELECT * FROM flywheel.round_metrics WHERE run_id = ${runId} ORDER BY round`);
+  const costs = new Map((await roundCosts(db, runId)).map((c) => [c.round, c]));
   return (res.rows as Array<Record<string, unknown>>).map((r) => ({
     round: Number(r.round),
     model: (r.model as string) ?? null,
@@ -67,6 +74,8 @@ export async function roundReports(db: Db, runId: string): Promise<RoundReport[]
     coverage: (r.coverage as RoundReport['coverage']) ?? null,
     rationalized: Number(r.rationalized),
     rationalizedCorrect: Number(r.rationalized_correct),
+    tokens: costs.get(Number(r.round))?.tokens ?? 0,
+    cost: costs.get(Number(r.round))?.cost ?? null,
   }));
 }
 
@@ -77,7 +86,9 @@ export function formatTable(rounds: RoundReport[]): string {
   const ks = [...new Set(rounds.flatMap((r) => Object.keys(r.passAtK)))].sort((a, b) => Number(a) - Number(b));
   const search = rounds.find((r) => r.search)?.search;
   const searchHeader = search ? [`${search.strategy}@${search.budget}`] : [];
-  const header = ['round', 'model', 'traces', 'correct', 'train set', 'greedy pass@1', ...ks.map((k) => `pass@${k}`), ...ks.map((k) => `maj@${k}`), ...searchHeader, 'promoted'];
+  // Cost columns only for runs whose config prices something, so an unpriced run's table stays as it was.
+  const priced = rounds.some((r) => r.cost !== null);
+  const header = ['round', 'model', 'traces', 'correct', 'train set', 'greedy pass@1', ...ks.map((k) => `pass@${k}`), ...ks.map((k) => `maj@${k}`), ...searchHeader, 'promoted', ...(priced ? ['tokens', 'cost'] : [])];
   const rows = rounds.map((r) => [
     String(r.round),
     shortModel(r.model),
@@ -89,6 +100,7 @@ export function formatTable(rounds: RoundReport[]): string {
     ...ks.map((k) => pct(r.majAtK[k])),
     ...(search ? [pct(r.search?.accuracy)] : []),
     r.round === 0 ? 'base' : r.promoted === null ? '—' : r.promoted ? 'yes' : 'no',
+    ...(priced ? [String(r.tokens), r.cost === null ? '—' : formatCost(r.cost)] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');

@@ -11,7 +11,7 @@ export async function runCommand(file: string, options: { json?: boolean; wait?:
   const connections = resolveConnections();
   const database = await openDatabase(connections.databaseUrl);
   try {
-    const client = await connectClient(connections.temporalAddress, connections.namespace);
+    const client = await connectClient(connections.temporal);
     const baseUrl = loaded.config.model.baseUrl === 'embedded' ? (connections.modelUrl ?? 'embedded') : loaded.config.model.baseUrl;
     const runId = await createRun(database.db, loaded, baseUrl, taskSet);
     const handle = await startRunWorkflow(client, runId, `flywheel run ${loaded.config.name}: rounds 0–${loaded.config.rounds}`);

@@ -10,7 +10,7 @@ import { connectDatabase, type Database } from '../db/client.js';
 import { startPostgres } from '../infra/postgres.js';
 import { startTemporalDevServer } from '../infra/temporal-server.js';
 import { startLocalModelServer } from '../localmodel/server.js';
-import { removeStackFile, writeStackFile, type Connections } from './connections.js';
+import { removeStackFile, resolveTemporal, writeStackFile, type Connections, type TemporalTarget } from './connections.js';
 import { startWorkers, type RunningWorkers } from './worker.js';
 
 export interface StackOptions {
@@ -28,6 +28,8 @@ export interface StackOptions {
 }
 
 export interface Stack extends Connections {
+  /** How to dial Temporal: the dev server, or (TEMPORAL_ADDRESS set) the configured one with its TLS and key. */
+  temporal: TemporalTarget;
   database: Database;
   workers: RunningWorkers | null;
   /** What is embedded (started here) rather than configured from the environment. */
@@ -64,10 +66,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const database = await connectDatabase(postgres.url);
     stops.push(() => database.close());
+    // TEMPORAL_ADDRESS set: no dev server, and the TLS / API key settings of the environment apply (never written to stack.json).
+    const temporalTarget: TemporalTarget = temporal ? { address: temporal.address, namespace: temporal.namespace } : resolveTemporal(env, null)!;
     const connections: Connections = {
       databaseUrl: postgres.url,
-      temporalAddress: temporal?.address ?? env.TEMPORAL_ADDRESS!,
-      namespace: temporal?.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default',
+      temporalAddress: temporalTarget.address,
+      namespace: temporalTarget.namespace,
       modelUrl: model?.url ?? env.FLYWHEEL_MODEL_URL ?? null,
       uiUrl: temporal?.uiUrl ?? env.FLYWHEEL_UI_URL ?? null,
     };
@@ -80,7 +84,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         env,
         log: options.workerLog ?? log,
       });
-      workers = await startWorkers({ address: connections.temporalAddress, namespace: connections.namespace, deps });
+      workers = await startWorkers({ ...temporalTarget, deps });
       const running = workers;
       stops.push(() => running.shutdown());
     }
@@ -90,6 +94,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     return {
       ...connections,
+      temporal: temporalTarget,
       database,
       workers,
       embedded: { postgres: postgres.embedded, temporal: temporal !== null, model: model !== null },

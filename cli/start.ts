@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { LoadedConfig } from '../config/load.js';
-import { connectTemporal } from './connections.js';
+import { announceTemporal, connectionOptions, connectTemporal, type TemporalTarget } from './connections.js';
 import type { Db } from '../db/client.js';
 import { upsertProblems } from '../db/problems.js';
 import { insertRun } from '../db/runs.js';
@@ -34,9 +34,15 @@ export async function createRun(db: Db, loaded: LoadedConfig, baseUrl: string, t
   return runId;
 }
 
-export async function connectClient(address: string, namespace: string): Promise<Client> {
-  const connection = await connectTemporal(address, () => Connection.connect({ address, connectTimeout: '10s' }));
-  return new Client({ connection, namespace });
+/** A client for `target` (TLS, mTLS and API keys as configured); prints which Temporal it uses once. */
+export async function connectClient(target: TemporalTarget): Promise<Client> {
+  announceTemporal(target);
+  const connection = await connectTemporal(
+    target.address,
+    () => Connection.connect({ ...connectionOptions(target), connectTimeout: '10s' }),
+    target,
+  );
+  return new Client({ connection, namespace: target.namespace });
 }
 
 export async function startRunWorkflow(client: Client, runId: string, summary: string) {

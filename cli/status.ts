@@ -6,6 +6,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.js';
 import { getRun, listRuns } from '../db/runs.js';
+import { formatCost } from '../lib/cost/index.js';
 import { statusQuery, workflowIds, type RunStatus } from '../workflows/shared.js';
 import { openDatabase, resolveConnections } from './connections.js';
 import { formatCoverage, formatTable, roundReports, type RoundReport } from './report.js';
@@ -20,7 +21,7 @@ export interface StatusReport {
   rounds: Array<
     Pick<
       RoundReport,
-      'round' | 'stage' | 'planned' | 'traces' | 'verified' | 'correct' | 'fineTuneJobs' | 'model' | 'greedyPassAt1' | 'passAtK' | 'majAtK' | 'search' | 'coverage' | 'modelErrors'
+      'round' | 'stage' | 'planned' | 'traces' | 'verified' | 'correct' | 'fineTuneJobs' | 'model' | 'greedyPassAt1' | 'passAtK' | 'majAtK' | 'search' | 'coverage' | 'modelErrors' | 'tokens' | 'cost'
     >
   >;
 }
@@ -63,6 +64,8 @@ export async function statusReport(db: Db, client: Client | null, runId: string)
     search: r.search,
     coverage: r.coverage,
     modelErrors: r.modelErrors,
+    tokens: r.tokens,
+    cost: r.cost,
   }));
   return { runId, state, currentModel: run.currentModel, rounds };
 }
@@ -83,6 +86,11 @@ export function formatStatus(report: StatusReport, full: RoundReport[]): string 
     lines.push(`  fine-tune  ${current.round === 0 ? 'none in round 0' : `${current.fineTuneJobs} job(s)`}`);
   }
   lines.push('', formatTable(full));
+  if (full.some((r) => r.cost !== null)) {
+    const cost = full.reduce((sum, r) => sum + (r.cost ?? 0), 0);
+    const tokens = full.reduce((sum, r) => sum + r.tokens, 0);
+    lines.push('', `spent so far: ${formatCost(cost)} for ${tokens} tokens (per stage: SELECT * FROM flywheel.round_costs WHERE run_id = '${report.runId}')`);
+  }
   const evaluated = [...full].reverse().find((r) => r.coverage);
   const coverage = evaluated && formatCoverage(evaluated);
   if (coverage) lines.push('', coverage);
@@ -92,7 +100,7 @@ export function formatStatus(report: StatusReport, full: RoundReport[]): string 
 export async function statusCommand(runId: string | undefined, options: { json?: boolean; follow?: boolean }) {
   const c = resolveConnections();
   const database = await openDatabase(c.databaseUrl);
-  const client = await connectClient(c.temporalAddress, c.namespace).catch(() => null);
+  const client = await connectClient(c.temporal).catch(() => null);
   try {
     if (!runId) {
       const runs = await listRuns(database.db);

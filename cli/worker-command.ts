@@ -19,8 +19,7 @@ export async function workerCommand(options: { queues: string }) {
   const database = await openDatabase(connections.databaseUrl);
   const deps = createDefaultDeps({ db: database.db, embeddedModelUrl: connections.modelUrl ?? undefined, log });
   const workers = await startWorkers({
-    address: connections.temporalAddress,
-    namespace: connections.namespace,
+    ...connections.temporal,
     deps,
     queues: roles as QueueRole[],
   });

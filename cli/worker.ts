@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { TASK_QUEUES, type QueueRole } from '../workflows/shared.js';
-import { connectTemporal } from './connections.js';
+import { announceTemporal, connectionOptions, connectTemporal, type TemporalTarget } from './connections.js';
 
 const WORKFLOWS = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -31,9 +31,8 @@ const quietBundlerLogger = {
   },
 };
 
-export interface WorkersOptions {
-  address: string;
-  namespace: string;
+/** Where Temporal is (address, namespace, and TLS, API key, headers when configured) and what to serve. */
+export interface WorkersOptions extends TemporalTarget {
   deps: ActivityDeps;
   queues?: QueueRole[];
   /** Shard activities run at once on the generate / verify queues. */
@@ -49,7 +48,8 @@ export interface RunningWorkers {
 
 export async function startWorkers(options: WorkersOptions): Promise<RunningWorkers> {
   const roles = options.queues ?? (Object.keys(TASK_QUEUES) as QueueRole[]);
-  const connection = await connectTemporal(options.address, () => NativeConnection.connect({ address: options.address }));
+  announceTemporal(options);
+  const connection = await connectTemporal(options.address, () => NativeConnection.connect(connectionOptions(options)), options);
   const activities = createActivities(options.deps);
   const workers: Worker[] = [];
   try {

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { unknownPlaceholders } from '../lib/train/command/template.js';
+import { priceFor } from '../lib/cost/index.js';
 import { verifierSpecSchema } from '../lib/verify/index.js';
 
 const positiveInt = () => z.number().int().positive();
@@ -316,6 +317,43 @@ export const durabilitySchema = z.strictObject({
   heartbeatTimeoutSeconds: positiveInt().default(60),
 });
 
+const price = () => z.number().min(0);
+
+export const modelPriceSchema = z.strictObject({
+  /** Price per million prompt tokens. */
+  inputPerMTok: price(),
+  /** Price per million completion tokens. */
+  outputPerMTok: price(),
+});
+
+export const trainerPriceSchema = z.union([
+  z.strictObject({
+    /** Price of one GPU-hour; a job costs its wall-clock hours × gpus × this. */
+    perGpuHour: price(),
+    gpus: positiveInt().default(1),
+  }),
+  z.strictObject({
+    /** Price per million trained tokens (training file tokens × epochs), as OpenAI bills fine-tuning. */
+    perMTrainedTokens: price(),
+  }),
+]);
+
+export const costsSchema = z.strictObject({
+  /**
+   * Prices by model name. A key ending in `*` prices every model whose name starts with the rest
+   * (`ft:countdown-mlp:*` for every fine-tune); the exact name wins, then the longest prefix.
+   */
+  models: z.record(z.string().min(1), modelPriceSchema).default({}),
+  trainer: trainerPriceSchema.optional(),
+});
+
+export const budgetSchema = z.strictObject({
+  /** Most a run may spend (in the currency of the prices); a stage that would pass it waits for an operator. */
+  maxCost: z.number().positive().optional(),
+  /** Most tokens (prompt + completion) a run may use. */
+  maxTokens: positiveInt().optional(),
+});
+
 export const runConfigSchema = z
   .strictObject({
     name: z.string().min(1).max(80).default('flywheel'),
@@ -334,6 +372,18 @@ export const runConfigSchema = z
     evaluate: evaluateSchema.default(evaluateSchema.parse({})),
     promote: promoteSchema.default(promoteSchema.parse({})),
     durability: durabilitySchema.default(durabilitySchema.parse({})),
+    costs: costsSchema.default(costsSchema.parse({})),
+    budget: budgetSchema.default({}),
+  })
+  .superRefine((config, ctx) => {
+    // A cost limit needs prices: without one for the model, spend would read 0 and the limit would never hold.
+    if (config.budget.maxCost !== undefined && !priceFor(config.costs.models, config.model.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['budget', 'maxCost'],
+        message: `a cost budget needs a price for the model '${config.model.name}': add costs.models.${config.model.name}: {inputPerMTok, outputPerMTok}`,
+      });
+    }
   });
 
 export type RunConfig = z.infer<typeof runConfigSchema>;

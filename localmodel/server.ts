@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Batches, batchRoutes, type BatchOptions } from './batches.js';
 import { createChatCompletion } from './chat.js';
 import { createCompletion } from './completions.js';
 import { FileStore } from './files.js';
@@ -30,6 +31,8 @@ export interface LocalModelServerOptions {
    * VLLM_ALLOW_RUNTIME_LORA_UPDATING=True. Default: off, like vLLM.
    */
   runtimeLora?: boolean;
+  /** The Batch API's pacing and test hooks (which requests fail, when a batch expires). */
+  batches?: BatchOptions;
 }
 
 export interface LocalModelServer {
@@ -47,6 +50,7 @@ interface Context {
   files: FileStore;
   jobs: FineTuningJobs;
   runtimeLora: boolean;
+  batches: Batches;
 }
 
 type Route = {
@@ -104,6 +108,7 @@ const routes: Route[] = [
     handle: async (c, req, res) => unloadLoraAdapter(c.models, await readJsonObject(req), res),
   },
   { method: 'POST', pattern: /^\/v1\/fine_tuning\/jobs\/([^/]+)\/cancel$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.jobs.cancel(id)) },
+  ...batchRoutes,
 ];
 
 /** Present only when runtime LoRA updating is enabled (vLLM: VLLM_ALLOW_RUNTIME_LORA_UPDATING=True). */
@@ -130,7 +135,8 @@ export async function startLocalModelServer(options: LocalModelServerOptions): P
   const models = new ModelRegistry(dir);
   const files = new FileStore(dir);
   const jobs = new FineTuningJobs(dir, files, models, log);
-  const ctx: Context = { models, files, jobs, runtimeLora: options.runtimeLora ?? false };
+  const batches = new Batches(dir, files, models, options.batches, log);
+  const ctx: Context = { models, files, jobs, batches, runtimeLora: options.runtimeLora ?? false };
 
   const server = http.createServer(function handleRequest(req, res) {
     const started = performance.now();
@@ -153,6 +159,7 @@ export async function startLocalModelServer(options: LocalModelServerOptions): P
     });
   });
   jobs.resume();
+  batches.resume();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}/v1`;
@@ -161,7 +168,7 @@ export async function startLocalModelServer(options: LocalModelServerOptions): P
     url,
     port: address.port,
     async close() {
-      await jobs.close();
+      await Promise.all([jobs.close(), batches.close()]);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -186,7 +193,7 @@ async function route(ctx: Context, req: IncomingMessage, res: ServerResponse, ur
     return r.handle(ctx, req, res, m.slice(1).map(decodePathPart), url.searchParams);
   }
   if (pathMatched) throw new ApiError(405, `Method ${req.method} is not allowed on ${path}.`, null, 'method_not_allowed');
-  throw new ApiError(404, `Unknown request URL: ${req.method} ${path}. This server offers /v1/models, /v1/chat/completions, /v1/completions, /v1/files and /v1/fine_tuning/jobs.`, null, 'unknown_url');
+  throw new ApiError(404, `Unknown request URL: ${req.method} ${path}. This server offers /v1/models, /v1/chat/completions, /v1/completions, /v1/files, /v1/fine_tuning/jobs and /v1/batches.`, null, 'unknown_url');
 }
 
 function decodePathPart(part: string): string {

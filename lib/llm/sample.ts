@@ -31,35 +31,50 @@ export interface SampleResponse {
   retries: number;
 }
 
+/** The chat/completions body of a sample request (the same whether sent now or in a batch file). */
+export function chatRequestBody(request: SampleRequest): OpenAI.Chat.ChatCompletionCreateParamsNonStreaming {
+  const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [];
+  if (request.systemPrompt) messages.push({ role: 'system', content: request.systemPrompt });
+  messages.push({ role: 'user', content: request.prompt });
+  return {
+    model: request.model,
+    messages,
+    n: request.n,
+    temperature: request.temperature,
+    max_tokens: request.maxTokens,
+    seed: request.seed,
+    logprobs: request.logprobs ?? false,
+  };
+}
+
 /**
  * One request for `n` samples. A response whose shape is wrong is a {@link MalformedResponseError} (retried like a
  * 5xx, then left to the caller to record).
  */
 export async function sampleChat(client: OpenAI, request: SampleRequest, retry: RetryOptions): Promise<SampleResponse> {
-  const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [];
-  if (request.systemPrompt) messages.push({ role: 'system', content: request.systemPrompt });
-  messages.push({ role: 'user', content: request.prompt });
   let retries = 0;
   const started = Date.now();
   const response = await withRetries(
     async () => {
-      const res = await client.chat.completions.create(
-        {
-          model: request.model,
-          messages,
-          n: request.n,
-          temperature: request.temperature,
-          max_tokens: request.maxTokens,
-          seed: request.seed,
-          logprobs: request.logprobs ?? false,
-        },
-        { signal: retry.signal },
-      );
+      const res = await client.chat.completions.create(chatRequestBody(request), { signal: retry.signal });
       checkShape(res, request.n);
       return res;
     },
     { ...retry, onRetry: (e) => (retries++, retry.onRetry?.(e)) },
   );
+  return { ...samplesOf(response), latencyMs: Date.now() - started, retries };
+}
+
+/**
+ * The samples of a chat completion that asked for `n` choices; {@link MalformedResponseError} when its shape is
+ * wrong (a batch output line is checked the same way as a live response).
+ */
+export function parseChatCompletion(response: unknown, n: number): Omit<SampleResponse, 'latencyMs' | 'retries'> {
+  checkShape(response, n);
+  return samplesOf(response);
+}
+
+function samplesOf(response: OpenAI.Chat.ChatCompletion): Omit<SampleResponse, 'latencyMs' | 'retries'> {
   const samples = response.choices.map((choice): Sample => {
     const tokens = choice.logprobs?.content ?? null;
     const logprob = tokens && tokens.length ? tokens.reduce((s, t) => s + t.logprob, 0) / tokens.length : null;
@@ -75,13 +90,7 @@ export async function sampleChat(client: OpenAI, request: SampleRequest, retry: 
   if (samples.every((s) => s.completionTokens === 0) && samples.length) {
     for (const s of samples) s.completionTokens = Math.round(completionTokens / samples.length);
   }
-  return {
-    samples,
-    promptTokens: response.usage?.prompt_tokens ?? 0,
-    completionTokens,
-    latencyMs: Date.now() - started,
-    retries,
-  };
+  return { samples, promptTokens: response.usage?.prompt_tokens ?? 0, completionTokens };
 }
 
 function checkShape(res: unknown, n: number): asserts res is OpenAI.Chat.ChatCompletion {
