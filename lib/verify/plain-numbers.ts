@@ -25,9 +25,9 @@ export interface PlainNumber {
 }
 
 // An unsigned number: thousands with commas, thousands with spaces, a decimal point or comma (a comma only when no
-// further `,digit` follows: `1,5,6` is a list), a bare decimal.
-const UNSIGNED = String.raw`\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])|\d{1,3}(?: \d{3})+(?![\d.,])|\d+(?:[.,]\d+)?(?![\d]|[.,]\d)|\.\d+`;
-const NUMBER = new RegExp(String.raw`(?<![A-Za-z0-9.,_^])([-−+]\s?)?([$€£]\s?)?([-−])?(${UNSIGNED})(?:[ \t]*\/[ \t]*(\d+))?(?!\d)`, 'g');
+// further `,digit` follows: `1,5,6` is a list of three), a whole number, a bare decimal.
+const UNSIGNED = String.raw`\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])|\d{1,3}(?: \d{3})+(?![\d.,])|\d+\.\d+(?!\d|[.,]\d)|(?<!\d,)\d+,\d+(?!\d|[.,]\d)|\d+(?!\d|\.\d)|\.\d+`;
+const NUMBER = new RegExp(String.raw`(?<![A-Za-z0-9._^])([-−+]\s?)?([$€£]\s?)?([-−])?(${UNSIGNED})(?:[ \t]*\/[ \t]*(\d+))?(?!\d)`, 'g');
 const PERCENT = /^[ \t]?(?:\\?%|percentage|percent|pct)(?![a-zA-Z])/;
 
 /** A number as written (`1,000.99`, `1000,99`, `0,111`, `1 000`) in standard form (`1000.99`), or null. */
