@@ -1,50 +1,64 @@
 /**
  * Numeric verifier, GSM8K style: the model's final number equals the reference number exactly (as rationals, so
  * `3.50` = `3.5` and `3/4` = `0.75`, but `0.33` ≠ `1/3`). The final number is the one after the last `####`, else
- * the content of the last `\boxed{}`, else the last number in the text. Thousands separators, `$`, `%` and a
- * trailing period are ignored: `50%` reads as 50.
+ * the content of the last `\boxed{}`, else the last number in the text. Numbers are read as people write them, by
+ * the reader the math verifier's plain-number extraction uses (plain-numbers.ts): thousands separators (`1,000`,
+ * `1 000`, `1{,}000`, `1\,000`), a decimal comma where it cannot be a separator (`2,74`), currency before or after,
+ * units after, mixed numbers (`3 1/2`). Percent is ignored: `50%` reads as 50. In LaTeX, `\frac{3}{4}` is 3/4,
+ * `\text{}` is its text, an integer power `2^{10}` is its value, and subscripts (`a_{12}`) are no numbers.
  */
-import { parseDecimal, ratDiv, rational, rationalKey, ratEquals, type Rational } from './rational.js';
+import { parseDecimal, ratDiv, ratMul, ratPow, rational, rationalKey, ratEquals, type Rational } from './rational.js';
 import type { Verdict, Verifier, VerifyInput } from './types.js';
 import { lastBoxed } from './math/extract.js';
+import { readNumbers } from './plain-numbers.js';
 
-export const NUMERIC_VERSION = '1';
+/** 1: a regex for the last number. 2: the shared reader (spaced thousands, decimal commas, mixed numbers, LaTeX powers). */
+export const NUMERIC_VERSION = '2';
 
-// A sign only where it cannot be a minus between two terms ("5-3" holds 5 and 3, "x = -3" holds -3).
-const NUMBER =
-  /(?<![\w.])([-−]?)(?:\$\s?)?([-−]?)(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+)(?:\/(\d+))?/g;
-
-function parseMatch(m: RegExpMatchArray): Rational | null {
-  const negative = (m[1] !== '') !== (m[2] !== '');
-  const value = parseDecimal(m[3].replace(/,/g, ''));
-  if (!value) return null;
-  let r = negative ? rational(-value.num, value.den) : value;
-  if (m[4] !== undefined) {
-    const divided = ratDiv(r, rational(BigInt(m[4])));
-    if (!divided) return null;
-    r = divided;
-  }
-  return r;
+/** A number in the reader's standard form (`-40/9`, `1000.99`) as a rational, or null. */
+function rationalOf(value: string): Rational | null {
+  const [num, den] = value.split('/');
+  const r = parseDecimal(num);
+  if (!r || den === undefined) return r;
+  return ratDiv(r, rational(BigInt(den)));
 }
 
-/** LaTeX that models put around numbers, rewritten so that the number pattern sees plain numbers. */
-function plainNumbers(text: string): string {
+/** `2^{10}` as 1024 when it is a modest exact integer, else null (then base and exponent are no answer). */
+function powerText(base: string, exponent: string): string | null {
+  const b = parseDecimal(base);
+  const value = b ? ratPow(b, BigInt(exponent)) : null;
+  return value && value.den === 1n && value.num.toString().length <= 40 ? value.num.toString() : null;
+}
+
+/** `1.5e3` as 1500, `2e-3` as 1/500. */
+function scientificText(mantissa: string, exponent: string): string {
+  const m = parseDecimal(mantissa);
+  const e = BigInt(exponent);
+  const scale = ratPow(rational(10n), e < 0n ? -e : e);
+  if (!m || !scale) return `${mantissa}e${exponent}`;
+  return rationalKey(e < 0n ? ratDiv(m, scale)! : ratMul(m, scale));
+}
+
+/** LaTeX that models put around numbers, rewritten so that the reader sees numbers as prose writes them. */
+function plainText(text: string): string {
   return text
-    .replace(/\\[dt]?frac\s*\{\s*([-−]?[\d.,]+)\s*\}\s*\{\s*([\d.,]+)\s*\}/g, '$1/$2')
-    .replace(/\{,\}/g, ',')
-    .replace(/\\[,!;: ]/g, '')
+    .replace(/\\[dtc]?frac\s*\{\s*([-−]?[\d.,]+)\s*\}\s*\{\s*([\d.,]+)\s*\}/g, '$1/$2')
+    .replace(/\\[dtc]?frac\s*(\d)\s*(\d)/g, '$1/$2')
+    .replace(/(\d)\s*\{\s*,\s*\}\s*(?=\d)/g, '$1,')
+    .replace(/(\d)(?:\\[,!;: ]|~)(?=\d{3}(?!\d))/g, '$1')
+    .replace(/\\[,!;: ]/g, ' ')
+    .replace(/\\(?:text|textrm|mathrm|mbox|textbf|mathbf)\s*\{([^{}]*)\}/g, ' $1 ')
     .replace(/\\\$/g, '$')
-    .replace(/\\%/g, '%');
+    .replace(/\\%/g, '%')
+    .replace(/(?<![\w.])(\d+(?:\.\d+)?)[eE]([-+]?\d+)(?![\w.])/g, (_m, mantissa: string, exponent: string) => scientificText(mantissa, exponent))
+    .replace(/(?<![\w.])(\d+)\s*\^\s*(?:\{\s*(\d+)\s*\}|(\d))/g, (_m, base: string, braced?: string, bare?: string) => powerText(base, braced ?? bare!) ?? ' \u0001 ')
+    .replace(/[\d.,]*\^\s*(?:\{[^{}]*\}|[-−]?[\w.]+)/g, ' \u0001 ')
+    .replace(/[\d.,]*_\s*(?:\{[^{}]*\}|\w)/g, ' \u0001 ');
 }
 
-/** Every number in the text, in order. */
-export function findNumbers(text: string): Rational[] {
-  const found: Rational[] = [];
-  for (const m of plainNumbers(text).matchAll(NUMBER)) {
-    const r = parseMatch(m);
-    if (r) found.push(r);
-  }
-  return found;
+/** Every number in the text, in order (a mixed number that is no number, such as `4 0/0`, as null). */
+export function findNumbers(text: string): Array<Rational | null> {
+  return readNumbers(plainText(text)).map((n) => (n.value === null ? null : rationalOf(n.value)));
 }
 
 /**
@@ -57,8 +71,8 @@ export function findNumbers(text: string): Rational[] {
 export function extractNumericAnswer(text: string): Rational | null {
   const marker = text.lastIndexOf('####');
   if (marker >= 0) {
-    const first = findNumbers(text.slice(marker + 4))[0];
-    if (first) return first;
+    const after = findNumbers(text.slice(marker + 4));
+    if (after.length) return after[0];
   }
   const boxed = lastBoxed(text);
   if (boxed !== null) {

@@ -116,10 +116,41 @@ function matrixOf(text: string): Node | null {
   return null;
 }
 
+/** `a \pm b` as the set `{a+b, a-b}` (the first `\pm` or `\mp` outside brackets), or null. */
+function plusMinusOf(text: string): Node | null {
+  const parts = splitTopLevel(text, /\\(?:pm|mp)(?![a-zA-Z])/);
+  if (parts.length !== 2) return null;
+  const minusFirst = text.slice(parts[0].length).startsWith('\\mp');
+  const [plus, minus] = [`${parts[0]}+${parts[1]}`, `${parts[0]}-${parts[1]}`];
+  return { kind: 'set', items: minusFirst ? [minus, plus] : [plus, minus], braces: false };
+}
+
+/**
+ * `p=5, q=2, p=7, q=2` (solutions written as assignments, a name coming back starts the next one) as the set of
+ * tuples `(5,2), (7,2)`; null unless every item is `name = value` and every solution names the same variables.
+ */
+function solutionsOf(list: string[]): Node | null {
+  const assignments = list.map((item) => item.match(/^([a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?)=(?!.*[=<>])(.+)$/));
+  if (assignments.some((a) => a === null)) return null;
+  const names = assignments.map((a) => a![1]);
+  const width = names.indexOf(names[0], 1);
+  if (width <= 1 || list.length % width !== 0) return null;
+  const solutions: string[] = [];
+  for (let k = 0; k < list.length; k += width) {
+    if (names.slice(k, k + width).some((name, i) => name !== names[i])) return null;
+    solutions.push(`(${assignments.slice(k, k + width).map((a) => a![2]).join(',')})`);
+  }
+  return { kind: 'set', items: solutions, braces: false };
+}
+
 function structure(text: string): Node {
   const matrix = matrixOf(text);
   if (matrix) return matrix;
   const list = splitTopLevel(text, ',');
+  if (list.length > 1) {
+    const solutions = solutionsOf(list);
+    if (solutions) return solutions;
+  }
   if (list.length === 1) {
     const relation = relationOf(text);
     if (relation) return relation;
@@ -135,7 +166,7 @@ function structure(text: string): Node {
     if (items.length > 1) return { kind: 'tuple', open: text[0], close: text[text.length - 1], items };
   }
   if (list.length > 1) return { kind: 'set', items: list, braces: false };
-  return { kind: 'scalar', text };
+  return plusMinusOf(text) ?? { kind: 'scalar', text };
 }
 
 /** A name rather than a value: `x`, `AB`, `f(x)`, `(p,q)`, `S_{MBCN}:S` (no digits or sums outside subscripts). */
@@ -151,10 +182,26 @@ function relationAsInterval(n: Extract<Node, { kind: 'relation' }>): Node | null
   const less = (o: string) => o === '<' || o === '\\leq';
   const more = (o: string) => o === '>' || o === '\\geq';
   if (n.ops.length === 2 && nameLike(n.parts[1])) {
-    if (n.ops.every(less)) return { kind: 'tuple', open: n.ops[0] === '<' ? '(' : '[', close: n.ops[1] === '<' ? ')' : ']', items: [n.parts[0], n.parts[2]] };
-    if (n.ops.every(more)) return { kind: 'tuple', open: n.ops[1] === '>' ? '(' : '[', close: n.ops[0] === '>' ? ')' : ']', items: [n.parts[2], n.parts[0]] };
+    const bounds = n.ops.every(less)
+      ? { lo: n.parts[0], hi: n.parts[2], open: n.ops[0] === '<', close: n.ops[1] === '<' }
+      : n.ops.every(more)
+        ? { lo: n.parts[2], hi: n.parts[0], open: n.ops[1] === '>', close: n.ops[0] === '>' }
+        : null;
+    if (!bounds) return null;
+    if (/^\|.*\|$/.test(n.parts[1].trim())) return absoluteBetween(bounds);
+    return { kind: 'tuple', open: bounds.open ? '(' : '[', close: bounds.close ? ')' : ']', items: [bounds.lo, bounds.hi] };
   }
   return null;
+}
+
+/** `lo ≤ |x| ≤ hi` with `0 < lo`: the union `[-hi, -lo] ∪ [lo, hi]` (brackets as the relation's strictness). */
+function absoluteBetween(b: { lo: string; hi: string; open: boolean; close: boolean }): Node | null {
+  const lo = parseLatex(b.lo);
+  const value = lo ? Number(lo.N().re) : NaN;
+  if (!(value > 0)) return null;
+  const [o, c] = [b.open ? '(' : '[', b.close ? ')' : ']'];
+  const mirrored = `${b.close ? '(' : '['}-(${b.hi}),-(${b.lo})${b.open ? ')' : ']'}`;
+  return { kind: 'union', items: [mirrored, `${o}${b.lo},${b.hi}${c}`] };
 }
 
 function textual(x: string): boolean {
@@ -271,8 +318,13 @@ function equivalentText(gold: string, pred: string, options: CompareOptions): bo
  * mathEquivalent('(1, 2)', '[1, 2]') === false
  */
 export function mathEquivalent(gold: string, pred: string, options: Partial<CompareOptions> = {}): boolean {
-  return equivalentText(gold, pred, { ...DEFAULT_COMPARE, ...options });
+  const resolved = { ...DEFAULT_COMPARE, ...options };
+  if (equivalentText(gold, pred, resolved)) return true;
+  // A reference written as a percent (`28\%`) also accepts its fraction (`0.28`, `28/100`).
+  return PERCENT_ANSWER.test(gold.trim()) && equivalentText(`\\frac{${normalizeMathAnswer(gold)}}{100}`, pred, resolved);
 }
+
+const PERCENT_ANSWER = /^[^,;]*\d\s*(?:\\?%|\\text\{\s*(?:\\?%|percent)\s*\}|\s(?:percent|pct)\.?)\$?$/;
 
 /**
  * The majority-voting key of an answer: the canonical number when it is a plain rational (`\frac{3}{4}`, `0.75` →

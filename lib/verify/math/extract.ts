@@ -8,6 +8,10 @@
  * - `expression`: the last plain number outside math (thousands separators, decimal commas, currency, units, percent).
  */
 
+import { percentValue, readNumbers, type PlainNumber } from '../plain-numbers.js';
+
+export { plainNumber } from '../plain-numbers.js';
+
 export type ExtractMode = 'boxed' | 'final-answer' | 'latex' | 'expression';
 /** One mode, or several that compete on position (the last in the text wins). */
 export type ExtractTier = ExtractMode | ExtractMode[];
@@ -73,6 +77,18 @@ export function lastBoxed(text: string): string | null {
   return spans.length ? spans[spans.length - 1].content : null;
 }
 
+/**
+ * The rest of the text after a last `\boxed{` that never closes (a malformed reference such as `\boxed{x = 1`),
+ * or null.
+ */
+export function unclosedBoxed(text: string): string | null {
+  const opens = [...text.matchAll(/\\(?:boxed|fbox)\s*\{/g)];
+  const last = opens[opens.length - 1];
+  if (!last || braceGroup(text, last.index + last[0].length - 1)) return null;
+  const rest = text.slice(last.index + last[0].length).trim();
+  return rest === '' ? null : rest;
+}
+
 // What may stand between two answers that form one list: commas, "and"/"or", spacing, math delimiters.
 const CONNECTOR = /^(?:\s|,|;|\\[,;:! ]|\\q?quad|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b|\\\(|\\\)|\\\[|\\\]|\$|\\(?=\\|$)|\.)*$/;
 
@@ -110,38 +126,49 @@ function latexCandidate(text: string): Candidate | null {
   if (group) return { answer: group.content.trim(), mode: 'latex', at: group.start };
   // Math written without delimiters (`\frac{10}{9}`): the whole text, when it has commands and no prose.
   const bare = text.trim();
-  if (/\\[a-zA-Z]/.test(bare) && !/(?<![\\a-zA-Z])[a-zA-Z]{4,}/.test(bare.replace(/\\[a-zA-Z]+/g, '')) && boxedSpans(text).length === 0) {
+  if (/\\[a-zA-Z]|=/.test(bare) && !/(?<![\\a-zA-Z])[a-zA-Z]{4,}/.test(bare.replace(/\\[a-zA-Z]+/g, '')) && boxedSpans(text).length === 0) {
     return { answer: bare, mode: 'latex', at: text.length };
   }
   return null;
 }
 
-// A number as people write it: 1,000.99 / 1 000 / 1000,99 (decimal comma) / .5 / 3/4, with $ or a sign before it.
-const PLAIN_NUMBER =
-  /(?<![A-Za-z0-9.,_^])(-|−)?\s?(?:\$|€|£)?\s?(\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])|\d{1,3}(?: \d{3})+(?![\d.,])|\d+(?:[.,]\d+)?|\.\d+)(?:\s*\/\s*(\d+))?(?!\d)/g;
+// Between two numbers of one expression: an operator on the same line (`11 + 4/9`, `3 × 4`).
+const OPERATOR = /^[ \t]*([-+*×÷^/−])[ \t]*$/;
 
-/** A plain number as written (`1,000.99`, `1000,99`, `0,111`, `1 000`) in standard form (`1000.99`), or null. */
-export function plainNumber(written: string): string | null {
-  let s = written.replace(/−/g, '-').replace(/^\s*[$€£]\s*/, '').trim();
-  const sign = s.startsWith('-') ? '-' : '';
-  s = s.replace(/^-\s*[$€£]?\s*/, '');
-  if (/^\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s) && !/^0,/.test(s)) s = s.replace(/,/g, '');
-  else if (/^\d{1,3}(?: \d{3})+$/.test(s)) s = s.replace(/ /g, '');
-  else if (/^\d+,\d+$/.test(s)) s = s.replace(',', '.');
-  return /^(?:\d+(?:\.\d+)?|\.\d+)(?:\/\d+)?$/.test(s) ? sign + s : null;
+/** One expression of numbers and operators as the engine reads it; a percent applies to the whole of it. */
+function expressionText(numbers: PlainNumber[], ops: string[]): string | null {
+  if (numbers.some((n) => n.value === null)) {
+    // `4 0/0`, `11 6/6`: no number, kept as written so that it equals no finite value.
+    return numbers.map((n) => n.written.replace(/\s*(?:\\?%|percentage|percent|pct)$/, '')).join(' ');
+  }
+  const last = numbers[numbers.length - 1];
+  if (numbers.length === 1) return last.percent ? percentValue(last.value!) : last.value;
+  const op = (o: string) => (o === '×' ? '*' : o === '÷' ? '/' : o === '−' ? '-' : o);
+  const joined = numbers.map((n, i) => (i ? op(ops[i - 1]) : '') + (n.value!.includes('/') ? `(${n.value})` : n.value)).join('');
+  return last.percent ? `(${joined})/100` : joined;
 }
 
-/** The last plain number of the text outside math spans (those are masked), or null. */
+/** The last plain number or arithmetic of numbers outside math spans (those are masked), or null. */
 function expressionCandidate(text: string): Candidate | null {
   let masked = text;
   for (const span of [...latexSpans(text), ...boxedSpans(text)]) {
     masked = masked.slice(0, span.start) + ' '.repeat(span.end - span.start) + masked.slice(span.end);
   }
+  const numbers = readNumbers(masked);
   let last: Candidate | null = null;
-  for (const m of masked.matchAll(PLAIN_NUMBER)) {
-    const number = plainNumber(`${m[1] ?? ''}${m[2]}`);
-    if (number === null) continue;
-    last = { answer: m[3] ? `${number}/${m[3]}` : number, mode: 'expression', at: m.index };
+  for (let i = 0; i < numbers.length; ) {
+    const group = [numbers[i]];
+    const ops: string[] = [];
+    let j = i + 1;
+    for (; j < numbers.length && !group[group.length - 1].percent; j++) {
+      const op = masked.slice(numbers[j - 1].end, numbers[j].start).match(OPERATOR);
+      if (!op || numbers[j].value === null || /^[-−+]/.test(numbers[j].written)) break;
+      group.push(numbers[j]);
+      ops.push(op[1]);
+    }
+    const answer = expressionText(group, ops);
+    if (answer !== null) last = { answer, mode: 'expression', at: group[0].start };
+    i = j;
   }
   return last;
 }
@@ -164,6 +191,11 @@ function phraseAnswer(rest: string): string | null {
   if (spans.length) return lastGroup(chunk, spans)?.content.trim() ?? null;
   const plain = chunk.replace(/\*+/g, '').replace(/^[\s:"']+|[\s"'.!]+$/g, '');
   if (!plain) return null;
+  // One number as written (`4 4/9`, `$1,000.99`, `28 percent`) is read as the expression mode reads it.
+  if (/^[-−+]?\s?[$€£]?\s?\d[\d .,/]*\s?(?:%|percentage|percent|pct)?$/.test(plain) && !/,\s/.test(plain)) {
+    const number = expressionCandidate(plain);
+    if (number) return number.answer;
+  }
   if (!/[a-zA-Z]{3,}/.test(plain)) return plain;
   return expressionCandidate(chunk)?.answer ?? null;
 }

@@ -9,8 +9,12 @@ import { resolveMathOptions, type MathOptions } from './options.js';
 import { sharedMathPool } from './pool.js';
 import { mathReference } from './verdict.js';
 
-/** 1: boxed / "answer is" and a hand-written parser. 2: Math-Verify-style extraction and the compute engine. */
-export const MATH_VERSION = '2';
+/**
+ * 1: boxed / "answer is" and a hand-written parser. 2: Math-Verify-style extraction and the compute engine.
+ * 3: plain numbers read as `numeric` reads them (mixed numbers, arithmetic, percent as a fraction), `\pm`, solutions
+ * as assignments, `a ≤ |x| ≤ b`, a reference percent also as its fraction.
+ */
+export const MATH_VERSION = '3';
 
 /** The verdict options that change verdicts (the time limit changes only which verdicts are errors, so it counts). */
 export function createMathVerifier(options: MathOptions = {}): Verifier {

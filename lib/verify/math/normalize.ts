@@ -73,6 +73,7 @@ export function normalizeMathAnswer(raw: string): string {
   s = s
     .replace(/(?<!\\)\\\\(?=[a-zA-Z])(?!end\{|begin\{)/g, '\\') // `\\frac` from a doubly escaped string is `\frac`
     .replace(/,\\!\s*/g, ',')
+    .replace(/(\d)\s*\{\s*,\s*\}\s*(?=\d)/g, '$1{,}') // 14 {, }916: a thousands separator however spaced
     .replace(/\{\s*,\s*\}/g, '{,}')
     .replace(/!=|\\ne(?![a-zA-Z])/g, '\\neq ')
     .replace(/>=|≥/g, '\\geq ')

@@ -4,7 +4,7 @@
  */
 import type { Verdict } from '../types.js';
 import { mathAnswerKey, mathEquivalent } from './equivalent.js';
-import { extractAnswer, latexSpans, lastBoxed, plainNumber } from './extract.js';
+import { extractAnswer, latexSpans, lastBoxed, plainNumber, unclosedBoxed } from './extract.js';
 import { resolveMathOptions, type MathOptions } from './options.js';
 
 /** Answers longer than this are not parsed at all: a verdict of "error" instead of a stalled shard. */
@@ -25,6 +25,9 @@ export function mathReference(reference: unknown): string {
 export function goldAnswer(gold: string, options: MathOptions = {}): string {
   const { extract } = resolveMathOptions(options);
   const modes = extract.flat();
+  // A reference is trusted: one whose last box never closes means what is in it.
+  const unclosed = lastBoxed(gold) === null ? unclosedBoxed(gold) : null;
+  if (unclosed !== null) return unclosed;
   if (lastBoxed(gold) !== null || latexSpans(gold).length > 0) return extractAnswer(gold, extract)?.answer ?? gold;
   // Expression-only configs (GSM8K style) read a plain reference as a number the way people write it.
   if (!modes.includes('latex') && !modes.includes('boxed')) return plainNumber(gold) ?? extractAnswer(gold, extract)?.answer ?? gold;

@@ -81,7 +81,6 @@ describe('math verifier: equivalence', () => {
     ['(1,2)', '(2,1)'],
     ['(2,1)', '1,2'], // a bare list against a tuple compares in order
     ['\\{1,2\\}', '\\{1,2,3\\}'],
-    ['50\\%', '0.5'], // % is dropped like a unit, so 50% reads as 50
     ['2x', 'x^2'],
     ['x+1', 'x+2'],
     ['2\\sqrt{3}', '3\\sqrt{2}'],
@@ -226,10 +225,83 @@ describe('math verifier 2: what counts as equivalent', () => {
   });
 });
 
-describe('math verifier 2: versions and time limits', () => {
-  it('is version 2, with the options in the version', () => {
-    expect(mathVerifier.version).toBe('2');
-    expect(createVerifier({ name: 'math', precision: 3 }).version).toMatch(/^2\+[0-9a-f]{8}$/);
+describe('math verifier 3: numbers as written, percent, signs, solutions', () => {
+  const same = (gold: string, pred: string, o = {}) => verifyMath(gold, pred, o).correct;
+  const plain = (t: string) => extractAnswer(t, [['expression']])?.answer;
+  const expr = { extract: [['expression']] as Array<Array<'expression'>> };
+
+  it('reads a mixed number as one value, and an improper or undefined one as no value', () => {
+    expect(plain('she needs 3 1/4 cups')).toBe('13/4');
+    expect(plain('so -2 3/8')).toBe('-19/8');
+    expect(plain('about 2 000 1/2 tons')).toBe('4001/2');
+    expect(plain('it is 7 0/5')).toBe('35/5');
+    expect(same('13/4', 'The answer is 3 1/4.', expr)).toBe(true);
+    expect(same('3', 'The answer is 3 1/4.', expr)).toBe(false);
+    for (const finite of ['5', '1', '6', '4']) expect(same(finite, 'so 5 5/5', expr)).toBe(false);
+    for (const finite of ['2', '0']) expect(same(finite, 'so 2 3/0', expr)).toBe(false);
+  });
+
+  it('forms no mixed number across a line, after a decimal, a fraction or a bracket', () => {
+    expect(plain('7\n1/3')).toBe('1/3');
+    expect(plain('7.0 1/3')).toBe('1/3');
+    expect(plain('7/2 1/3')).toBe('1/3');
+    expect(plain('(7) 1/3')).toBe('1/3');
+    expect(plain('3 1/4 8')).toBe('8');
+  });
+
+  it('reads arithmetic of numbers on one line, with a minus between terms as an operation', () => {
+    expect(same('23/3', '7 + 2/3', expr)).toBe(true);
+    expect(same('19/3', '7 - 2/3', expr)).toBe(true);
+    expect(same('7 + 2/3', '7 - 2/3', expr)).toBe(false);
+    expect(plain('she owes x = -12')).toBe('-12');
+    expect(plain('we get 6 × 7')).toBe('6*7');
+    expect(plain('there were 3 cats and 2/5 left')).toBe('2/5');
+  });
+
+  it('a percent written in prose is a fraction; a reference percent accepts its value and its fraction', () => {
+    expect(same('3/20', '15%', expr)).toBe(true);
+    expect(same('15', '15%', expr)).toBe(false);
+    for (const suffix of ['%', ' %', ' percent', 'percentage', ' pct']) {
+      expect(same('13/400', `3 1/4${suffix}`, expr)).toBe(true);
+      expect(same('13/4', `3 1/4${suffix}`, expr)).toBe(false);
+    }
+    expect(same('$15\\%$', 'so 15')).toBe(true);
+    expect(same('$15\\%$', 'so 0.15')).toBe(true);
+    expect(same('$15\\%$', 'so 15 percent')).toBe(true);
+    expect(same('$0.15$', 'so 15')).toBe(false);
+    expect(same('$15$', '$\\boxed{15\\%}$')).toBe(true); // a LaTeX \% is typesetting
+  });
+
+  it('\\pm is both signs', () => {
+    expect(same('$\\pm 7$', '$7$')).toBe(false);
+    expect(same('$\\pm 7$', '$-7, 7$')).toBe(true);
+    expect(same('$1 \\pm \\sqrt{2}$', '$1-\\sqrt2, 1+\\sqrt2$')).toBe(true);
+    expect(same('$x = 2 \\pm 1$', '$\\{1, 3\\}$')).toBe(true);
+    expect(same('$x = 2 \\pm 1$', '$\\{1, 2\\}$')).toBe(false);
+  });
+
+  it('solutions written as assignments are tuples; |x| between bounds is two intervals', () => {
+    expect(same('$a=1,b=4;a=3,b=0$', '$(3,0),(1,4)$')).toBe(true);
+    expect(same('$a=1,b=4;a=3,b=0$', '$(4,1),(0,3)$')).toBe(false);
+    expect(same('$a = 1, b = 4$ and $a = 3, b = 0$', '$(1,4),(3,0)$')).toBe(true);
+    expect(same('$2 < |y| \\leq 5$', '$y \\in [-5, -2) \\cup (2, 5]$')).toBe(true);
+    expect(same('$2 < |y| \\leq 5$', '$[-5, -2] \\cup [2, 5]$')).toBe(false);
+    expect(same('$2 < |y| \\leq 5$', '$(2, 5]$')).toBe(false);
+  });
+
+  it('a thousands separator however spaced, a reference whose box never closes, math written bare', () => {
+    expect(same('$27{,}514$', 'Final Answer: The final answer is $27 {, }514$.')).toBe(true);
+    expect(same('$27{,}514$', 'Final Answer: The final answer is $27 {, }515$.')).toBe(false);
+    expect(same('\\\\boxed{g(t) = 2 \\\\text{ or } g(t) = 5', 'g(s)=5org(s)=3')).toBe(false);
+    expect(same('\\\\boxed{g(t) = 2 \\\\text{ or } g(t) = 5', 'g(s)=5org(s)=2')).toBe(true);
+    expect(same('\\boxed{y = 4', '$y=4$')).toBe(true);
+  });
+});
+
+describe('math verifier 3: versions and time limits', () => {
+  it('is version 3, with the options in the version', () => {
+    expect(mathVerifier.version).toBe('3');
+    expect(createVerifier({ name: 'math', precision: 3 }).version).toMatch(/^3\+[0-9a-f]{8}$/);
     expect(createVerifier({ name: 'math', precision: 3 }).version).not.toBe(createVerifier({ name: 'math', precision: 4 }).version);
   });
 

@@ -31,6 +31,63 @@ describe('numeric verifier: extraction', () => {
   });
 });
 
+describe('numeric verifier 2: numbers as people and LaTeX write them', () => {
+  it('reads thousands separated by commas, spaces, {,} (however spaced) and thin spaces', () => {
+    expect(key('about 3 500 000 people')).toBe('3500000');
+    expect(key('so $2 {, }048$')).toBe('2048');
+    expect(key('so $2\\,048$ grams')).toBe('2048');
+    expect(key('so $2{,}048.5$')).toBe('2048.5');
+  });
+
+  it('reads a decimal comma only where it cannot separate thousands or list items', () => {
+    expect(key('Il reste 2,74 €.')).toBe('2.74');
+    expect(key('so 1000,99')).toBe('1000.99');
+    expect(key('so 0,125')).toBe('0.125');
+    expect(key('so 1,250')).toBe('1250');
+    expect(key('the values 1,5,9')).toBe('9');
+  });
+
+  it('reads currency before or after, units after, and keeps percent as the number', () => {
+    expect(key('It costs $1,000.99.')).toBe('1000.99');
+    expect(key('It costs 1,000.99$ in all')).toBe('1000.99');
+    expect(key('It costs 1,000.99€')).toBe('1000.99');
+    expect(key('It costs \\$12.50')).toBe('12.5');
+    expect(key('the room is 12m² wide')).toBe('12');
+    expect(key('$\\boxed{45\\%}$')).toBe('45');
+    expect(key('$12\\text{ cm}^2$')).toBe('12');
+  });
+
+  it('reads mixed numbers as one value, and an improper one as no number', () => {
+    expect(key('she used 2 3/4 cups')).toBe('2.75');
+    expect(key('a change of -1 1/2 degrees')).toBe('-1.5');
+    expect(key('so 7 5/5')).toBeNull();
+    expect(key('7\n3/4')).toBe('0.75');
+  });
+
+  it('reads numbers inside LaTeX: fractions, integer powers; subscripts and other powers are no answer', () => {
+    expect(key('so $\\dfrac{9}{4}$')).toBe('2.25');
+    expect(key('so $\\frac34$')).toBe('0.75');
+    expect(key('there are $2^{10}$ subsets')).toBe('1024');
+    expect(key('there are $3^4$ ways')).toBe('81');
+    expect(key('we get 6, so $a_{12}$')).toBe('6');
+    expect(key('we get 6, so $x^{12}$')).toBe('6');
+    expect(key('about 1.5e3 grams')).toBe('1500');
+  });
+
+  it('stays exact: no tolerance, no symbolic algebra', async () => {
+    expect((await verify({ answer: '1024' }, 'it is $2^{10}$')).correct).toBe(true);
+    expect((await verify({ answer: '10' }, 'it is $2^{10}$')).correct).toBe(false);
+    expect((await verify({ answer: '2.75' }, 'she used 2 3/4 cups')).correct).toBe(true);
+    expect((await verify({ answer: '0.75' }, 'she used 2 3/4 cups')).correct).toBe(false);
+    expect((await verify({ answer: '12' }, 'Dozens: $a_{12} = 11$')).correct).toBe(false);
+    expect((await verify({ answer: '2.74' }, 'about 2.7399')).correct).toBe(false);
+  });
+
+  it('is version 2', () => {
+    expect(numericVerifier.version).toBe('2');
+  });
+});
+
 describe('numeric verifier: verdicts', () => {
   it('accepts equal numbers in other forms', async () => {
     expect((await verify({ answer: '3.5' }, 'It is 3.50.')).correct).toBe(true);
