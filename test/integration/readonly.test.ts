@@ -145,7 +145,7 @@ describe('the read-only login', () => {
     expect((await reader.query('SELECT id FROM flywheel.later_table')).rows).toEqual([{ id: 1 }]);
     await denied('INSERT INTO flywheel.later_table VALUES (2)');
     await exec(sql`DROP TABLE flywheel.later_table`);
-    const migration = readFileSync(new URL('../../migrations/0002_round_costs_and_reader.sql', import.meta.url), 'utf8');
+    const migration = readFileSync(new URL('../../migrations/0003_round_costs_and_reader.sql', import.meta.url), 'utf8');
     for (const statement of migration.split('--> statement-breakpoint')) await db.pool.query(statement);
   });
 });

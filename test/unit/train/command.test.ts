@@ -104,7 +104,8 @@ describe('command trainer, local launcher', () => {
     expect((await t.get(first.id)).status).toBe('running');
     // Once the script is up (started.json), a cancel reaches its trap and status.json records the signal.
     const started = path.join(workdir, 'run-d/round-1/job-1/started.json');
-    for (let i = 0; i < 100 && !existsSync(started); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 1000 && !existsSync(started); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(existsSync(started), 'the job script did not start within 20 s').toBe(true);
     await t.cancel(first.id);
     const job = await settle(t, first.id);
     expect(job.status).toBe('cancelled');
