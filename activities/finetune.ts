@@ -14,7 +14,7 @@ import { upsertModel } from '../db/runs.js';
 import { hashSeed } from '../lib/rng.js';
 import { toChatJsonl } from '../lib/train/chat-jsonl.js';
 import type { TrainerJob } from '../lib/train/types.js';
-import type { ActivityDeps } from './deps.js';
+import { resolveEndpoint, type ActivityDeps } from './deps.js';
 import { startHeartbeats } from './heartbeat.js';
 import { startModel } from './round.js';
 
@@ -42,7 +42,7 @@ export function fineTuneActivities(deps: ActivityDeps) {
           await mergeRoundStats(db, roundId, { fineTune: { skipped: 'no verified traces to train on' } });
           return { model: start, jobId: null, skipped: true };
         }
-        const endpoint = deps.modelEndpoint(config.model);
+        const endpoint = resolveEndpoint(deps, config.model);
         const trainer = deps.trainer(config, endpoint);
         const baseModel = config.finetune.from === 'base' ? run.baseModel : start;
         const tag = { runId: run.id, round: round.index };

@@ -1,6 +1,7 @@
 /** Bookkeeping activities of runs and rounds: planning, stage markers, attention, completion. */
 import type { RunConfig } from '../config/schema.js';
-import { getRun, setRunStatus } from '../db/runs.js';
+import { getRun, runConfig, setRunStatus } from '../db/runs.js';
+import { roundPromoted } from '../lib/round/promotion.js';
 import { insertBudgets, roundBudgets, solveHistory, type NewProblemBudget } from '../db/budgets.js';
 import { countProblems, problemIds } from '../db/problems.js';
 import { allocateBudget, type ProblemHistory } from '../lib/search/budget.js';
@@ -44,7 +45,7 @@ export function roundActivities(deps: ActivityDeps) {
 
     async startRound({ runId, round }: RoundInput): Promise<RoundPlan> {
       const run = await getRun(db, runId);
-      const config = run.config as RunConfig;
+      const config = runConfig(run);
       const [trainProblems, testProblems] = await Promise.all([
         countProblems(db, run.taskSet, 'train'),
         countProblems(db, run.taskSet, 'test'),
@@ -97,7 +98,7 @@ export function roundActivities(deps: ActivityDeps) {
       const { round } = await getRoundContext(db, roundId);
       await updateRound(db, roundId, { status: 'completed', stage: 'done' });
       const model = round.model ?? round.sampler ?? '';
-      return { model, promoted: round.sampler === round.model };
+      return { model, promoted: roundPromoted(round) };
     },
 
     async finishRun({ runId, state, error }: { runId: string; state: 'completed' | 'stopped' | 'failed'; error?: string }) {

@@ -16,13 +16,12 @@ import { searchResults, traces, verdicts } from '../db/schema.js';
 import { createModelClient } from '../lib/llm/client.js';
 import { hashSeed } from '../lib/rng.js';
 import { createCompletionsStepModel } from '../lib/search/completions-model.js';
-import { createRewardModelClient } from '../lib/search/reward-model.js';
 import { runStrategy } from '../lib/search/run.js';
 import type { SearchOutcome, StrategyName } from '../lib/search/types.js';
 import type { Verifier } from '../lib/verify/types.js';
 import { verdictRow } from '../db/traces.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
-import { resolveEndpoint, type ActivityDeps } from './deps.js';
+import { resolveEndpoint, resolveRewardModel, type ActivityDeps } from './deps.js';
 import { cancellationSignal, forEachLimit, startHeartbeats } from './heartbeat.js';
 
 /** Whether the verifier may steer search on held-out problems (see `search.step.verifyAtEval`). */
@@ -59,9 +58,7 @@ export function stepSearchActivities(deps: ActivityDeps) {
         retry: { maxRetries: endpoint.maxRetries, signal },
       });
       const rm = step.rewardModel;
-      const rewardModel = rm
-        ? createRewardModelClient({ url: rm.url, model: rm.model, format: rm.format, apiKey: rm.apiKeyEnv ? process.env[rm.apiKeyEnv] : undefined })
-        : undefined;
+      const rewardModel = rm ? resolveRewardModel(deps, rm) : undefined;
       const verifyDuringSearch = input.purpose === 'train' || verifiesAtEval(config);
       const done = await searchedProblems(db, round.id, input.purpose, jobs.map((j) => j.problem.id));
       const heartbeats = startHeartbeats();

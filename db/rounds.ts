@@ -1,6 +1,7 @@
 /** Rounds and their stage bookkeeping. */
 import { and, eq, sql } from 'drizzle-orm';
 import type { RunConfig } from '../config/schema.js';
+import { runConfig } from './runs.js';
 import type { Db } from './client.js';
 import { roundStages, rounds, runs, type Round, type Run } from './schema.js';
 
@@ -31,7 +32,7 @@ export interface RoundContext {
 export async function getRoundContext(db: Db, roundId: number): Promise<RoundContext> {
   const [row] = await db.select().from(rounds).innerJoin(runs, eq(rounds.runId, runs.id)).where(eq(rounds.id, roundId));
   if (!row) throw new Error(`no round with id ${roundId}`);
-  return { round: row.rounds, run: row.runs, config: row.runs.config as RunConfig };
+  return { round: row.rounds, run: row.runs, config: runConfig(row.runs) };
 }
 
 export async function getRoundByIndex(db: Db, runId: string, index: number): Promise<Round | null> {
