@@ -100,3 +100,17 @@ export async function setAttention(db: Db, roundId: number, stage: string, failu
 export async function setPlanned(db: Db, roundId: number, planned: number): Promise<void> {
   await db.update(rounds).set({ planned, updatedAt: sql`now()` }).where(eq(rounds.id, roundId));
 }
+
+/** The model a round starts from: the base for round 0, else what the round before chose to sample with. */
+export async function startingModel(db: Db, runId: string, round: number): Promise<string> {
+  if (round === 0) {
+    const [run] = await db.select({ baseModel: runs.baseModel }).from(runs).where(eq(runs.id, runId));
+    if (!run) throw new Error(`no run "${runId}" in the database`);
+    return run.baseModel;
+  }
+  const previous = await getRoundByIndex(db, runId, round - 1);
+  if (!previous?.sampler || previous.status !== 'completed') {
+    throw new Error(`round ${round} of run ${runId} cannot start: round ${round - 1} has not completed`);
+  }
+  return previous.sampler;
+}

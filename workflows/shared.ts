@@ -36,16 +36,10 @@ export const FLYWHEEL_STATUS = {
   failed: 'Failed',
 } as const;
 
-/**
- * The stages of a round, in order. Round n first trains and judges model v(n) on what round n−1 verified
- * (filter → fine-tune → evaluate → promote), then samples with the promoted model for the next round
- * (generate → verify → search: ranking and voting group samples by the answer the verifier extracts).
- * Round 0 only evaluates the base model and samples with it.
- */
-export const STAGES = ['filter', 'fine-tune', 'evaluate', 'promote', 'generate', 'verify', 'search'] as const;
-export type Stage = (typeof STAGES)[number];
-
-export type Purpose = 'train' | 'eval';
+// The stage order and the purposes of a shard are plain values that activities need too: they live in lib/round/
+// (workflows import only their types).
+import type { Purpose, Stage } from '../lib/round/stages.js';
+export type { Purpose, Stage };
 
 export const workflowIds = {
   run: (runId: string) => `flywheel-run-${runId}`,
