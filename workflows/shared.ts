@@ -41,6 +41,12 @@ export const FLYWHEEL_STATUS = {
 import type { Purpose, Stage } from '../lib/round/stages.js';
 export type { Purpose, Stage };
 
+/**
+ * Retries of the bookkeeping activities that run before a run's durability settings are known (loading the run,
+ * planning a round, finishing a run): fixed and generous.
+ */
+export const BOOKKEEPING_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 } as const;
+
 export const workflowIds = {
   run: (runId: string) => `flywheel-run-${runId}`,
   round: (runId: string, round: number) => `flywheel-run-${runId}-round-${round}`,
@@ -56,6 +62,11 @@ export interface RunInput {
   /** Carried across continue-as-new so a pause or stop is not forgotten. */
   paused?: boolean;
   stopRequested?: boolean;
+  /**
+   * Continue-as-new after this many rounds even when Temporal does not suggest it yet (carried across). Unset in
+   * production, where the history's size decides; tests set it to reach continue-as-new without a long history.
+   */
+  continueAsNewEvery?: number;
 }
 
 export interface RoundInput {
