@@ -95,7 +95,7 @@ function gate() {
 
 const result = (handle: WorkflowHandle<typeof flywheelRun>) => handle.result() as Promise<RunResult>;
 
-describe('flywheelRun and flywheelRound with stub activities', () => {
+describe.concurrent('flywheelRun and flywheelRound with stub activities', () => {
   it('runs every stage of every round in order, fanning out shards; a round not promoted says so and the run goes on', async () => {
     const { run, handle, round } = await startRun({ rounds: 1, trainShards: 3, evalShards: 2, search: true, promotes: () => false });
     expect(await result(handle)).toMatchObject({ runId: run.runId, state: 'completed', rounds: 1 });
