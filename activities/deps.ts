@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { RunConfig } from '../config/schema.js';
 import type { Db } from '../db/client.js';
 import { createModelClient, type ModelEndpoint } from '../lib/llm/client.js';
+import { createRewardModelClient, type RewardModelClient } from '../lib/search/reward-model.js';
 import { createOpenAITrainer } from '../lib/train/openai.js';
 import type { Trainer } from '../lib/train/types.js';
 import { createVerifier } from '../lib/verify/index.js';
@@ -18,8 +19,12 @@ export interface ActivityDeps {
   /** The run's verifier; only an LLM judge needs the model endpoint (and its key) on this worker. */
   verifier(spec: RunConfig['verifier'], model: RunConfig['model']): Verifier;
   trainer(config: RunConfig, endpoint: ModelEndpoint): Trainer;
+  /** The reward model step search ranks with, its key (if any) from this worker's environment. */
+  rewardModel(spec: RewardModelSpec): RewardModelClient;
   log(line: string): void;
 }
+
+export type RewardModelSpec = NonNullable<RunConfig['search']['step']['rewardModel']>;
 
 export interface DefaultDepsOptions {
   db: Db;
@@ -38,21 +43,40 @@ export class WorkerConfigError extends Error {
 }
 
 /**
- * The run's model endpoint on this worker. A configuration problem (no embedded server known, the API key's
- * variable unset) is reported as non-retryable: the round waits for a person instead of burning retries.
+ * Runs `resolve` (a deps lookup that reads this worker's configuration) and reports a configuration problem (no
+ * embedded server known, an API key's variable unset) as non-retryable: the round waits for a person instead of
+ * burning retries.
  */
-export function resolveEndpoint(deps: ActivityDeps, model: RunConfig['model']): ModelEndpoint {
+export function onThisWorker<T>(resolve: () => T): T {
   try {
-    return deps.modelEndpoint(model);
+    return resolve();
   } catch (err) {
     if (err instanceof WorkerConfigError) throw ApplicationFailure.nonRetryable(err.message, 'WorkerConfigError');
     throw err;
   }
 }
 
+/** The run's model endpoint on this worker; a configuration problem is non-retryable (see {@link onThisWorker}). */
+export function resolveEndpoint(deps: ActivityDeps, model: RunConfig['model']): ModelEndpoint {
+  return onThisWorker(() => deps.modelEndpoint(model));
+}
+
+/** The reward model of step search on this worker; a key missing here is non-retryable. */
+export function resolveRewardModel(deps: ActivityDeps, spec: RewardModelSpec): RewardModelClient {
+  return onThisWorker(() => deps.rewardModel(spec));
+}
+
 export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
   const env = options.env ?? process.env;
   const verifiers = new Map<string, Verifier>();
+  /** The value of the variable a config field names; unset is a configuration problem of this worker. */
+  const secret = (field: string, name: string): string => {
+    const value = env[name];
+    if (!value) {
+      throw new WorkerConfigError(`${field} names ${name}, which is not set in this worker's environment: set it and resume the round`);
+    }
+    return value;
+  };
   const deps: ActivityDeps = {
     db: options.db,
     modelEndpoint(model) {
@@ -66,15 +90,7 @@ export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
           );
         }
       }
-      let apiKey: string | undefined;
-      if (model.apiKeyEnv) {
-        apiKey = env[model.apiKeyEnv];
-        if (!apiKey) {
-          throw new WorkerConfigError(
-            `model.apiKeyEnv names ${model.apiKeyEnv}, which is not set in this worker's environment: set it and resume the round`,
-          );
-        }
-      }
+      const apiKey = model.apiKeyEnv ? secret('model.apiKeyEnv', model.apiKeyEnv) : undefined;
       return { baseUrl, apiKey, timeoutMs: model.timeoutMs, maxRetries: model.maxRetries };
     },
     verifier(spec, model) {
@@ -89,6 +105,10 @@ export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
     },
     trainer(config, endpoint) {
       return createOpenAITrainer(createModelClient(endpoint), { maxRetries: endpoint.maxRetries });
+    },
+    rewardModel(spec) {
+      const apiKey = spec.apiKeyEnv ? secret('search.step.rewardModel.apiKeyEnv', spec.apiKeyEnv) : undefined;
+      return createRewardModelClient({ url: spec.url, model: spec.model, format: spec.format, apiKey });
     },
     log: options.log ?? (() => {}),
   };

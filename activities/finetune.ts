@@ -6,17 +6,15 @@
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { datasetExamples, getDataset } from '../db/datasets.js';
-import { eq, sql } from 'drizzle-orm';
-import { ensureFineTune, supersedeFineTune, updateFineTune } from '../db/fine-tunes.js';
-import { fineTunes } from '../db/schema.js';
-import { getRoundContext, mergeRoundStats, updateRound } from '../db/rounds.js';
+import { claimTrainerSubmission, ensureFineTune, supersedeFineTune, updateFineTune } from '../db/fine-tunes.js';
+import { getRoundContext, mergeRoundStats, startingModel, updateRound } from '../db/rounds.js';
 import { upsertModel } from '../db/runs.js';
 import { hashSeed } from '../lib/rng.js';
 import { toChatJsonl } from '../lib/train/chat-jsonl.js';
+import { submitOnce } from '../lib/train/submit.js';
 import type { TrainerJob } from '../lib/train/types.js';
-import type { ActivityDeps } from './deps.js';
+import { resolveEndpoint, type ActivityDeps } from './deps.js';
 import { startHeartbeats } from './heartbeat.js';
-import { startModel } from './round.js';
 
 export interface FineTuneResult {
   model: string;
@@ -35,17 +33,16 @@ export function fineTuneActivities(deps: ActivityDeps) {
       try {
         const { db } = deps;
         const { run, round, config } = await getRoundContext(db, roundId);
-        const start = await startModel(deps, run.id, round.index);
+        const start = await startingModel(db, run.id, round.index);
         const dataset = await getDataset(db, run.id, round.index);
         if (!dataset || dataset.items === 0) {
           await updateRound(db, roundId, { model: start });
           await mergeRoundStats(db, roundId, { fineTune: { skipped: 'no verified traces to train on' } });
           return { model: start, jobId: null, skipped: true };
         }
-        const endpoint = deps.modelEndpoint(config.model);
+        const endpoint = resolveEndpoint(deps, config.model);
         const trainer = deps.trainer(config, endpoint);
         const baseModel = config.finetune.from === 'base' ? run.baseModel : start;
-        const tag = { runId: run.id, round: round.index };
         let row = await ensureFineTune(db, {
           runId: run.id,
           round: round.index,
@@ -61,43 +58,26 @@ export function fineTuneActivities(deps: ActivityDeps) {
           row = { ...row, externalJobId: null, status: 'preparing' };
         }
 
-        // Submitting is serialised on the round's row (SELECT ... FOR UPDATE): two attempts alive at once (a slow
-        // one presumed dead and its retry) cannot both submit; the second finds the first one's job id.
-        const jobId: string =
+        const jobId =
           row.externalJobId ??
-          (await db.transaction(async (tx) => {
-            const [locked] = await tx.select().from(fineTunes).where(eq(fineTunes.id, row.id)).for('update');
-            if (locked.externalJobId) return locked.externalJobId;
-            const found = await trainer.find(tag);
-            const superseded = (locked.supersededJobIds as string[]) ?? [];
-            let id: string;
-            let trainingFile = locked.trainingFile;
-            if (found && !superseded.includes(found.id) && found.status !== 'failed' && found.status !== 'cancelled') {
-              id = found.id; // submitted by an attempt that died before recording it
-            } else {
-              if (!trainingFile) {
+          (await claimTrainerSubmission(db, row.id, async (locked) => {
+            const submitted = await submitOnce(trainer, {
+              tag: { runId: run.id, round: round.index },
+              supersededJobIds: (locked.supersededJobIds as string[] | null) ?? [],
+              trainingFile: locked.trainingFile,
+              jsonl: async () => {
                 const examples = await datasetExamples(db, dataset.id);
-                const jsonl = toChatJsonl(
-                  examples.map((e) => ({ prompt: e.prompt, completion: e.text })),
-                  config.model.systemPrompt,
-                );
-                trainingFile = await trainer.upload(jsonl, `flywheel-${run.id}-round-${round.index}.jsonl`);
-              }
-              const job = await trainer.submit({
+                return toChatJsonl(examples.map((e) => ({ prompt: e.prompt, completion: e.text })), config.model.systemPrompt);
+              },
+              filename: `flywheel-${run.id}-round-${round.index}.jsonl`,
+              request: {
                 baseModel,
-                trainingFile,
                 hyperparameters: config.finetune.hyperparameters,
                 suffix: config.finetune.suffix,
                 seed: hashSeed(run.id, round.index) % 2 ** 31,
-                tag,
-              });
-              id = job.id;
-            }
-            await tx
-              .update(fineTunes)
-              .set({ externalJobId: id, trainingFile, status: 'queued', baseModel, updatedAt: sql`now()` })
-              .where(eq(fineTunes.id, row.id));
-            return id;
+              },
+            });
+            return { externalJobId: submitted.jobId, trainingFile: submitted.trainingFile, baseModel };
           }));
 
         const job = await waitForJob(deps, heartbeats, trainer.get.bind(trainer), jobId, config.finetune.pollIntervalMs, config.finetune.timeoutMinutes, async (j) => {

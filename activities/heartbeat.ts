@@ -3,24 +3,37 @@ import { setMaxListeners } from 'node:events';
 import { Context } from '@temporalio/activity';
 
 /**
- * Heartbeats for a long activity: progress details whenever they change (at most one per `everyMs`), and the last
- * details again on a timer, so a slow model request does not look like a dead worker. A dead process sends
- * nothing, which is what the heartbeat timeout detects.
+ * How often an activity heartbeats under this heartbeat timeout: three times per timeout, so one late beat is not a
+ * dead worker, but at most once a second (the SDK batches beats to the server anyway) and at least every 50 ms.
  */
-export function startHeartbeats(everyMs = 1000): { beat(details?: unknown): void; stop(): void } {
+export function heartbeatPeriodMs(heartbeatTimeoutMs: number | undefined): number {
+  if (!heartbeatTimeoutMs) return MAX_PERIOD_MS;
+  return Math.min(MAX_PERIOD_MS, Math.max(MIN_PERIOD_MS, heartbeatTimeoutMs / 3));
+}
+const MAX_PERIOD_MS = 1_000;
+const MIN_PERIOD_MS = 50;
+
+/**
+ * Heartbeats for a running activity: one at once, then the last details again on a timer derived from the
+ * activity's heartbeat timeout, so a slow model request or query does not look like a dead worker; progress details
+ * whenever they change, at most one per period. A dead process sends nothing, which is what the timeout detects.
+ */
+export function startHeartbeats(): { beat(details?: unknown): void; stop(): void } {
   const context = Context.current();
+  const period = heartbeatPeriodMs(context.info.heartbeatTimeoutMs);
   let last = 0;
   let details: unknown;
   const send = () => {
     last = Date.now();
     context.heartbeat(details);
   };
-  const timer = setInterval(send, Math.max(everyMs, 1000));
+  send();
+  const timer = setInterval(send, period);
   timer.unref();
   return {
     beat(next) {
       details = next;
-      if (Date.now() - last >= everyMs) send();
+      if (Date.now() - last >= period) send();
     },
     stop: () => clearInterval(timer),
   };

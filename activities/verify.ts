@@ -5,6 +5,7 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { problemsInShard } from '../db/problems.js';
 import { getRoundContext } from '../db/rounds.js';
+import { splitOf } from '../lib/round/purpose.js';
 import { insertVerdicts, unverifiedTraces, verdictRow, type NewVerdict } from '../db/traces.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
 import type { ActivityDeps } from './deps.js';
@@ -16,7 +17,7 @@ export function verifyActivities(deps: ActivityDeps) {
       const { db } = deps;
       const { run, round, config } = await getRoundContext(db, input.roundId);
       const verifier = deps.verifier(config.verifier, config.model);
-      const problems = await problemsInShard(db, run.taskSet, input.purpose === 'train' ? 'train' : 'test', input.shard, input.shards);
+      const problems = await problemsInShard(db, run.taskSet, splitOf(input.purpose), input.shard, input.shards);
       const todo = await unverifiedTraces(db, round.id, input.purpose, problems.map((p) => p.id), verifier);
       const signal = cancellationSignal();
       const heartbeats = startHeartbeats();

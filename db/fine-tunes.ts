@@ -47,3 +47,37 @@ export async function supersedeFineTune(db: Db, row: FineTune): Promise<void> {
     })
     .where(eq(fineTunes.id, row.id));
 }
+
+/** What a submission records on the round's row. */
+export interface TrainerSubmission {
+  externalJobId: string;
+  trainingFile: string | null;
+  baseModel: string;
+}
+
+/**
+ * Serialises submitting the round's trainer job on its row (SELECT ... FOR UPDATE): two attempts alive at once (a
+ * slow one presumed dead and its retry) cannot both submit; the second finds the first one's job id. `submit`
+ * (find, upload, submit) runs only when no job is recorded, inside the lock, and what it returns is recorded before
+ * the lock is released. Returns the job id.
+ *
+ * @example
+ * const jobId = await claimTrainerSubmission(db, row.id, (locked) => submitOnce(trainer, ...));
+ */
+export async function claimTrainerSubmission(
+  db: Db,
+  fineTuneId: number,
+  submit: (locked: FineTune) => Promise<TrainerSubmission>,
+): Promise<string> {
+  return db.transaction(async (tx) => {
+    const [locked] = await tx.select().from(fineTunes).where(eq(fineTunes.id, fineTuneId)).for('update');
+    if (!locked) throw new Error(`no fine-tune row with id ${fineTuneId}`);
+    if (locked.externalJobId) return locked.externalJobId;
+    const submitted = await submit(locked);
+    await tx
+      .update(fineTunes)
+      .set({ ...submitted, status: 'queued', updatedAt: sql`now()` })
+      .where(eq(fineTunes.id, fineTuneId));
+    return submitted.externalJobId;
+  });
+}

@@ -1,6 +1,7 @@
 /** Rounds and their stage bookkeeping. */
 import { and, eq, sql } from 'drizzle-orm';
 import type { RunConfig } from '../config/schema.js';
+import { runConfig } from './runs.js';
 import type { Db } from './client.js';
 import { roundStages, rounds, runs, type Round, type Run } from './schema.js';
 
@@ -31,7 +32,7 @@ export interface RoundContext {
 export async function getRoundContext(db: Db, roundId: number): Promise<RoundContext> {
   const [row] = await db.select().from(rounds).innerJoin(runs, eq(rounds.runId, runs.id)).where(eq(rounds.id, roundId));
   if (!row) throw new Error(`no round with id ${roundId}`);
-  return { round: row.rounds, run: row.runs, config: row.runs.config as RunConfig };
+  return { round: row.rounds, run: row.runs, config: runConfig(row.runs) };
 }
 
 export async function getRoundByIndex(db: Db, runId: string, index: number): Promise<Round | null> {
@@ -98,4 +99,18 @@ export async function setAttention(db: Db, roundId: number, stage: string, failu
 
 export async function setPlanned(db: Db, roundId: number, planned: number): Promise<void> {
   await db.update(rounds).set({ planned, updatedAt: sql`now()` }).where(eq(rounds.id, roundId));
+}
+
+/** The model a round starts from: the base for round 0, else what the round before chose to sample with. */
+export async function startingModel(db: Db, runId: string, round: number): Promise<string> {
+  if (round === 0) {
+    const [run] = await db.select({ baseModel: runs.baseModel }).from(runs).where(eq(runs.id, runId));
+    if (!run) throw new Error(`no run "${runId}" in the database`);
+    return run.baseModel;
+  }
+  const previous = await getRoundByIndex(db, runId, round - 1);
+  if (!previous?.sampler || previous.status !== 'completed') {
+    throw new Error(`round ${round} of run ${runId} cannot start: round ${round - 1} has not completed`);
+  }
+  return previous.sampler;
 }

@@ -1,6 +1,6 @@
 /** Runs and the models they produce. */
 import { and, eq, sql } from 'drizzle-orm';
-import type { RunConfig } from '../config/schema.js';
+import { runConfigSchema, type RunConfig } from '../config/schema.js';
 import type { Db } from './client.js';
 import { models, runs, type Run } from './schema.js';
 
@@ -37,6 +37,19 @@ export async function getRun(db: Db, runId: string): Promise<Run> {
   const [row] = await db.select().from(runs).where(eq(runs.id, runId));
   if (!row) throw new Error(`no run "${runId}" in the database (list runs with: flywheel status)`);
   return row;
+}
+
+/**
+ * The run's config, parsed again with the schema: a default added since the run was stored applies to it too. A
+ * stored config that no longer validates names the run and the fields.
+ */
+export function runConfig(run: Pick<Run, 'id' | 'config'>): RunConfig {
+  const parsed = runConfigSchema.safeParse(run.config);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`run ${run.id}: its stored config is not valid under this version of flywheel (${issues})`);
+  }
+  return parsed.data;
 }
 
 export async function setRunStatus(db: Db, runId: string, status: string, error: string | null = null): Promise<void> {

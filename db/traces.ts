@@ -3,6 +3,9 @@ import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { modelErrors, problems, searchResults, traces, verdicts, type NewTrace } from './schema.js';
 
+/** A transaction of `db.transaction`, or the database itself: what writes that join a caller's transaction take. */
+export type DbOrTx = Db | Parameters<Parameters<Db['transaction']>[0]>[0];
+
 /** For each problem: strategy → the sample indices already stored. */
 export async function existingSamples(
   db: Db,
@@ -187,4 +190,97 @@ export type NewModelError = typeof modelErrors.$inferInsert;
 
 export async function insertModelErrors(db: Db, rows: NewModelError[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 1000) await db.insert(modelErrors).values(rows.slice(i, i + 1000));
+}
+
+/** A trace and the verdict it gets, written together. */
+export interface VerifiedTrace {
+  trace: NewTrace;
+  verdict: { score: number; correct: boolean; answer: string | null; detail: string };
+}
+
+/**
+ * Inserts traces each with its verdict, in the caller's transaction: a trace whose key exists is left as it is (and
+ * gets no second verdict). Returns the new trace ids, null where the trace was already there.
+ */
+export async function insertVerifiedTraces(
+  tx: DbOrTx,
+  verifier: { name: string; version: string },
+  rows: readonly VerifiedTrace[],
+): Promise<Array<number | null>> {
+  const ids: Array<number | null> = [];
+  for (const { trace, verdict } of rows) {
+    const [row] = await tx.insert(traces).values(trace).onConflictDoNothing().returning({ id: traces.id });
+    ids.push(row?.id ?? null);
+    if (row) await tx.insert(verdicts).values(verdictRow(row.id, verifier, verdict)).onConflictDoNothing();
+  }
+  return ids;
+}
+
+/** {@link insertVerifiedTraces} in a transaction of its own; returns how many traces were new. */
+export async function storeVerifiedTraces(
+  db: Db,
+  verifier: { name: string; version: string },
+  rows: readonly VerifiedTrace[],
+): Promise<number> {
+  const ids = await db.transaction((tx) => insertVerifiedTraces(tx, verifier, rows));
+  return ids.filter((id) => id !== null).length;
+}
+
+/** Problems (of these) with a correct train trace this round, sampled or searched, or a rationalization already. */
+export async function solvedOrRationalized(db: Db, roundId: number, problemIds: readonly number[]): Promise<Set<number>> {
+  if (problemIds.length === 0) return new Set();
+  const res = await db.execute(sql`
+    SELECT DISTINCT t.problem_id FROM flywheel.traces t LEFT JOIN flywheel.verdicts v ON v.trace_id = t.id
+    WHERE t.round_id = ${roundId} AND t.purpose = 'train'
+      AND (v.correct OR t.strategy = 'rationalize')
+      AND t.problem_id IN (${sql.join(problemIds.map((id) => sql`${id}`), sql`, `)})`);
+  return new Set((res.rows as Array<{ problem_id: string | number }>).map((r) => Number(r.problem_id)));
+}
+
+/** Problems (of these) that a train sample of this round solved. */
+export async function solvedBySampling(db: Db, roundId: number, problemIds: readonly number[]): Promise<Set<number>> {
+  if (problemIds.length === 0) return new Set();
+  const res = await db.execute(sql`
+    SELECT DISTINCT t.problem_id FROM flywheel.traces t JOIN flywheel.verdicts v ON v.trace_id = t.id
+    WHERE t.round_id = ${roundId} AND t.purpose = 'train' AND t.strategy = 'sample' AND v.correct
+      AND t.problem_id IN (${sql.join(problemIds.map((id) => sql`${id}`), sql`, `)})`);
+  return new Set((res.rows as Array<{ problem_id: string | number }>).map((r) => Number(r.problem_id)));
+}
+
+/**
+ * A buffered writer of one shard's traces and model errors: rows are kept until `flush` (or until the buffer holds
+ * `batch` traces), so a shard of thousands of samples writes in a few statements, and what a failing shard did is
+ * still stored by the caller's final `flush`.
+ */
+export function createTraceWriter(
+  db: Db,
+  at: { roundId: number; purpose: string; model: string },
+  batch = 256,
+) {
+  let traceRows: NewTrace[] = [];
+  let errorRows: NewModelError[] = [];
+  let written = 0;
+  const flush = async () => {
+    const rows = traceRows;
+    const failed = errorRows;
+    traceRows = [];
+    errorRows = [];
+    if (rows.length) written += await insertTraces(db, rows);
+    if (failed.length) await insertModelErrors(db, failed);
+  };
+  return {
+    /** Adds traces (a row without its round, purpose and model); flushes when the buffer is full. */
+    async add(rows: ReadonlyArray<Omit<NewTrace, 'roundId' | 'purpose' | 'model'>>) {
+      for (const row of rows) traceRows.push({ ...row, roundId: at.roundId, purpose: at.purpose, model: at.model });
+      if (traceRows.length >= batch) await flush();
+    },
+    addError(row: Omit<NewModelError, 'roundId' | 'purpose'>) {
+      errorRows.push({ ...row, roundId: at.roundId, purpose: at.purpose });
+    },
+    flush,
+    /** Traces new in the database so far (rows that already existed are not counted). */
+    get written() {
+      return written;
+    },
+  };
 }

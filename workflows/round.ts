@@ -1,8 +1,8 @@
 /**
  * `flywheelRound(runId, n)`: one round as a sequence of stages, each an activity or a bounded fan-out of shard
- * activities. Stage completion lives in Postgres, so a new execution (a reset from the UI, a re-run after a crash)
- * skips what is done. A stage that fails after its retries does not fail the round: the round shows
- * FlywheelStatus=NeedsAttention, explains itself in its current details, and waits for `resumeRound`.
+ * activities (the table `STAGE_TABLE`). Stage completion lives in Postgres, so a new execution (a reset from the UI,
+ * a re-run after a crash) skips what is done. A stage that fails after its retries does not fail the round: the
+ * round shows FlywheelStatus=NeedsAttention, explains itself in its current details, and waits for `resumeRound`.
  */
 import {
   ActivityFailure,
@@ -17,6 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import {
+  BOOKKEEPING_RETRY,
   FLYWHEEL_STATUS,
   HANDLER_DESCRIPTIONS,
   SEARCH_ATTRIBUTES,
@@ -31,22 +32,138 @@ import {
   type Durability,
   type Purpose,
   type ResumeRoundArgs,
+  type RoundAttention,
   type RoundInput,
+  type RoundPlan,
   type RoundResult,
   type RoundStatus,
   type ShardResult,
   type Stage,
 } from './shared.js';
 
-/** Planning happens before the run's durability settings are known: fixed, generous defaults. */
+/** Planning happens before the run's durability settings are known. */
 const planning = proxyActivities<Activities>({
   taskQueue: TASK_QUEUES.control,
   startToCloseTimeout: '10m',
   heartbeatTimeout: '60s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
+  retry: BOOKKEEPING_RETRY,
 });
 
 type ShardKind = 'generate' | 'verify' | 'search' | 'rationalize';
+
+/** A fan-out of a stage: shards of one kind over one purpose's problems, when the plan's flag (if any) is on. */
+interface FanOut {
+  kind: ShardKind;
+  purpose: Purpose;
+  when?: 'searchEval' | 'searchTrain' | 'rationalize';
+}
+
+/** What a stage runs: its fan-outs in order, then at most one activity; `after` sees that activity's result. */
+interface StageSpec {
+  fanOuts?: FanOut[];
+  run?: (round: RoundRuntime) => Promise<unknown>;
+  after?: (round: RoundRuntime, result: unknown) => void;
+}
+
+/** The round, stage by stage: what each stage runs. The order is the plan's (lib/round/stages.ts). */
+const STAGE_TABLE: Record<Stage, StageSpec> = {
+  filter: { run: (r) => r.control.filterRound({ roundId: r.plan.roundId }) },
+  'fine-tune': {
+    run: (r) => r.train.fineTune.executeWithOptions({ ...r.options.train, summary: `fine-tune round ${r.round}` }, [{ roundId: r.plan.roundId }]),
+    after: (r, tuned) => {
+      r.model = (tuned as { model: string }).model;
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: r.model }]);
+    },
+  },
+  evaluate: {
+    fanOuts: [
+      { kind: 'generate', purpose: 'eval' },
+      { kind: 'verify', purpose: 'eval' },
+      { kind: 'search', purpose: 'eval', when: 'searchEval' },
+    ],
+    run: (r) => r.control.scoreEval({ roundId: r.plan.roundId }),
+  },
+  promote: {
+    run: (r) => r.control.promote({ roundId: r.plan.roundId }),
+    after: (r, result) => void (r.promoted = (result as { promoted: boolean }).promoted),
+  },
+  generate: { fanOuts: [{ kind: 'generate', purpose: 'train' }] },
+  verify: { fanOuts: [{ kind: 'verify', purpose: 'train' }] },
+  search: {
+    fanOuts: [
+      { kind: 'search', purpose: 'train', when: 'searchTrain' },
+      { kind: 'rationalize', purpose: 'train', when: 'rationalize' },
+    ],
+    run: (r) => r.control.searchRound({ roundId: r.plan.roundId, purpose: 'train' }),
+  },
+};
+
+export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
+  const { runId, round } = input;
+  const state = roundState(round);
+  const plan = await planning.startRound({ runId, round });
+  const r = roundRuntime(runId, plan, state);
+
+  for (const name of plan.stages) {
+    await r.paused();
+    if (state.stopRequested) {
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.stopped }]);
+      setCurrentDetails(`Round ${round} stopped by an operator before stage **${name}**.`);
+      return { round, model: r.model, promoted: r.promoted, stopped: true };
+    }
+    const spec = STAGE_TABLE[name];
+    const result = await runStage(r, name, () => stageBody(r, spec));
+    spec.after?.(r, result);
+  }
+  state.status.stage = 'done';
+  const finished = await r.control.finishRound({ roundId: plan.roundId });
+  upsertSearchAttributes([
+    { key: SEARCH_ATTRIBUTES.stage, value: 'done' },
+    { key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.completed },
+    { key: SEARCH_ATTRIBUTES.model, value: finished.model },
+  ]);
+  setCurrentDetails(`Round ${round} completed: model \`${finished.model}\`${finished.promoted ? ' (promoted)' : ''}.`);
+  return { round, model: finished.model, promoted: finished.promoted, stopped: false };
+}
+
+/** A round's messages: status, pause, resume, stop, and the operator's retry of a stage that waits. */
+function roundState(round: number) {
+  const state = {
+    status: { round, stage: 'planned', needsAttention: false, failure: null, paused: false } as RoundStatus,
+    stopRequested: false,
+    retryRequested: false,
+    resumeNote: null as string | null,
+  };
+  const { status } = state;
+  setHandler(roundStatusQuery, () => status, { description: HANDLER_DESCRIPTIONS.roundStatus });
+  setHandler(pauseSignal, () => void (status.paused = true), { description: HANDLER_DESCRIPTIONS.pause });
+  setHandler(resumeSignal, () => void (status.paused = false), { description: HANDLER_DESCRIPTIONS.resume });
+  setHandler(stopSignal, () => void (state.stopRequested = true), { description: HANDLER_DESCRIPTIONS.stop });
+  setHandler(
+    retryStageSignal,
+    (args?: ResumeRoundArgs) => {
+      state.retryRequested = status.needsAttention;
+      state.resumeNote = args?.note ?? null;
+    },
+    { description: HANDLER_DESCRIPTIONS.retryStage },
+  );
+  setHandler(
+    resumeRoundUpdate,
+    (args?: ResumeRoundArgs) => {
+      state.retryRequested = true;
+      state.resumeNote = args?.note ?? null;
+      return { round, stage: String(status.stage) };
+    },
+    {
+      description: HANDLER_DESCRIPTIONS.resumeRound,
+      validator: (_args?: ResumeRoundArgs) => {
+        if (!status.needsAttention) throw new Error(`round ${round} is not waiting for attention (stage: ${status.stage})`);
+      },
+    },
+  );
+  return state;
+}
+type RoundState = ReturnType<typeof roundState>;
 
 /** Activity options of a round, from the run config's `durability` section. */
 function activityOptions(d: Durability) {
@@ -57,198 +174,128 @@ function activityOptions(d: Durability) {
     maximumAttempts: d.activityAttempts,
   };
   const heartbeatTimeout = d.heartbeatTimeoutSeconds * 1000;
-  // Every activity heartbeats (activities/index.ts), so a dead worker is noticed after the heartbeat timeout.
-  const control: ActivityOptions = { taskQueue: TASK_QUEUES.control, startToCloseTimeout: '30m', heartbeatTimeout, retry };
+  // Every activity heartbeats (activities/adapt.ts), so a dead worker is noticed after the heartbeat timeout.
+  const on = (taskQueue: string, startToCloseTimeout: string): ActivityOptions => ({ taskQueue, startToCloseTimeout, heartbeatTimeout, retry });
   const shard: Record<ShardKind, ActivityOptions> = {
-    generate: { taskQueue: TASK_QUEUES.generate, startToCloseTimeout: '4h', heartbeatTimeout, retry },
-    verify: { taskQueue: TASK_QUEUES.verify, startToCloseTimeout: '4h', heartbeatTimeout, retry },
-    // Step-level search calls the model: it runs where inference runs.
-    search: { taskQueue: TASK_QUEUES.generate, startToCloseTimeout: '4h', heartbeatTimeout, retry },
-    rationalize: { taskQueue: TASK_QUEUES.generate, startToCloseTimeout: '4h', heartbeatTimeout, retry },
+    generate: on(TASK_QUEUES.generate, '4h'),
+    verify: on(TASK_QUEUES.verify, '4h'),
+    // Step-level search and rationalization call the model: they run where inference runs.
+    search: on(TASK_QUEUES.generate, '4h'),
+    rationalize: on(TASK_QUEUES.generate, '4h'),
   };
-  const train: ActivityOptions = { taskQueue: TASK_QUEUES.train, startToCloseTimeout: '72h', heartbeatTimeout, retry };
-  return { control, shard, train };
+  return { control: on(TASK_QUEUES.control, '30m'), shard, train: on(TASK_QUEUES.train, '72h') };
 }
 
-export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
-  const { runId, round } = input;
-  const status: RoundStatus = { round, stage: 'planned', needsAttention: false, failure: null, paused: false };
-  let stopRequested = false;
-  let retryRequested = false;
-  let resumeNote: string | null = null;
-
-  setHandler(roundStatusQuery, () => status, { description: HANDLER_DESCRIPTIONS.roundStatus });
-  setHandler(pauseSignal, () => void (status.paused = true), { description: HANDLER_DESCRIPTIONS.pause });
-  setHandler(resumeSignal, () => void (status.paused = false), { description: HANDLER_DESCRIPTIONS.resume });
-  setHandler(stopSignal, () => void (stopRequested = true), { description: HANDLER_DESCRIPTIONS.stop });
-  setHandler(
-    retryStageSignal,
-    (args?: ResumeRoundArgs) => {
-      retryRequested = status.needsAttention;
-      resumeNote = args?.note ?? null;
-    },
-    { description: HANDLER_DESCRIPTIONS.retryStage },
-  );
-  setHandler(
-    resumeRoundUpdate,
-    (args?: ResumeRoundArgs) => {
-      retryRequested = true;
-      resumeNote = args?.note ?? null;
-      return { round, stage: String(status.stage) };
-    },
-    {
-      description: HANDLER_DESCRIPTIONS.resumeRound,
-      validator: (_args?: ResumeRoundArgs) => {
-        if (!status.needsAttention) throw new Error(`round ${round} is not waiting for attention (stage: ${status.stage})`);
-      },
-    },
-  );
-
-  const plan = await planning.startRound({ runId, round });
+/** What a running round's helpers share: its plan, activity proxies, state, and the model it has so far. */
+function roundRuntime(runId: string, plan: RoundPlan, state: RoundState) {
   const options = activityOptions(plan.durability);
-  const control = proxyActivities<Activities>(options.control);
   const shards = {
     generate: proxyActivities<Activities>(options.shard.generate).generateShard,
     verify: proxyActivities<Activities>(options.shard.verify).verifyShard,
     search: proxyActivities<Activities>(options.shard.search).searchShard,
     rationalize: proxyActivities<Activities>(options.shard.rationalize).rationalizeShard,
   };
-  const train = proxyActivities<Activities>(options.train);
-  const paused = () => condition(() => !status.paused || stopRequested);
+  return {
+    runId,
+    round: plan.round,
+    plan,
+    state,
+    options,
+    control: proxyActivities<Activities>(options.control),
+    train: proxyActivities<Activities>(options.train),
+    shards,
+    /** Shards done per fan-out (kind and purpose), kept across an operator's retries of the stage. */
+    done: new Map<string, Set<number>>(),
+    model: plan.model,
+    promoted: plan.round === 0,
+    paused: () => condition(() => !state.status.paused || state.stopRequested),
+  };
+}
+type RoundRuntime = ReturnType<typeof roundRuntime>;
 
-  /** Runs one stage; on failure after retries, waits for an operator and tries again. */
-  async function stage<T>(name: Stage, body: () => Promise<T>): Promise<T> {
-    status.stage = name;
-    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: name }]);
-    setCurrentDetails(`Round ${round}: stage **${name}** (${plan.stages.indexOf(name) + 1} of ${plan.stages.length}).`);
-    for (;;) {
+/** A stage's fan-outs in order, then its activity. */
+async function stageBody(r: RoundRuntime, spec: StageSpec): Promise<unknown> {
+  for (const f of spec.fanOuts ?? []) {
+    if (f.when && !r.plan[f.when]) continue;
+    const count = f.purpose === 'train' ? r.plan.trainShards : r.plan.evalShards;
+    await fanOut(r, f.kind, f.purpose, count);
+  }
+  return spec.run?.(r);
+}
+
+/** Runs one stage; on failure after retries, waits for an operator and tries again. */
+async function runStage<T>(r: RoundRuntime, name: Stage, body: () => Promise<T>): Promise<T> {
+  const { plan } = r;
+  r.state.status.stage = name;
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: name }]);
+  setCurrentDetails(`Round ${r.round}: stage **${name}** (${plan.stages.indexOf(name) + 1} of ${plan.stages.length}: ${plan.stages.join(' → ')}).`);
+  for (;;) {
+    try {
+      await r.control.beginStage({ roundId: plan.roundId, stage: name });
+      const result = await body();
+      await r.control.completeStage({ roundId: plan.roundId, stage: name });
+      return result;
+    } catch (err) {
+      if (!(err instanceof ActivityFailure || err instanceof ShardsFailed)) throw err;
+      await awaitAttention(r, name, describeFailure(err));
+    }
+  }
+}
+
+/** Shows the failure, tells the run, and waits for an operator's `resumeRound`; then shows the round running again. */
+async function awaitAttention(r: RoundRuntime, stage: Stage, failure: string): Promise<void> {
+  const { status } = r.state;
+  const roundId = r.plan.roundId;
+  status.needsAttention = true;
+  status.failure = failure;
+  r.state.retryRequested = false;
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.needsAttention }]);
+  setCurrentDetails(attentionDetails(r.runId, r.round, stage, failure));
+  await r.control.recordAttention({ roundId, stage, failure });
+  await tellParent({ round: r.round, stage, failure });
+  await condition(() => r.state.retryRequested);
+  status.needsAttention = false;
+  status.failure = null;
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.running }]);
+  const note = r.state.resumeNote;
+  setCurrentDetails(`Round ${r.round}: retrying stage **${stage}**, resumed by an operator${note ? `: “${note}”` : '.'}`);
+  await r.control.recordAttention({ roundId, stage, failure: null });
+  await tellParent(null);
+}
+
+async function tellParent(attention: RoundAttention | null) {
+  const parent = workflowInfo().parent;
+  if (parent) await getExternalWorkflowHandle(parent.workflowId).signal(roundAttentionSignal, attention);
+}
+
+/** Bounded fan-out: at most `maxShardsInFlight` shards in flight; failed shards are retried alone on resume. */
+async function fanOut(r: RoundRuntime, kind: ShardKind, purpose: Purpose, count: number): Promise<ShardResult> {
+  const key = `${kind}:${purpose}`;
+  const done = r.done.get(key) ?? new Set<number>();
+  r.done.set(key, done);
+  const totals: ShardResult = { written: 0, skipped: 0, errors: 0 };
+  const failures: Array<{ shard: number; cause: string }> = [];
+  const pending = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i));
+  const lane = async () => {
+    for (let i = pending.shift(); i !== undefined; i = pending.shift()) {
+      await r.paused();
       try {
-        await control.beginStage({ roundId: plan.roundId, stage: name });
-        const result = await body();
-        await control.completeStage({ roundId: plan.roundId, stage: name });
-        return result;
-      } catch (err) {
-        if (!(err instanceof ActivityFailure || err instanceof ShardsFailed)) throw err;
-        await needsAttention(name, describeFailure(err));
-      }
-    }
-  }
-
-  async function needsAttention(name: Stage, failure: string): Promise<void> {
-    status.needsAttention = true;
-    status.failure = failure;
-    retryRequested = false;
-    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.needsAttention }]);
-    setCurrentDetails(attentionDetails(runId, round, name, failure));
-    await control.recordAttention({ roundId: plan.roundId, stage: name, failure });
-    await tellParent({ round, stage: name, failure });
-    await condition(() => retryRequested);
-    status.needsAttention = false;
-    status.failure = null;
-    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.running }]);
-    setCurrentDetails(
-      `Round ${round}: retrying stage **${name}**, resumed by an operator${resumeNote ? `: “${resumeNote}”` : '.'}`,
-    );
-    await control.recordAttention({ roundId: plan.roundId, stage: name, failure: null });
-    await tellParent(null);
-  }
-
-  async function tellParent(attention: { round: number; stage: string; failure: string } | null) {
-    const parent = workflowInfo().parent;
-    if (parent) await getExternalWorkflowHandle(parent.workflowId).signal(roundAttentionSignal, attention);
-  }
-
-  /** Bounded fan-out: at most `window` shards in flight; failed shards are retried alone on resume. */
-  async function fanOut(kind: ShardKind, purpose: Purpose, count: number, done: Set<number>) {
-    const totals: ShardResult = { written: 0, skipped: 0, errors: 0 };
-    const failures: Array<{ shard: number; cause: string }> = [];
-    const pending = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i));
-    const lane = async () => {
-      for (let i = pending.shift(); i !== undefined; i = pending.shift()) {
-        await paused();
-        try {
-          const r = await shards[kind].executeWithOptions(
-            { ...options.shard[kind], summary: `${kind} ${purpose} shard ${i + 1}/${count}` },
-            [{ roundId: plan.roundId, purpose, shard: i, shards: count }],
-          );
-          done.add(i);
-          totals.written += r.written;
-          totals.skipped += r.skipped;
-          totals.errors += r.errors;
-        } catch (err) {
-          failures.push({ shard: i + 1, cause: describeFailure(err) });
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(plan.maxShardsInFlight, pending.length) }, lane));
-    if (failures.length) throw new ShardsFailed(kind, count, failures);
-    return totals;
-  }
-
-  let model = plan.model;
-  let promoted = round === 0;
-  for (const name of plan.stages) {
-    await paused();
-    if (stopRequested) {
-      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.stopped }]);
-      setCurrentDetails(`Round ${round} stopped by an operator before stage **${name}**.`);
-      return { round, model, promoted, stopped: true };
-    }
-    switch (name) {
-      case 'filter':
-        await stage(name, () => control.filterRound({ roundId: plan.roundId }));
-        break;
-      case 'fine-tune': {
-        const tuned = await stage(name, () =>
-          train.fineTune.executeWithOptions({ ...options.train, summary: `fine-tune round ${round}` }, [{ roundId: plan.roundId }]),
+        const shard = await r.shards[kind].executeWithOptions(
+          { ...r.options.shard[kind], summary: `${kind} ${purpose} shard ${i + 1}/${count}` },
+          [{ roundId: r.plan.roundId, purpose, shard: i, shards: count }],
         );
-        model = tuned.model;
-        upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: model }]);
-        break;
-      }
-      case 'evaluate': {
-        const done = { generate: new Set<number>(), verify: new Set<number>(), search: new Set<number>() };
-        await stage(name, async () => {
-          await fanOut('generate', 'eval', plan.evalShards, done.generate);
-          await fanOut('verify', 'eval', plan.evalShards, done.verify);
-          if (plan.searchEval) await fanOut('search', 'eval', plan.evalShards, done.search);
-          return control.scoreEval({ roundId: plan.roundId });
-        });
-        break;
-      }
-      case 'promote':
-        promoted = (await stage(name, () => control.promote({ roundId: plan.roundId }))).promoted;
-        break;
-      case 'generate': {
-        const done = new Set<number>();
-        await stage(name, () => fanOut('generate', 'train', plan.trainShards, done));
-        break;
-      }
-      case 'search': {
-        const done = { search: new Set<number>(), rationalize: new Set<number>() };
-        await stage(name, async () => {
-          if (plan.searchTrain) await fanOut('search', 'train', plan.trainShards, done.search);
-          if (plan.rationalize) await fanOut('rationalize', 'train', plan.trainShards, done.rationalize);
-          return control.searchRound({ roundId: plan.roundId, purpose: 'train' });
-        });
-        break;
-      }
-      case 'verify': {
-        const done = new Set<number>();
-        await stage(name, () => fanOut('verify', 'train', plan.trainShards, done));
-        break;
+        done.add(i);
+        totals.written += shard.written;
+        totals.skipped += shard.skipped;
+        totals.errors += shard.errors;
+      } catch (err) {
+        failures.push({ shard: i + 1, cause: describeFailure(err) });
       }
     }
-  }
-  status.stage = 'done';
-  const finished = await control.finishRound({ roundId: plan.roundId });
-  upsertSearchAttributes([
-    { key: SEARCH_ATTRIBUTES.stage, value: 'done' },
-    { key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.completed },
-    { key: SEARCH_ATTRIBUTES.model, value: finished.model },
-  ]);
-  setCurrentDetails(`Round ${round} completed: model \`${finished.model}\`${finished.promoted ? ' (promoted)' : ''}.`);
-  return { round, model: finished.model, promoted: finished.promoted, stopped: false };
+  };
+  await Promise.all(Array.from({ length: Math.min(r.plan.maxShardsInFlight, pending.length) }, lane));
+  if (failures.length) throw new ShardsFailed(kind, count, failures);
+  return totals;
 }
 
 /** Shards that failed after their retries; identical causes are reported once, with the shards they hit. */

@@ -36,16 +36,16 @@ export const FLYWHEEL_STATUS = {
   failed: 'Failed',
 } as const;
 
-/**
- * The stages of a round, in order. Round n first trains and judges model v(n) on what round n−1 verified
- * (filter → fine-tune → evaluate → promote), then samples with the promoted model for the next round
- * (generate → verify → search: ranking and voting group samples by the answer the verifier extracts).
- * Round 0 only evaluates the base model and samples with it.
- */
-export const STAGES = ['filter', 'fine-tune', 'evaluate', 'promote', 'generate', 'verify', 'search'] as const;
-export type Stage = (typeof STAGES)[number];
+// The stage order and the purposes of a shard are plain values that activities need too: they live in lib/round/
+// (workflows import only their types).
+import type { Purpose, Stage } from '../lib/round/stages.js';
+export type { Purpose, Stage };
 
-export type Purpose = 'train' | 'eval';
+/**
+ * Retries of the bookkeeping activities that run before a run's durability settings are known (loading the run,
+ * planning a round, finishing a run): fixed and generous.
+ */
+export const BOOKKEEPING_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 } as const;
 
 export const workflowIds = {
   run: (runId: string) => `flywheel-run-${runId}`,
@@ -62,6 +62,11 @@ export interface RunInput {
   /** Carried across continue-as-new so a pause or stop is not forgotten. */
   paused?: boolean;
   stopRequested?: boolean;
+  /**
+   * Continue-as-new after this many rounds even when Temporal does not suggest it yet (carried across). Unset in
+   * production, where the history's size decides; tests set it to reach continue-as-new without a long history.
+   */
+  continueAsNewEvery?: number;
 }
 
 export interface RoundInput {
