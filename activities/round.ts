@@ -63,7 +63,8 @@ export function roundActivities(deps: ActivityDeps) {
       await updateRound(db, roundId, { status: 'completed', stage: 'done' });
       const model = round.model ?? round.sampler ?? '';
       // What the promote stage recorded, not a comparison of names: a skipped fine-tune keeps the name unpromoted.
-      return { model, promoted: roundPromoted(round) };
+      // `current` is the model the run goes on with: the promoted candidate, or the model that kept its place.
+      return { model, current: round.sampler ?? model, promoted: roundPromoted(round) };
     },
 
     async finishRun({ runId, state, error }: { runId: string; state: 'completed' | 'stopped' | 'failed'; error?: string }) {

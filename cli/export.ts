@@ -3,9 +3,8 @@
  * read), to train elsewhere or to inspect. `--traces` exports every verified trace of the round instead.
  */
 import { sql } from 'drizzle-orm';
-import type { RunConfig } from '../config/schema.js';
 import { datasetExamples, getDataset } from '../db/datasets.js';
-import { getRun } from '../db/runs.js';
+import { getRun, runConfig } from '../db/runs.js';
 import { toChatJsonl } from '../lib/train/chat-jsonl.js';
 import { openDatabase, resolveConnections } from './connections.js';
 import { UsageError } from './errors.js';
@@ -16,7 +15,7 @@ export async function exportCommand(runId: string, options: { round: string; tra
   const database = await openDatabase(resolveConnections().databaseUrl, { migrate: false });
   try {
     const run = await getRun(database.db, runId);
-    const system = (run.config as RunConfig).model.systemPrompt;
+    const system = runConfig(run).model.systemPrompt;
     if (options.traces) {
       const res = await database.db.execute(sql`
         SELECT p.prompt, t.text, t.strategy, t.sample_index, v.score, v.correct

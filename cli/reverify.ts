@@ -4,10 +4,10 @@
  * running it twice writes nothing the second time. Needs only Postgres, not Temporal.
  */
 import OpenAI from 'openai';
-import { verifierSchema, type RunConfig } from '../config/schema.js';
+import { verifierSchema } from '../config/schema.js';
 import { connectDatabase } from '../db/client.js';
 import { runRounds, tracesWithoutVerdict } from '../db/reverify.js';
-import { getRun } from '../db/runs.js';
+import { getRun, runConfig } from '../db/runs.js';
 import { insertVerdicts, verdictRow, type NewVerdict } from '../db/traces.js';
 import { closeSharedMathPool, createVerifier } from '../lib/verify/index.js';
 import { flywheelHome, MissingServiceError, readStackFile } from './connections.js';
@@ -23,7 +23,7 @@ export async function reverifyCommand(runId: string, options: { round?: string; 
     const run = await getRun(database.db, runId).catch(() => {
       throw new UsageError(`no run "${runId}" (see \`flywheel status\` for the latest runs)`);
     });
-    const spec = verifierSchema.parse((run.config as RunConfig).verifier);
+    const spec = verifierSchema.parse(runConfig(run).verifier);
     const openai = spec.name === 'judge' ? new OpenAI({ baseURL: process.env.FLYWHEEL_MODEL_URL, apiKey: process.env.OPENAI_API_KEY ?? 'not-needed' }) : undefined;
     const verifier = createVerifier(spec, { openai });
     const found = await runRounds(database.db, runId, index);

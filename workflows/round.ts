@@ -123,7 +123,7 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
     { key: SEARCH_ATTRIBUTES.model, value: finished.model },
   ]);
   setCurrentDetails(`Round ${round} completed: model \`${finished.model}\`${finished.promoted ? ' (promoted)' : ''}.`);
-  return { round, model: finished.model, promoted: finished.promoted, stopped: false };
+  return { round, model: finished.model, current: finished.current, promoted: finished.promoted, stopped: false };
 }
 
 /** A round's messages: status, pause, resume, stop, and the operator's retry of a stage that waits. */

@@ -72,7 +72,8 @@ export async function flywheelRun(input: RunInput): Promise<RunResult> {
       await condition(() => !state.paused || state.stopRequested);
       if (state.stopRequested) break;
       const result = await runRound(state, run, n, model);
-      model = result.model;
+      // Not the unpromoted candidate: the run's model is the one it goes on with (older results lack `current`).
+      model = result.current ?? result.model;
       upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: model }]);
       if (result.stopped) state.stopRequested = true;
       if (state.stopRequested) break;

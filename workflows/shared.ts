@@ -121,7 +121,10 @@ export interface ShardResult {
 
 export interface RoundResult {
   round: number;
+  /** The model this round trained and evaluated (the candidate), or the one it started from. */
   model: string;
+  /** The model the run goes on with after this round (absent in results recorded before it existed). */
+  current?: string;
   promoted: boolean;
   stopped: boolean;
 }

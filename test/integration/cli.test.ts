@@ -196,6 +196,9 @@ describe('the flywheel CLI', () => {
   });
 
   it('`stop` ends a running run after its current stage: no further round starts', async () => {
+    // A slow model keeps round 0 going for well over the few seconds a `flywheel stop` process takes to start on a
+    // loaded machine; with a fast one, round 0 could finish before the stop arrives and the test would race.
+    proxy.setLatency(2000, /chat\/completions/);
     const started = await cli(['run', path.join(home.dir, 'good.yaml'), '--json']);
     expect(started.code, started.stderr).toBe(0);
     const { runId } = JSON.parse(started.stdout) as { runId: string };
@@ -213,6 +216,7 @@ describe('the flywheel CLI', () => {
     const after = await status(runId);
     expect(after.state).toBe('stopped');
     expect(after.rounds.map((r) => r.round)).toEqual([0]);
+    proxy.setLatency(150, /chat\/completions/);
   });
 
   it('Ctrl-C (SIGINT) on `dev` stops everything it started', async () => {
