@@ -5,6 +5,7 @@ export { startLocalModelServer } from './server.js';
 export type { LocalModelServer, LocalModelServerOptions } from './server.js';
 export {
   BASE_MODEL,
+  SUBWORD_BASE_MODEL,
   createBasePolicy,
   policyFromJson,
   policyToJson,
@@ -23,3 +24,7 @@ export { DEFAULT_TRAIN, examplesFromTrace, trainPolicy } from './train.js';
 export type { StepExample, TrainOptions, TrainProgress, TrainResult } from './train.js';
 export { parseTrainingJsonl, TrainingFileError } from './dataset.js';
 export { chatExample, examplesFromKept, greedyPassAt1, sampleCorrectTraces } from './evaluate.js';
+export { BASE_MODELS } from './models.js';
+export { IMPOSSIBLE_LOGPROB, TOKEN_MODES, subwordTokens, type TokenMode } from './tokenizer.js';
+export { subwordRollout } from './subword.js';
+export { PrefixCache } from './prefix-cache.js';

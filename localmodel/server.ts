@@ -13,7 +13,9 @@ import { FileStore } from './files.js';
 import { ApiError, readBody, readJsonObject, sendError, sendJson } from './http.js';
 import { FineTuningJobs } from './jobs.js';
 import { ModelRegistry } from './models.js';
+import { PrefixCache } from './prefix-cache.js';
 import { DataDir } from './store.js';
+import type { TokenMode } from './tokenizer.js';
 
 export interface LocalModelServerOptions {
   /** Default 127.0.0.1. */
@@ -24,6 +26,11 @@ export interface LocalModelServerOptions {
   /** When set, every request needs `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   log?: (line: string) => void;
+  /**
+   * What clients see as tokens for every model: `steps` (one token per step line) or `subword` (LLM-like tokens).
+   * Default: each model's own (`countdown-mlp` and its fine-tunes write steps, `countdown-mlp-subword` subwords).
+   */
+  tokens?: TokenMode;
 }
 
 export interface LocalModelServer {
@@ -40,6 +47,7 @@ interface Context {
   models: ModelRegistry;
   files: FileStore;
   jobs: FineTuningJobs;
+  cache: PrefixCache;
 }
 
 type Route = {
@@ -54,12 +62,12 @@ const routes: Route[] = [
   {
     method: 'POST',
     pattern: /^\/v1\/chat\/completions$/,
-    handle: async (c, req, res) => sendJson(res, 200, createChatCompletion(await readJsonObject(req), c.models)),
+    handle: async (c, req, res) => sendJson(res, 200, createChatCompletion(await readJsonObject(req), c.models, c.cache)),
   },
   {
     method: 'POST',
     pattern: /^\/v1\/completions$/,
-    handle: async (c, req, res) => sendJson(res, 200, createCompletion(await readJsonObject(req), c.models)),
+    handle: async (c, req, res) => sendJson(res, 200, createCompletion(await readJsonObject(req), c.models, c.cache)),
   },
   {
     method: 'POST',
@@ -107,10 +115,10 @@ function authorized(req: IncomingMessage, apiKey: string | undefined): boolean {
 export async function startLocalModelServer(options: LocalModelServerOptions): Promise<LocalModelServer> {
   const log = options.log ?? (() => {});
   const dir = new DataDir(options.dataDir);
-  const models = new ModelRegistry(dir);
+  const models = new ModelRegistry(dir, options.tokens);
   const files = new FileStore(dir);
   const jobs = new FineTuningJobs(dir, files, models, log);
-  const ctx: Context = { models, files, jobs };
+  const ctx: Context = { models, files, jobs, cache: new PrefixCache() };
 
   const server = http.createServer(function handleRequest(req, res) {
     const started = performance.now();
