@@ -18,7 +18,7 @@ import { hashSeed } from '../lib/rng.js';
 import { createCompletionsStepModel } from '../lib/search/completions-model.js';
 import { createRewardModelClient } from '../lib/search/reward-model.js';
 import { runStrategy } from '../lib/search/run.js';
-import type { SearchOutcome, StrategyName } from '../lib/search/types.js';
+import type { BudgetUnit, SearchOutcome, StrategyName } from '../lib/search/types.js';
 import type { Verifier } from '../lib/verify/types.js';
 import { verdictRow } from '../db/traces.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
@@ -35,6 +35,8 @@ interface Job {
   problem: Problem;
   strategy: StrategyName;
   budget: number;
+  /** Adaptive plans split calls; a uniform budget counts `search.step.budgetUnit`. */
+  budgetUnit: BudgetUnit;
 }
 
 export function stepSearchActivities(deps: ActivityDeps) {
@@ -76,7 +78,7 @@ export function stepSearchActivities(deps: ActivityDeps) {
             job.strategy,
             { prompt: job.problem.prompt, reference: job.problem.reference },
             job.budget,
-            { model: stepModel, verifier, verifyDuringSearch, rewardModel, seed: hashSeed(run.id, round.index, job.problem.id, input.purpose), signal },
+            { model: stepModel, verifier, verifyDuringSearch, rewardModel, budgetUnit: job.budgetUnit, seed: hashSeed(run.id, round.index, job.problem.id, input.purpose), signal },
           );
           const at = { roundId: round.id, purpose: input.purpose, model, problemId: job.problem.id, prompt: job.problem.prompt, reference: job.problem.reference };
           await storeOutcome(db, verifier, at, outcome);
@@ -96,14 +98,14 @@ async function planJobs(db: Db, config: RunConfig, roundId: number, purpose: Sha
   const step = config.search.step;
   if (step.strategy === 'none') return [];
   const budget = purpose === 'train' ? (step.trainBudget ?? step.budget) : step.budget;
-  const uniform = (list: Problem[]) => list.map((problem) => ({ problem, strategy: step.strategy as StrategyName, budget }));
+  const uniform = (list: Problem[]) => list.map((problem) => ({ problem, strategy: step.strategy as StrategyName, budget, budgetUnit: step.budgetUnit }));
   if (purpose === 'eval') return step.eval ? uniform(problems) : [];
   const budgets = await roundBudgets(db, roundId, problems.map((p) => p.id));
   if (budgets.size > 0) {
     // The adaptive plan decided per problem.
     return problems.flatMap((problem) => {
       const b = budgets.get(problem.id);
-      return b && b.searchBudget > 0 && b.strategy !== 'none' ? [{ problem, strategy: b.strategy as StrategyName, budget: b.searchBudget }] : [];
+      return b && b.searchBudget > 0 && b.strategy !== 'none' ? [{ problem, strategy: b.strategy as StrategyName, budget: b.searchBudget, budgetUnit: 'calls' as const }] : [];
     });
   }
   if (step.train === 'none') return [];
@@ -173,6 +175,8 @@ async function storeOutcome(
         votes: typeof outcome.detail.votes === 'number' ? outcome.detail.votes : 0,
         calls: outcome.calls,
         tokens: outcome.tokens,
+        promptTokens: outcome.promptTokens,
+        cachedPromptTokens: outcome.cachedPromptTokens,
       })
       .onConflictDoNothing();
   });
