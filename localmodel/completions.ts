@@ -100,7 +100,12 @@ function completionLogprobs(c: GeneratedChoice, promptLength: number): Completio
   return {
     tokens: c.tokens.map((t) => t.text),
     token_logprobs: c.tokens.map((t) => t.logprob),
-    top_logprobs: c.tokens.map((t) => Object.fromEntries(t.top.map((alt) => [alt.text, alt.logprob]))),
+    // As vLLM: the k best tokens, plus the sampled one when it is not among them (k or k + 1 entries).
+    top_logprobs: c.tokens.map((t) => {
+      const top: Record<string, number> = Object.fromEntries(t.top.map((alt) => [alt.text, alt.logprob]));
+      if (t.top.length > 0 && !Object.hasOwn(top, t.text)) top[t.text] = t.logprob;
+      return top;
+    }),
     text_offset: textOffset,
   };
 }

@@ -5,6 +5,7 @@
  */
 export { majorityVote, scoreSamples, bestOfN, type ScoredSample, type Scorer, type VoteResult } from './vote.js';
 export type {
+  BudgetUnit,
   CommonSearchOptions,
   GeneratedSequence,
   Generation,
@@ -25,6 +26,7 @@ export {
   fillTemplate,
   DEFAULT_TEMPLATE,
   DEFAULT_FINAL_LINE,
+  IMPOSSIBLE_LOGPROB,
   type CompletionsStepModelOptions,
 } from './completions-model.js';
 export { createChatSampler, samplerFromStepModel, sequenceText, type ChatSamplerOptions } from './samplers.js';
@@ -38,7 +40,7 @@ export {
 export { TraceJudge, answerLine, type JudgeOptions, type ValueSource } from './judge.js';
 export { bestOfNSearch, type BestOfNOptions } from './best-of-n.js';
 export { majoritySearch, type MajorityOptions } from './majority.js';
-export { beamSearch, keepBest, type BeamOptions, type ProcessScorer } from './beam.js';
+export { beamSearch, keepBest, SAMPLED_EXPANSION, type BeamOptions, type ProcessScorer } from './beam.js';
 export { mctsSearch, type MctsOptions } from './mcts.js';
 export { runStrategy, type StrategyConfig } from './run.js';
 export {

@@ -210,7 +210,12 @@ describe('inference with subword tokens', () => {
       expect(lp.tokens!.join('')).toBe(`${choice.text}\n`);
       expect(lp.tokens!.length).toBeGreaterThanOrEqual(10);
       expect(lp.text_offset![0]).toBe(prompt.length);
-      for (const top of lp.top_logprobs!) expect(Object.keys(top).length).toBeGreaterThanOrEqual(5);
+      // As vLLM: the 5 best tokens, plus the sampled one when it is not among them.
+      lp.top_logprobs!.forEach((top, i) => {
+        expect(top[lp.tokens![i]]).toBe(lp.token_logprobs![i]);
+        const best5 = Object.entries(top).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([t]) => t);
+        expect(Object.keys(top)).toHaveLength(best5.includes(lp.tokens![i]) ? 5 : 6);
+      });
       // The same policy: the line's probability is the step's in steps mode.
       expect(lp.token_logprobs!.reduce((a, b) => a + b, 0)).toBeCloseTo(stepLogprobs[choice.text], 9);
     }
