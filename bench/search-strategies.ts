@@ -15,7 +15,11 @@
  *
  * Usage: npx tsx bench/search-strategies.ts [--tokens steps|subword] [--rounds 0,5] [--seed 7] [--eval-seed 21]
  *          [--problems 200] [--unit calls|tokens] [--budgets 4,8,16,32,64,128,256]
- *          [--strategies best-of-n,majority,beam,mcts] [--large-subset 200] [--policy file.json] [--save-policy file.json]
+ *          [--strategies best-of-n,majority,beam,mcts] [--large-subset 200] [--logprobs 20] [--policy file.json]
+ *          [--save-policy file.json]
+ *
+ * `--logprobs` is what step and rollout requests ask for. With subword tokens no listed alternative is ever a whole
+ * line, so `--logprobs 1` searches exactly as 20 does (same token logprobs, same samples) with far less JSON.
  */
 import { parseArgs } from 'node:util';
 import { beamSearch } from '../lib/search/beam.js';
@@ -44,6 +48,7 @@ const { values: args } = parseArgs({
     budgets: { type: 'string', default: '4,8,16,32,64,128,256' },
     strategies: { type: 'string', default: 'best-of-n,majority,beam,mcts' },
     'large-subset': { type: 'string', default: '200' },
+    logprobs: { type: 'string', default: '20' },
   },
 });
 
@@ -80,6 +85,8 @@ function beamWidth(budget: number): number {
   return calls >= 16 ? 4 : 2;
 }
 
+const pct = (c: Cell) => `${((100 * c.solved) / c.problems).toFixed(1)}%`;
+
 interface Cell {
   solved: number;
   problems: number;
@@ -95,7 +102,7 @@ async function measure(rounds: number) {
   const policy = loadOrTrain({ file: args.policy, save: args['save-policy'], train, rounds, seed: SEED });
   const trainS = (performance.now() - started) / 1000;
   const served = await servePolicy(policy, `r${rounds}-seed${SEED}`, TOKENS);
-  const model = createCompletionsStepModel(served.client, { model: served.model });
+  const model = createCompletionsStepModel(served.client, { model: served.model, logprobs: Number(args.logprobs) });
   // Whole-trace samples are judged by the verifier alone: no logprobs needed.
   const sampler: TraceSampler = samplerFromStepModel(createCompletionsStepModel(served.client, { model: served.model, logprobs: 0 }));
   const common = { verifier: countdownVerifier, verifyDuringSearch: true, budgetUnit: UNIT };
@@ -136,6 +143,8 @@ async function measure(rounds: number) {
         cachedPromptTokens: mean((o) => o.cachedPromptTokens ?? 0),
         seconds: (performance.now() - t0) / 1000,
       });
+      const c = cells.get(`${strategy}@${budget}`)!;
+      console.error(`rounds ${rounds} · ${strategy}@${budget}: ${pct(c)} in ${c.seconds.toFixed(0)} s`);
     }
   }
   await served.close();
@@ -149,7 +158,6 @@ console.log(
     (LARGE_SUBSET < test.length ? ` (the first ${LARGE_SUBSET} for the two largest budgets)` : '') +
     `; policies trained on the 500 train problems of seed ${SEED}.`,
 );
-const pct = (c: Cell) => `${((100 * c.solved) / c.problems).toFixed(1)}%`;
 for (const rounds of ROUNDS) {
   const { policy, trainS, cells } = await measure(rounds);
   const label = args.policy ? `loaded from ${args.policy}` : rounds === 0 ? 'the untrained round-0 model' : `${rounds} rounds of expert iteration from base (${trainS.toFixed(1)} s)`;
