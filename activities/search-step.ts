@@ -54,14 +54,14 @@ export function stepSearchActivities(deps: ActivityDeps) {
       const heartbeats = startHeartbeats();
       try {
         let finished = 0;
-        await forEachLimit(jobs, step.concurrency, async ({ problem, strategy, budget }) => {
+        await forEachLimit(jobs, step.concurrency, async ({ problem, strategy, budget, budgetUnit }) => {
           if (done.has(`${problem.id}:${strategy}`)) {
             result.skipped++;
             return;
           }
           const task = { prompt: problem.prompt, reference: problem.reference };
           const seed = hashSeed(run.id, round.index, problem.id, input.purpose);
-          const outcome = await runStrategy(strategy, task, budget, { model: stepModel, verifier, verifyDuringSearch, rewardModel, seed, signal });
+          const outcome = await runStrategy(strategy, task, budget, { model: stepModel, verifier, verifyDuringSearch, rewardModel, budgetUnit, seed, signal });
           const stored = await searchTracesToStore(outcome, input.purpose, (text) => verifier.verify({ ...task, text }));
           const at = { roundId: round.id, problemId: problem.id, purpose: input.purpose, strategy: outcome.strategy };
           await storeSearchOutcome(
@@ -78,6 +78,8 @@ export function stepSearchActivities(deps: ActivityDeps) {
               votes: typeof outcome.detail.votes === 'number' ? outcome.detail.votes : 0,
               calls: outcome.calls,
               tokens: outcome.tokens,
+              promptTokens: outcome.promptTokens,
+              cachedPromptTokens: outcome.cachedPromptTokens,
             },
           );
           result.written++;

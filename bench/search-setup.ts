@@ -11,7 +11,8 @@ import type { CountdownProblem } from '../lib/tasks/countdown.js';
 import { examplesFromKept, sampleCorrectTraces } from '../localmodel/evaluate.js';
 import type { ModelRecord } from '../localmodel/models.js';
 import type { Policy, PolicyJson } from '../localmodel/policy.js';
-import { BASE_MODEL, createBasePolicy, policyFromJson, policyToJson } from '../localmodel/policy.js';
+import { BASE_MODEL, SUBWORD_BASE_MODEL, createBasePolicy, policyFromJson, policyToJson } from '../localmodel/policy.js';
+import type { TokenMode } from '../localmodel/tokenizer.js';
 import type { LocalModelServer } from '../localmodel/server.js';
 import { startLocalModelServer } from '../localmodel/server.js';
 import { DEFAULT_TRAIN, trainPolicy } from '../localmodel/train.js';
@@ -45,12 +46,16 @@ export interface ServedPolicy {
   close(): Promise<void>;
 }
 
-/** Starts the embedded server on a fresh data directory holding `policy` as model `name`. */
-export async function servePolicy(policy: Policy, name: string): Promise<ServedPolicy> {
+/**
+ * Starts the embedded server on a fresh data directory holding `policy` as model `name`, fine-tuned (as far as
+ * the server knows) from the base with the given tokenizer.
+ */
+export async function servePolicy(policy: Policy, name: string, tokens: TokenMode = 'steps'): Promise<ServedPolicy> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'search-bench-'));
   fs.mkdirSync(path.join(dataDir, 'models'), { recursive: true });
-  const model = `ft:${BASE_MODEL}:bench:${name}`;
-  const record: ModelRecord = { id: model, created: Math.floor(Date.now() / 1000), parent: BASE_MODEL, job: `bench-${name}`, weights: policyToJson(policy) };
+  const base = tokens === 'subword' ? SUBWORD_BASE_MODEL : BASE_MODEL;
+  const model = `ft:${base}:bench:${name}`;
+  const record: ModelRecord = { id: model, created: Math.floor(Date.now() / 1000), parent: base, job: `bench-${name}`, weights: policyToJson(policy) };
   fs.writeFileSync(path.join(dataDir, 'models', `${record.job}.json`), JSON.stringify(record));
   const server = await startLocalModelServer({ dataDir, port: 0 });
   const client = new OpenAI({ baseURL: server.url, apiKey: 'unused', maxRetries: 0 });

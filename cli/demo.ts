@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { loadRunConfig } from '../config/load.js';
 import { createDefaultDeps } from '../activities/deps.js';
+import { BASE_MODEL, SUBWORD_BASE_MODEL } from '../localmodel/policy.js';
 import { connectDatabase } from '../db/client.js';
 import { flywheelHome, readStackFile } from './connections.js';
 import { followProgress } from './progress.js';
@@ -16,11 +17,20 @@ import { startWorkers } from './worker.js';
 
 const DEMO_CONFIG = fileURLToPath(new URL('../config/examples/countdown.yaml', import.meta.url));
 
-export async function demoCommand(options: { json?: boolean; rounds?: number; config?: string }) {
+export async function demoCommand(options: { json?: boolean; rounds?: number; config?: string; tokens?: string }) {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const started = Date.now();
   const loaded = loadRunConfig(options.config ?? DEMO_CONFIG);
   if (options.rounds !== undefined) loaded.config.rounds = options.rounds;
+  if (options.tokens !== undefined) {
+    // The embedded model's two bases share their weights; the subword one writes LLM-like tokens (localmodel/tokenizer.ts).
+    const base = { steps: BASE_MODEL, subword: SUBWORD_BASE_MODEL }[options.tokens];
+    if (!base || loaded.config.model.baseUrl !== 'embedded') {
+      process.stderr.write(`--tokens must be steps or subword, for the embedded model (model.baseUrl: embedded); got '${options.tokens}'\n`);
+      process.exit(2);
+    }
+    loaded.config.model.name = base;
+  }
 
   const home = flywheelHome();
   const running = readStackFile(home);

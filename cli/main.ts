@@ -28,6 +28,7 @@ program
   .option('--json', 'print one JSON object on stdout (progress goes to stderr)')
   .option('--rounds <n>', 'training rounds after round 0', (v) => positiveInt(v, '--rounds'))
   .option('--config <file>', 'run config to use instead of config/examples/countdown.yaml')
+  .option('--tokens <mode>', 'what the embedded model shows as tokens: steps (default) or subword (like an LLM)')
   .action(demoCommand);
 
 program

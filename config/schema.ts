@@ -79,13 +79,21 @@ export const rewardModelSchema = z.strictObject({
   apiKeyEnv: envName.optional(),
 });
 
+const MAX_CALL_BUDGET = 4096;
+const MAX_TOKEN_BUDGET = 1_000_000;
+
 export const stepSearchSchema = z.strictObject({
   /** Step-level search through the completions API (MCTS, beam), or whole-trace search (best-of-N, majority). */
   strategy: z.enum(['mcts', 'beam', 'best-of-n', 'majority', 'none']).default('none'),
-  /** Model calls (generated sequences) per problem. */
-  budget: positiveInt().max(4096).default(64),
+  /** Model calls (generated sequences) per problem, or generated tokens with `budgetUnit: tokens`. */
+  budget: positiveInt().max(MAX_TOKEN_BUDGET).default(64),
   /** Budget per train problem, when it should differ from the held-out one (default: `budget`). */
-  trainBudget: positiveInt().max(4096).optional(),
+  trainBudget: positiveInt().max(MAX_TOKEN_BUDGET).optional(),
+  /**
+   * What `budget` and `trainBudget` count: `calls` (generated sequences, at most 4096) or `tokens` (generated
+   * completion tokens, as a GPU pays for them). Adaptive plans (`adaptive`) always split calls.
+   */
+  budgetUnit: z.enum(['calls', 'tokens']).default('calls'),
   /** Train problems a round searches: those no sample solved (the expert of expert iteration), all, or none. */
   train: z.enum(['unsolved', 'all', 'none']).default('unsolved'),
   /** Also report held-out accuracy with search, beside the raw model's. */
@@ -101,6 +109,14 @@ export const stepSearchSchema = z.strictObject({
   rewardModel: rewardModelSchema.optional(),
   /** Problems searched at once within a shard. */
   concurrency: positiveInt().max(64).default(4),
+}).superRefine((step, ctx) => {
+  if (step.budgetUnit !== 'calls') return;
+  for (const key of ['budget', 'trainBudget'] as const) {
+    const v = step[key];
+    if (v !== undefined && v > MAX_CALL_BUDGET) {
+      ctx.addIssue({ code: 'custom', path: [key], message: `at most ${MAX_CALL_BUDGET} model calls; for a budget in generated tokens set budgetUnit: tokens` });
+    }
+  }
 });
 
 export const searchSchema = z.strictObject({

@@ -251,6 +251,9 @@ export const searchResults = flywheel.table(
     votes: integer('votes').notNull().default(0),
     calls: integer('calls').notNull().default(0),
     tokens: integer('tokens').notNull().default(0),
+    /** Prompt tokens the server read for the search's requests, and those it served from its prefix cache (null: not reported). */
+    promptTokens: integer('prompt_tokens').notNull().default(0),
+    cachedPromptTokens: integer('cached_prompt_tokens'),
   },
   (t) => [primaryKey({ columns: [t.roundId, t.problemId, t.purpose, t.strategy] })],
 );

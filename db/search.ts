@@ -22,6 +22,9 @@ export interface SearchRecord {
   votes: number;
   calls: number;
   tokens: number;
+  /** Prompt tokens sent, and how many of them a prefix cache served (null: the server did not say). */
+  promptTokens?: number;
+  cachedPromptTokens?: number | null;
 }
 
 /**

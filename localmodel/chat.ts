@@ -8,10 +8,13 @@ import { parsePrompt } from '../lib/tasks/countdown.js';
 import type { ChatContent } from './dataset.js';
 import { contentText } from './dataset.js';
 import type { Token } from './generate.js';
-import { countTokens, generateChoices, unreadableChoices } from './generate.js';
+import { generateChoices, unreadableChoices } from './generate.js';
 import { parseHint } from './hint.js';
 import { ApiError, badRequest, optionalBoolean, optionalInt, optionalNumber, optionalStop, refuseStream, requiredString } from './http.js';
 import type { ModelRegistry } from './models.js';
+import type { PrefixCache } from './prefix-cache.js';
+import { requestUsage } from './prefix-cache.js';
+import { promptTokens } from './tokenizer.js';
 import { nowSeconds } from './store.js';
 
 export const MAX_N = 128;
@@ -34,7 +37,12 @@ function readMessages(body: Record<string, unknown>): ChatMessage[] {
   return messages as ChatMessage[];
 }
 
-export function createChatCompletion(body: Record<string, unknown>, models: ModelRegistry): ChatCompletion {
+/** The prompt a chat request sends: each message as a role token followed by its content's tokens. */
+function chatPromptTokens(messages: readonly ChatMessage[], mode: Parameters<typeof promptTokens>[1]): string[] {
+  return messages.flatMap((m) => [`<|${m.role}|>`, ...promptTokens(contentText(m.content) ?? '', mode)]);
+}
+
+export function createChatCompletion(body: Record<string, unknown>, models: ModelRegistry, cache?: PrefixCache): ChatCompletion {
   refuseStream(body);
   const model = requiredString(body, 'model');
   const messages = readMessages(body);
@@ -47,16 +55,16 @@ export function createChatCompletion(body: Record<string, unknown>, models: Mode
   if (topLogprobs !== undefined && !logprobs) throw badRequest('top_logprobs', "Invalid 'top_logprobs': it needs 'logprobs' set to true.");
   const stop = optionalStop(body);
   const policy = models.policy(model);
+  const tokens = models.tokens(model);
 
   const lastUser = [...messages].reverse().find((m) => m.role === 'user');
   const prompt = lastUser ? contentText(lastUser.content) : null;
   const problem = prompt === null ? null : parsePrompt(prompt);
   const hint = prompt === null ? null : parseHint(prompt);
   const choices = problem
-    ? generateChoices(policy, problem, [], { n, temperature, seed, maxTokens, stop, topLogprobs: topLogprobs ?? 0, hint })
-    : unreadableChoices(n, topLogprobs ?? 0);
+    ? generateChoices(policy, problem, [], { n, temperature, seed, maxTokens, stop, topLogprobs: topLogprobs ?? 0, hint, tokens })
+    : unreadableChoices(n, topLogprobs ?? 0, tokens);
 
-  const promptTokens = messages.reduce((sum, m) => sum + countTokens(contentText(m.content) ?? '') + 1, 0);
   const completionTokens = choices.reduce((sum, c) => sum + c.tokens.length, 0);
   return {
     id: `chatcmpl-${randomBytes(12).toString('hex')}`,
@@ -70,7 +78,7 @@ export function createChatCompletion(body: Record<string, unknown>, models: Mode
       logprobs: logprobs ? { content: c.tokens.map(tokenLogprob), refusal: null } : null,
       finish_reason: c.finishReason,
     })),
-    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    usage: requestUsage(cache, model, [chatPromptTokens(messages, tokens)], completionTokens),
   };
 }
 

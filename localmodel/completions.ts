@@ -12,11 +12,14 @@ import { randomBytes } from 'node:crypto';
 import type { Completion, CompletionChoice } from 'openai/resources/completions';
 import { parsePrompt, parseTrace } from '../lib/tasks/countdown.js';
 import type { GeneratedChoice } from './generate.js';
-import { countTokens, generateChoices, unreadableChoices } from './generate.js';
+import { generateChoices, unreadableChoices } from './generate.js';
 import { parseHint } from './hint.js';
 import { ApiError, badRequest, optionalInt, optionalNumber, optionalStop, refuseStream, requiredString } from './http.js';
 import type { ModelRegistry } from './models.js';
 import type { Policy } from './policy.js';
+import type { PrefixCache } from './prefix-cache.js';
+import { requestUsage } from './prefix-cache.js';
+import { promptTokens } from './tokenizer.js';
 import { nowSeconds } from './store.js';
 import { MAX_N, MAX_TOP_LOGPROBS } from './chat.js';
 
@@ -35,7 +38,7 @@ export function continuePrompt(
   options: Parameters<typeof generateChoices>[3],
 ): GeneratedChoice[] {
   const problem = parsePrompt(prompt);
-  if (!problem) return unreadableChoices(options.n, options.topLogprobs);
+  if (!problem) return unreadableChoices(options.n, options.topLogprobs, options.tokens);
   const taken = parseTrace(problem, prompt);
   if (taken.answer !== null) {
     // The trace is already finished: nothing left to write.
@@ -44,7 +47,7 @@ export function continuePrompt(
   return generateChoices(policy, problem, taken.steps, { ...options, hint: parseHint(prompt) });
 }
 
-export function createCompletion(body: Record<string, unknown>, models: ModelRegistry): Completion {
+export function createCompletion(body: Record<string, unknown>, models: ModelRegistry, cache?: PrefixCache): Completion {
   refuseStream(body);
   if (body.echo === true) throw badRequest('echo', "Invalid 'echo': this server does not echo the prompt; leave 'echo' out.");
   const model = requiredString(body, 'model');
@@ -56,17 +59,25 @@ export function createCompletion(body: Record<string, unknown>, models: ModelReg
   const logprobs = optionalInt(body, 'logprobs', 0, MAX_TOP_LOGPROBS);
   const stop = optionalStop(body);
   const policy = models.policy(model);
+  const tokens = models.tokens(model);
 
   const choices: CompletionChoice[] = [];
   let completionTokens = 0;
   for (const prompt of prompts) {
-    const generated = continuePrompt(policy, prompt, { n, temperature, seed, maxTokens, stop, topLogprobs: logprobs ?? 0 });
+    const generated = continuePrompt(policy, prompt, { n, temperature, seed, maxTokens, stop, topLogprobs: logprobs ?? 0, tokens });
     generated.forEach((c) => {
       completionTokens += c.tokens.length;
-      choices.push({ index: choices.length, text: c.text, logprobs: logprobs === undefined ? null : completionLogprobs(c, prompt.length), finish_reason: c.finishReason });
+      const choice: CompletionChoice & { stop_reason: string | null } = {
+        index: choices.length,
+        text: c.text,
+        logprobs: logprobs === undefined ? null : completionLogprobs(c, prompt.length),
+        finish_reason: c.finishReason,
+        // vLLM's field: the stop string that matched, null when the model ended the text itself.
+        stop_reason: c.stopMatched ?? null,
+      };
+      choices.push(choice);
     });
   }
-  const promptTokens = prompts.reduce((sum, prompt) => sum + countTokens(prompt), 0);
   return {
     id: `cmpl-${randomBytes(12).toString('hex')}`,
     object: 'text_completion',
@@ -74,7 +85,7 @@ export function createCompletion(body: Record<string, unknown>, models: ModelReg
     model,
     system_fingerprint: 'localmodel',
     choices,
-    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    usage: requestUsage(cache, model, prompts.map((p) => promptTokens(p, tokens)), completionTokens),
   };
 }
 
@@ -89,7 +100,12 @@ function completionLogprobs(c: GeneratedChoice, promptLength: number): Completio
   return {
     tokens: c.tokens.map((t) => t.text),
     token_logprobs: c.tokens.map((t) => t.logprob),
-    top_logprobs: c.tokens.map((t) => Object.fromEntries(t.top.map((alt) => [alt.text, alt.logprob]))),
+    // As vLLM: the k best tokens, plus the sampled one when it is not among them (k or k + 1 entries).
+    top_logprobs: c.tokens.map((t) => {
+      const top: Record<string, number> = Object.fromEntries(t.top.map((alt) => [alt.text, alt.logprob]));
+      if (t.top.length > 0 && !Object.hasOwn(top, t.text)) top[t.text] = t.logprob;
+      return top;
+    }),
     text_offset: textOffset,
   };
 }

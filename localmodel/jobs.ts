@@ -12,7 +12,7 @@ import { TrainingFileError, parseTrainingJsonl } from './dataset.js';
 import type { FileStore } from './files.js';
 import { ApiError, badRequest, cursorPage, notFound, queryLimit } from './http.js';
 import type { ModelRegistry } from './models.js';
-import { BASE_MODEL, policyToJson } from './policy.js';
+import { BASE_MODEL, SUBWORD_BASE_MODEL, policyToJson } from './policy.js';
 import type { DataDir } from './store.js';
 import { newId, nowSeconds } from './store.js';
 import { DEFAULT_TRAIN } from './train.js';
@@ -65,7 +65,7 @@ export class FineTuningJobs {
     const model = typeof body.model === 'string' ? body.model : '';
     if (!model) throw new ApiError(400, "Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
     if (!this.models.has(model)) {
-      throw badRequest('model', `Invalid 'model': '${model}' does not exist here; fine-tune '${BASE_MODEL}' or one of your fine-tuned models.`);
+      throw badRequest('model', `Invalid 'model': '${model}' does not exist here; fine-tune '${BASE_MODEL}', '${SUBWORD_BASE_MODEL}' or one of your fine-tuned models.`);
     }
     const trainingFile = typeof body.training_file === 'string' ? body.training_file : '';
     if (!trainingFile) throw new ApiError(400, "Missing required parameter: 'training_file'.", 'training_file', 'missing_required_parameter');
@@ -198,7 +198,7 @@ export class FineTuningJobs {
     try {
       input = {
         fileText: this.files.content(job.training_file).toString('utf8'),
-        init: job.model === BASE_MODEL ? null : policyToJson(this.models.policy(job.model)),
+        init: this.models.isBase(job.model) ? null : policyToJson(this.models.policy(job.model)),
         epochs: job.hyperparameters.n_epochs as number,
         learningRate: DEFAULT_TRAIN.learningRate * (job.hyperparameters.learning_rate_multiplier as number),
         batchSize: job.hyperparameters.batch_size as number,
@@ -255,7 +255,7 @@ export class FineTuningJobs {
 
   private succeed(job: StoredJob, done: Extract<TrainJobMessage, { type: 'done' }>): void {
     const suffix = job.user_provided_suffix ?? '';
-    const modelId = `ft:${BASE_MODEL}:${suffix}:${job.id.slice(-8)}`;
+    const modelId = `ft:${this.models.root(job.model)}:${suffix}:${job.id.slice(-8)}`;
     const created = nowSeconds();
     this.models.add({ id: modelId, created, parent: job.model, job: job.id, weights: done.weights });
     this.event(job, `New fine-tuned model created: ${modelId}`);

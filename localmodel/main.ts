@@ -1,9 +1,10 @@
 /**
- * CLI entry: `npx tsx localmodel/main.ts --port 8000 --data-dir .flywheel/localmodel`.
+ * CLI entry: `npx tsx localmodel/main.ts --port 8000 --data-dir .flywheel/localmodel [--tokens subword]`.
  * The API key comes from LOCALMODEL_API_KEY when set (never from the command line, so it stays out of `ps`).
  */
 import { parseArgs } from 'node:util';
 import { startLocalModelServer } from './server.js';
+import { TOKEN_MODES, type TokenMode } from './tokenizer.js';
 
 const { values } = parseArgs({
   options: {
@@ -11,6 +12,8 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     'data-dir': { type: 'string', default: '.flywheel/localmodel' },
     quiet: { type: 'boolean', default: false },
+    /** steps | subword: what clients see as tokens for every model (default: each model's own). */
+    tokens: { type: 'string' },
   },
 });
 
@@ -20,7 +23,13 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535) {
   process.exit(2);
 }
 
+if (values.tokens !== undefined && !TOKEN_MODES.includes(values.tokens as TokenMode)) {
+  console.error(`--tokens must be one of ${TOKEN_MODES.join(', ')}, got '${values.tokens}'`);
+  process.exit(2);
+}
+
 const server = await startLocalModelServer({
+  tokens: values.tokens as TokenMode | undefined,
   host: values.host,
   port,
   dataDir: values['data-dir']!,

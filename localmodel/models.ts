@@ -1,10 +1,13 @@
 /**
- * The models the server hosts: the untrained base `countdown-mlp` and every model a fine-tuning job produced.
- * Weights load lazily and stay cached; fine-tuned models are immutable once written.
+ * The models the server hosts: the untrained bases and every model a fine-tuning job produced. The two bases have
+ * the same weights and differ in their tokenizer: `countdown-mlp` writes whole steps as tokens,
+ * `countdown-mlp-subword` writes subword tokens like an LLM (see tokenizer.ts). A fine-tuned model keeps its
+ * base's tokenizer. Weights load lazily and stay cached; fine-tuned models are immutable once written.
  */
 import type { Model } from 'openai/resources/models';
 import type { Policy, PolicyJson } from './policy.js';
-import { BASE_MODEL, createBasePolicy, policyFromJson } from './policy.js';
+import { BASE_MODEL, SUBWORD_BASE_MODEL, createBasePolicy, policyFromJson } from './policy.js';
+import type { TokenMode } from './tokenizer.js';
 import type { DataDir } from './store.js';
 import { notFound } from './http.js';
 
@@ -32,13 +35,21 @@ interface Adapter {
 /** vLLM lists an adapter with the directory it came from (`root`) and its base model (`parent`). */
 export type AdapterModel = Model & { root: string; parent: string };
 
+/** The base models and their tokenizers. */
+export const BASE_MODELS: Readonly<Record<string, TokenMode>> = { [BASE_MODEL]: 'steps', [SUBWORD_BASE_MODEL]: 'subword' };
+
 export class ModelRegistry {
   private readonly records = new Map<string, Omit<ModelRecord, 'weights'> & { file: string }>();
   private readonly policies = new Map<string, Policy>();
   private readonly adapters = new Map<string, Adapter>();
 
-  constructor(private readonly dir: DataDir) {
-    this.policies.set(BASE_MODEL, createBasePolicy());
+  /** `forcedTokens`, when given, is the tokenizer of every model hosted (the server's `tokens` option). */
+  constructor(
+    private readonly dir: DataDir,
+    private readonly forcedTokens?: TokenMode,
+  ) {
+    const base = createBasePolicy();
+    for (const name of Object.keys(BASE_MODELS)) this.policies.set(name, base);
     for (const file of dir.list('models', '.json')) {
       const { weights: _weights, ...meta } = dir.readJson<ModelRecord>(`models/${file}`);
       this.records.set(meta.id, { ...meta, file: `models/${file}` });
@@ -46,18 +57,18 @@ export class ModelRegistry {
   }
 
   list(): Model[] {
-    const base: Model = { id: BASE_MODEL, object: 'model', created: BASE_CREATED, owned_by: OWNER };
+    const bases = Object.keys(BASE_MODELS).map((id): Model => ({ id, object: 'model', created: BASE_CREATED, owned_by: OWNER }));
     const tuned = [...this.records.values()]
       .sort((a, b) => a.created - b.created || a.id.localeCompare(b.id))
       .map((r): Model => ({ id: r.id, object: 'model', created: r.created, owned_by: OWNER }));
     const adapters = [...this.adapters.entries()].map(
       ([id, a]): AdapterModel => ({ id, object: 'model', created: a.created, owned_by: OWNER, root: a.path, parent: BASE_MODEL }),
     );
-    return [base, ...tuned, ...adapters];
+    return [...bases, ...tuned, ...adapters];
   }
 
   has(id: string): boolean {
-    return id === BASE_MODEL || this.records.has(id) || this.adapters.has(id);
+    return this.isBase(id) || this.records.has(id) || this.adapters.has(id);
   }
 
   hasAdapter(name: string): boolean {
@@ -71,6 +82,26 @@ export class ModelRegistry {
 
   removeAdapter(name: string): boolean {
     return this.adapters.delete(name);
+  }
+
+  isBase(id: string): boolean {
+    return Object.hasOwn(BASE_MODELS, id);
+  }
+
+  /** The base a model was trained from, through its parents (itself for a base). */
+  root(id: string): string {
+    let at = id;
+    for (let hops = 0; !this.isBase(at); hops++) {
+      const record = this.records.get(at);
+      if (!record || hops > 10_000) return BASE_MODEL; // a record whose lineage is lost: the steps base
+      at = record.parent;
+    }
+    return at;
+  }
+
+  /** What a model's clients see as tokens: the server's `tokens` option, else its base's tokenizer. */
+  tokens(id: string): TokenMode {
+    return this.forcedTokens ?? BASE_MODELS[this.root(id)];
   }
 
   /** The model object, or a 404 naming the model. */

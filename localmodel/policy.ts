@@ -10,10 +10,12 @@ import { applyStep, formatStep, stepsToExpression } from '../lib/tasks/countdown
 import { createRng, randNormal } from '../lib/rng.js';
 import type { Rng } from '../lib/rng.js';
 import { FEATURE_COUNT, stateFeatures } from './features.js';
-import type { Hint } from './hint.js';
+import type { Hint, HintTracker } from './hint.js';
 import { trackHint } from './hint.js';
 
 export const BASE_MODEL = 'countdown-mlp';
+/** The same base with an LLM-like subword tokenizer (see tokenizer.ts). */
+export const SUBWORD_BASE_MODEL = 'countdown-mlp-subword';
 export const DEFAULT_HIDDEN = 32;
 export const BASE_SEED = 20_240_601;
 
@@ -200,6 +202,30 @@ export function answerToken(problem: CountdownProblem, steps: readonly Step[], t
   return { text, logprob: 0, top: topK > 0 ? [{ text, logprob: 0 }] : [] };
 }
 
+/** The numbers left after `prefix` (which must be legal), and the hint tracked up to there. */
+export function stateAfter(
+  problem: CountdownProblem,
+  prefix: readonly Step[],
+  hintGiven?: Hint | null,
+): { numbers: number[]; hint: HintTracker | null } {
+  const hint = hintGiven ? trackHint(hintGiven, problem.numbers) : null;
+  let numbers = problem.numbers.slice();
+  for (const s of prefix) {
+    const next = applyStep(numbers, s);
+    if (!next) throw new Error(`prefix step "${formatStep(s)}" is not legal from [${numbers.join(', ')}]`);
+    hint?.advance(numbers, s);
+    numbers = next;
+  }
+  return { numbers, hint };
+}
+
+/** The model's distribution at a state, with the hint's bonus when there is one. */
+export function hintedDistribution(p: Policy, numbers: readonly number[], target: number, hint: HintTracker | null): StepDistribution {
+  const dist = stepDistribution(p, numbers, target);
+  const bonus = hint?.bonus(dist.moves);
+  return bonus ? withBonus(dist, bonus) : dist;
+}
+
 /**
  * Writes a trace from the state after `prefix` until one number is left, then the answer line.
  *
@@ -209,14 +235,9 @@ export function rollout(p: Policy, problem: CountdownProblem, options: RolloutOp
   const maxTokens = options.maxTokens ?? Infinity;
   const topK = options.topK ?? 0;
   const prefix = options.prefix ?? [];
-  const hint = options.hint ? trackHint(options.hint, problem.numbers) : null;
-  let numbers = problem.numbers.slice();
-  for (const s of prefix) {
-    const next = applyStep(numbers, s);
-    if (!next) throw new Error(`prefix step "${formatStep(s)}" is not legal from [${numbers.join(', ')}]`);
-    hint?.advance(numbers, s);
-    numbers = next;
-  }
+  const start = stateAfter(problem, prefix, options.hint);
+  const hint = start.hint;
+  let numbers = start.numbers;
   const steps: Step[] = [];
   const tokens: PolicyToken[] = [];
   while (tokens.length < maxTokens) {
@@ -224,9 +245,7 @@ export function rollout(p: Policy, problem: CountdownProblem, options: RolloutOp
       tokens.push(answerToken(problem, [...prefix, ...steps], topK));
       return { steps, tokens, finished: true };
     }
-    let dist = stepDistribution(p, numbers, problem.target);
-    const bonus = hint?.bonus(dist.moves);
-    if (bonus) dist = withBonus(dist, bonus);
+    const dist = hintedDistribution(p, numbers, problem.target, hint);
     const i = chooseMove(dist, options.temperature, options.rng);
     const move = dist.moves[i];
     hint?.advance(numbers, move.step);

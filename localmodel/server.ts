@@ -14,8 +14,10 @@ import { FileStore } from './files.js';
 import { ApiError, readBody, readJsonObject, sendError, sendJson } from './http.js';
 import { FineTuningJobs } from './jobs.js';
 import { ModelRegistry } from './models.js';
+import { PrefixCache } from './prefix-cache.js';
 import { DataDir } from './store.js';
 import { loadLoraAdapter, sendVllmError, unloadLoraAdapter, VllmError } from './lora.js';
+import type { TokenMode } from './tokenizer.js';
 
 export interface LocalModelServerOptions {
   /** Default 127.0.0.1. */
@@ -33,6 +35,11 @@ export interface LocalModelServerOptions {
   runtimeLora?: boolean;
   /** The Batch API's pacing and test hooks (which requests fail, when a batch expires). */
   batches?: BatchOptions;
+  /**
+   * What clients see as tokens for every model: `steps` (one token per step line) or `subword` (LLM-like tokens).
+   * Default: each model's own (`countdown-mlp` and its fine-tunes write steps, `countdown-mlp-subword` subwords).
+   */
+  tokens?: TokenMode;
 }
 
 export interface LocalModelServer {
@@ -51,6 +58,7 @@ interface Context {
   jobs: FineTuningJobs;
   runtimeLora: boolean;
   batches: Batches;
+  cache: PrefixCache;
 }
 
 type Route = {
@@ -65,12 +73,12 @@ const routes: Route[] = [
   {
     method: 'POST',
     pattern: /^\/v1\/chat\/completions$/,
-    handle: async (c, req, res) => sendJson(res, 200, createChatCompletion(await readJsonObject(req), c.models)),
+    handle: async (c, req, res) => sendJson(res, 200, createChatCompletion(await readJsonObject(req), c.models, c.cache)),
   },
   {
     method: 'POST',
     pattern: /^\/v1\/completions$/,
-    handle: async (c, req, res) => sendJson(res, 200, createCompletion(await readJsonObject(req), c.models)),
+    handle: async (c, req, res) => sendJson(res, 200, createCompletion(await readJsonObject(req), c.models, c.cache)),
   },
   {
     method: 'POST',
@@ -132,11 +140,11 @@ function authorized(req: IncomingMessage, apiKey: string | undefined): boolean {
 export async function startLocalModelServer(options: LocalModelServerOptions): Promise<LocalModelServer> {
   const log = options.log ?? (() => {});
   const dir = new DataDir(options.dataDir);
-  const models = new ModelRegistry(dir);
+  const models = new ModelRegistry(dir, options.tokens);
   const files = new FileStore(dir);
   const jobs = new FineTuningJobs(dir, files, models, log);
   const batches = new Batches(dir, files, models, options.batches, log);
-  const ctx: Context = { models, files, jobs, batches, runtimeLora: options.runtimeLora ?? false };
+  const ctx: Context = { models, files, jobs, batches, runtimeLora: options.runtimeLora ?? false, cache: new PrefixCache() };
 
   const server = http.createServer(function handleRequest(req, res) {
     const started = performance.now();

@@ -1,6 +1,6 @@
 /** Which problems of a shard step-level search works on, with which strategy and budget. */
 import type { RunConfig } from '../../config/schema.js';
-import type { SearchOutcome, StrategyName } from '../search/types.js';
+import type { BudgetUnit, SearchOutcome, StrategyName } from '../search/types.js';
 import type { Verdict } from '../verify/types.js';
 import type { Purpose } from './stages.js';
 
@@ -8,6 +8,8 @@ export interface SearchJob<P> {
   problem: P;
   strategy: StrategyName;
   budget: number;
+  /** Adaptive plans split calls; a uniform budget counts `search.step.budgetUnit`. */
+  budgetUnit: BudgetUnit;
 }
 
 /**
@@ -25,12 +27,12 @@ export function planSearchJobs<P extends { id: number }>(
   if (step.strategy === 'none') return [];
   const strategy: StrategyName = step.strategy;
   const budget = purpose === 'train' ? (step.trainBudget ?? step.budget) : step.budget;
-  const uniform = (list: readonly P[]) => list.map((problem) => ({ problem, strategy, budget }));
+  const uniform = (list: readonly P[]) => list.map((problem) => ({ problem, strategy, budget, budgetUnit: step.budgetUnit }));
   if (purpose === 'eval') return step.eval ? uniform(problems) : [];
   if (budgets.size > 0) {
     return problems.flatMap((problem) => {
       const b = budgets.get(problem.id);
-      return b && b.searchBudget > 0 && b.strategy !== 'none' ? [{ problem, strategy: b.strategy as StrategyName, budget: b.searchBudget }] : [];
+      return b && b.searchBudget > 0 && b.strategy !== 'none' ? [{ problem, strategy: b.strategy as StrategyName, budget: b.searchBudget, budgetUnit: 'calls' as const }] : [];
     });
   }
   if (step.train === 'none') return [];

@@ -13,7 +13,7 @@ import { appendLine, childrenOf } from './children.js';
 import { TraceJudge } from './judge.js';
 import { CallMeter } from './meter.js';
 import type { RewardModelClient } from './reward-model.js';
-import type { CommonSearchOptions, SearchOutcome, SearchProblem, StepModel } from './types.js';
+import type { CommonSearchOptions, Generation, SearchOutcome, SearchProblem, StepModel } from './types.js';
 
 export type ProcessScorer = 'rollouts' | 'prm' | 'logprob';
 
@@ -21,7 +21,10 @@ export interface BeamOptions extends CommonSearchOptions {
   model: StepModel;
   /** Partial traces kept per depth; default 4. */
   width?: number;
-  /** Samples per expansion request; default 1 (enough when the server lists whole steps as alternatives). */
+  /**
+   * Samples per expansion request. Default: 1 when the server lists whole lines as alternatives (the embedded model
+   * in steps mode), else {@link SAMPLED_EXPANSION} (an LLM: children come from samples); the first expansion tells.
+   */
   expandSamples?: number;
   /** Temperature of expansion samples; default 1. */
   temperature?: number;
@@ -44,6 +47,19 @@ export interface BeamOptions extends CommonSearchOptions {
   answerOf?: (text: string) => string | null;
 }
 
+/** Samples per expansion on a server whose alternatives are sub-line tokens. */
+export const SAMPLED_EXPANSION = 4;
+
+function merge(a: Generation, b: Generation): Generation {
+  const cached = a.cachedPromptTokens == null && b.cachedPromptTokens == null ? null : (a.cachedPromptTokens ?? 0) + (b.cachedPromptTokens ?? 0);
+  return {
+    sequences: [...a.sequences, ...b.sequences],
+    completionTokens: a.completionTokens + b.completionTokens,
+    promptTokens: (a.promptTokens ?? 0) + (b.promptTokens ?? 0),
+    cachedPromptTokens: cached,
+  };
+}
+
 interface Candidate {
   partial: string;
   /** Summed log-probability of the lines so far. */
@@ -56,10 +72,10 @@ interface Candidate {
  * const outcome = await beamSearch({ prompt, reference }, { model, verifier, verifyDuringSearch: true, budget: 64, width: 2 });
  */
 export async function beamSearch(problem: SearchProblem, options: BeamOptions): Promise<SearchOutcome> {
-  const meter = new CallMeter(options.budget, options.seed, options.signal);
+  const meter = new CallMeter(options.budget, options.seed, options.signal, options.budgetUnit);
   const judge = new TraceJudge(problem, options, meter);
   const width = options.width ?? 4;
-  const expandSamples = options.expandSamples ?? 1;
+  let expandSamples = options.expandSamples;
   const scorer = options.processScorer ?? (options.verifyDuringSearch || options.rewardModel ? 'rollouts' : 'logprob');
   if (scorer === 'prm' && !options.prm) throw new Error('beam search: processScorer "prm" needs `prm` (createRewardModelClient({ url }))');
   const m = options.rollouts ?? 1;
@@ -75,10 +91,17 @@ export async function beamSearch(problem: SearchProblem, options: BeamOptions): 
     const live: Candidate[] = [];
     const finished: string[] = [];
     for (const beam of beams) {
-      const n = Math.min(expandSamples, meter.remaining);
+      const n = meter.affordable(expandSamples ?? 1);
       if (n < 1) break search;
-      const generation = await meter.step(options.model, problem.prompt, beam.partial, n, options.temperature ?? 1);
+      let generation = await meter.step(options.model, problem.prompt, beam.partial, n, options.temperature ?? 1);
       expansions++;
+      if (expandSamples === undefined) {
+        // Auto: a server whose alternatives are whole lines shows every child in one sample; otherwise sample them.
+        const listsLines = generation.sequences.some((s) => (s.lines[0]?.alternatives.length ?? 0) > 0);
+        expandSamples = listsLines ? 1 : SAMPLED_EXPANSION;
+        const more = meter.affordable(expandSamples - n);
+        if (more > 0) generation = merge(generation, await meter.step(options.model, problem.prompt, beam.partial, more, options.temperature ?? 1));
+      }
       if (generation.sequences.some((s) => s.lines.length === 0 && s.finished)) finished.push(beam.partial);
       for (const child of childrenOf(generation)) {
         const logprob = beam.logprob + (child.logprob ?? Math.log(child.prior));
@@ -95,7 +118,7 @@ export async function beamSearch(problem: SearchProblem, options: BeamOptions): 
       live.forEach((c, i) => (c.score = res.scores[i]));
     } else if (scorer === 'rollouts') {
       for (const [i, c] of live.entries()) {
-        if (i >= valued || !meter.canAfford(m) || done()) {
+        if (i >= valued || meter.affordable(m) < m || done()) {
           c.score = -Infinity; // not valued: behind every valued child, in log-probability order
           continue;
         }
@@ -110,7 +133,7 @@ export async function beamSearch(problem: SearchProblem, options: BeamOptions): 
   }
 
   const chosen = judge.firstCorrect() ?? judge.best();
-  return judge.outcome('beam', chosen, { width, depth, expansions, rollouts, processScorer: scorer });
+  return judge.outcome('beam', chosen, { width, depth, expansions, rollouts, processScorer: scorer, expandSamples: expandSamples ?? null });
 }
 
 /** The `width` best candidates by score, then log-probability (stable). */

@@ -13,7 +13,7 @@ import type { CommonSearchOptions, SearchOutcome, SearchProblem, TraceSampler } 
 export interface BestOfNOptions extends CommonSearchOptions {
   sampler: TraceSampler;
   scorer: ValueSource;
-  /** Samples to draw; default (and at most) the budget. */
+  /** Samples to draw; default (and at most) the budget in calls; in tokens, as many as the budget pays for. */
   n?: number;
   /** Default 1. */
   temperature?: number;
@@ -34,14 +34,16 @@ export interface BestOfNOptions extends CommonSearchOptions {
  * });
  */
 export async function bestOfNSearch(problem: SearchProblem, options: BestOfNOptions): Promise<SearchOutcome> {
-  const meter = new CallMeter(options.budget, options.seed, options.signal);
+  const meter = new CallMeter(options.budget, options.seed, options.signal, options.budgetUnit);
   const judge = new TraceJudge(problem, { ...options, source: options.scorer }, meter);
-  const n = Math.min(options.n ?? options.budget, options.budget);
-  const batch = Math.max(1, Math.min(options.batch ?? n, options.maxN ?? 128));
+  const n = Math.min(options.n ?? meter.sequencesLeft, meter.sequencesLeft);
+  // In tokens the default batch is small: a batch shares what is left, and the first request measures a trace.
+  const batch = Math.max(1, Math.min(options.batch ?? (meter.unit === 'tokens' ? 4 : n), options.maxN ?? 128));
   const stopWhenCorrect = (options.stopWhenCorrect ?? true) && options.scorer === 'verifier';
   const scored: ScoredSample[] = [];
   while (scored.length < n) {
-    const k = Math.min(batch, n - scored.length);
+    const k = meter.affordable(Math.min(batch, n - scored.length));
+    if (k < 1) break;
     const generation = await meter.sample(options.sampler, problem.prompt, k, options.temperature ?? 1);
     const texts = generation.sequences.map(sequenceText);
     const judged = await judge.judge(texts, generation.sequences.map((s) => s.meanLogprob));

@@ -18,7 +18,7 @@ export interface CompletionsStepModelOptions {
   stop?: string[];
   /** Stop sequences of a rollout; default none (the model ends the trace). */
   rolloutStop?: string[];
-  /** max_tokens of a step request; default 64 (the embedded model writes a step as one token). */
+  /** max_tokens of a step request; default 64 (a step line of an LLM is 10–40 tokens; the embedded model's 1 or ~10). */
   maxStepTokens?: number;
   /** max_tokens of a rollout; default 1024. */
   maxRolloutTokens?: number;
@@ -31,6 +31,15 @@ export interface CompletionsStepModelOptions {
 }
 
 export const DEFAULT_TEMPLATE = '{prompt}\n\n{partial}';
+
+/**
+ * OpenAI and vLLM report -9999 for a listed token of probability 0 (-inf): such alternatives are no candidates.
+ */
+export const IMPOSSIBLE_LOGPROB = -9999;
+
+function possible(logprob: number): boolean {
+  return Number.isFinite(logprob) && logprob > IMPOSSIBLE_LOGPROB;
+}
 export const DEFAULT_FINAL_LINE = /^\s*(?:final\s+)?answer\s*:/i;
 
 /** The request prompt: `template` with {prompt} and {partial} filled in (no `$` surprises of String.replace). */
@@ -56,7 +65,7 @@ export function createCompletionsStepModel(client: OpenAI, options: CompletionsS
       prompt: fillTemplate(template, prompt, partial),
       n: request.n,
       temperature: request.temperature,
-      max_tokens: mode === 'step' ? (options.maxStepTokens ?? 64) : (options.maxRolloutTokens ?? 1024),
+      max_tokens: Math.min(mode === 'step' ? (options.maxStepTokens ?? 64) : (options.maxRolloutTokens ?? 1024), request.maxTokens ?? Infinity),
       ...(request.seed === undefined ? {} : { seed: request.seed }),
       ...(logprobs > 0 ? { logprobs } : {}),
     };
@@ -68,7 +77,8 @@ export function createCompletionsStepModel(client: OpenAI, options: CompletionsS
     }
     const sequences = res.choices.map((c) => parseChoice(c, mode, finalLine));
     const completionTokens = res.usage?.completion_tokens ?? res.choices.reduce((s, c) => s + (c.logprobs?.tokens?.length ?? 0), 0);
-    return { sequences, completionTokens };
+    const cached = res.usage?.prompt_tokens_details?.cached_tokens;
+    return { sequences, completionTokens, promptTokens: res.usage?.prompt_tokens ?? 0, cachedPromptTokens: typeof cached === 'number' ? cached : null };
   }
 
   return {
@@ -123,6 +133,7 @@ export function parseChoice(choice: CompletionChoice, mode: 'step' | 'rollout', 
       // A final line written as one token (a line-level vocabulary): its final-looking alternatives are whole too.
       const wholeFinal = final && first.text.replace(/\r?\n$/, '') === piece;
       for (const [alt, altLogprob] of Object.entries(first.top)) {
+        if (!possible(altLogprob)) continue;
         const cut = alt.indexOf('\n');
         const line = (cut >= 0 ? alt.slice(0, cut) : wholeFinal && finalLine.test(alt) ? alt : '').replace(/\r/g, '');
         if (line.trim() !== '') alternatives.push({ text: line, logprob: altLogprob });

@@ -11,7 +11,7 @@ import type { CommonSearchOptions, SearchOutcome, SearchProblem, TraceSampler } 
 
 export interface MajorityOptions extends Omit<CommonSearchOptions, 'verifyDuringSearch'> {
   sampler: TraceSampler;
-  /** k; default (and at most) the budget. */
+  /** k; default (and at most) the budget in calls; in tokens, as many as the budget pays for. */
   n?: number;
   /** Default 1. */
   temperature?: number;
@@ -31,19 +31,21 @@ export interface MajorityOptions extends Omit<CommonSearchOptions, 'verifyDuring
  * const { answer, detail } = await majoritySearch({ prompt }, { sampler, budget: 16 }); // detail.agreement: votes / samples
  */
 export async function majoritySearch(problem: SearchProblem, options: MajorityOptions): Promise<SearchOutcome> {
-  const meter = new CallMeter(options.budget, options.seed, options.signal);
+  const meter = new CallMeter(options.budget, options.seed, options.signal, options.budgetUnit);
   const judge = new TraceJudge(problem, { ...options, verifyDuringSearch: false, source: 'self-consistency' }, meter);
-  const n = Math.min(options.n ?? options.budget, options.budget);
-  const batch = Math.max(1, Math.min(options.batch ?? n, options.maxN ?? 128));
+  const n = Math.min(options.n ?? meter.sequencesLeft, meter.sequencesLeft);
+  // In tokens the default batch is small: a batch shares what is left, and the first request measures a trace.
+  const batch = Math.max(1, Math.min(options.batch ?? (meter.unit === 'tokens' ? 4 : n), options.maxN ?? 128));
   const samples: ScoredSample[] = [];
   let vote = majorityVote(samples);
   while (samples.length < n) {
-    const k = Math.min(batch, n - samples.length);
+    const k = meter.affordable(Math.min(batch, n - samples.length));
+    if (k < 1) break;
     const generation = await meter.sample(options.sampler, problem.prompt, k, options.temperature ?? 1);
     const judged = await judge.judge(generation.sequences.map(sequenceText));
     for (const t of judged) samples.push({ index: samples.length, answer: t.answer });
     vote = majorityVote(samples);
-    if ((options.stopWhenDecided ?? true) && decided(samples, vote, n - samples.length)) break;
+    if ((options.stopWhenDecided ?? true) && meter.unit === 'calls' && decided(samples, vote, n - samples.length)) break;
   }
   const chosen = vote.index >= 0 ? judge.traces[vote.index] : null;
   const pseudoLabel = options.pseudoLabel ?? (problem.reference === undefined || problem.reference === null);

@@ -39,6 +39,11 @@ export interface MctsOptions extends CommonSearchOptions {
   widening?: { c: number; alpha: number };
   /** Most children an open node may grow; default 16. */
   maxChildren?: number;
+  /**
+   * An open node stops widening once its known children hold this much probability (their lines'
+   * log-probabilities, exact on any server that reports token logprobs); default 0.99. Above 1: never.
+   */
+  closeAtMass?: number;
   /** Stop at the first trace the verifier accepts (with verifyDuringSearch); default true. */
   stopWhenCorrect?: boolean;
   /** Outcome reward model for values when not verifying during search. */
@@ -71,7 +76,7 @@ function newNode(partial: string, line: string | null, prior: number, final: boo
 }
 
 /** Adds what one position of a generation showed (its line and alternatives) to the node's children. */
-function learnChildren(node: Node, line: StepLine): void {
+function learnChildren(node: Node, line: StepLine, closeAtMass: number): void {
   for (const o of lineOptions(line)) {
     const k = node.known.get(o.text);
     if (!k) node.known.set(o.text, { logprob: o.logprob, count: o.sampled ? 1 : 0, final: o.final });
@@ -82,6 +87,11 @@ function learnChildren(node: Node, line: StepLine): void {
     }
   }
   if (line.alternatives.length > 0) node.open = false;
+  else if (node.open) {
+    let mass = 0;
+    for (const k of node.known.values()) mass += k.logprob === null ? 0 : Math.exp(k.logprob);
+    if (mass >= closeAtMass) node.open = false; // the unseen lines are too unlikely to sample
+  }
   const priors = priorsOf([...node.known].map(([text, k]) => ({ text, logprob: k.logprob, sampled: k.count > 0, count: k.count, final: k.final })));
   node.children ??= [];
   for (const p of priors) {
@@ -107,12 +117,13 @@ function learnChildren(node: Node, line: StepLine): void {
  * });
  */
 export async function mctsSearch(problem: SearchProblem, options: MctsOptions): Promise<SearchOutcome> {
-  const meter = new CallMeter(options.budget, options.seed, options.signal);
+  const meter = new CallMeter(options.budget, options.seed, options.signal, options.budgetUnit);
   const judge = new TraceJudge(problem, options, meter);
   const cPuct = options.cPuct ?? 1;
   const fpu = options.fpu ?? 1;
   const widening = options.widening ?? { c: 1, alpha: 0.5 };
   const maxChildren = options.maxChildren ?? 16;
+  const closeAtMass = options.closeAtMass ?? 0.99;
   const stopWhenCorrect = (options.stopWhenCorrect ?? true) && judge.source === 'verifier';
   const root = newNode('', null, 1, false, 0);
   let simulations = 0;
@@ -163,6 +174,7 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
     const generation = await meter.rollout(options.model, problem.prompt, leaf.partial, 1, temperature);
     const sequence = generation.sequences[0];
     if (sequence.lines.length === 0) {
+      if (!sequence.finished) return 0; // cut by max_tokens (a token budget's last share) before a whole line
       // Nothing left to write: the trace so far is finished as it is.
       leaf.final = true;
       leaf.children = [];
@@ -171,7 +183,7 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
     let node = leaf;
     for (const line of sequence.lines) {
       const before = node.children?.length ?? 0;
-      learnChildren(node, line);
+      learnChildren(node, line, closeAtMass);
       nodes += node.children!.length - before;
       node = node.children!.find((c) => c.line === line.text)!;
       path.push(node);

@@ -41,7 +41,7 @@ export function createChatSampler(client: OpenAI, options: ChatSamplerOptions): 
           systemPrompt: options.systemPrompt,
           n: request.n,
           temperature: request.temperature,
-          maxTokens: options.maxTokens,
+          maxTokens: Math.min(options.maxTokens, request.maxTokens ?? Infinity),
           seed: request.seed,
           logprobs: options.logprobs,
         },
@@ -59,7 +59,7 @@ export function createChatSampler(client: OpenAI, options: ChatSamplerOptions): 
         }));
         return { lines, finished, meanLogprob: s.logprob };
       });
-      return { sequences, completionTokens: res.completionTokens };
+      return { sequences, completionTokens: res.completionTokens, promptTokens: res.promptTokens, cachedPromptTokens: null };
     },
   };
 }

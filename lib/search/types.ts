@@ -4,8 +4,11 @@
  * budget, and it reports what it spent.
  *
  * Compute is counted the same way everywhere: one model call = one generated sequence (a request with n = 8 is 8
- * calls; one n = 1 request with logprobs is 1 call), plus the completion tokens the server reported. Calls to a
- * reward model or a verifier are not model calls; reward-model calls are reported separately.
+ * calls; one n = 1 request with logprobs is 1 call), the completion tokens the server reported, and the prompt
+ * tokens it read, of which it found some in its prefix cache (vLLM and OpenAI report `cached_tokens`: a search
+ * re-sends the problem and the partial trace, which a GPU server with prefix caching barely pays for again). A
+ * budget is set in calls or in generated tokens. Calls to a reward model or a verifier are not model calls;
+ * reward-model calls are reported separately.
  */
 import type { Verdict, Verifier } from '../verify/types.js';
 
@@ -43,6 +46,10 @@ export interface Generation {
   sequences: GeneratedSequence[];
   /** Completion tokens the server reported for the whole request. */
   completionTokens: number;
+  /** Prompt tokens the server reported (the prompt is read once for all n sequences); 0 when it reported none. */
+  promptTokens?: number;
+  /** Of those, the ones it served from its prefix cache; null or absent when it did not say. */
+  cachedPromptTokens?: number | null;
 }
 
 export interface StepRequest {
@@ -51,6 +58,8 @@ export interface StepRequest {
   temperature: number;
   /** Per-request seed, so that a search is deterministic given its own seed (servers that honour `seed`). */
   seed?: number;
+  /** Most completion tokens per sequence (a token budget's share); the model's own cap applies when lower. */
+  maxTokens?: number;
 }
 
 /**
@@ -83,6 +92,9 @@ export interface SearchTrace {
 
 export type StrategyName = 'best-of-n' | 'majority' | 'beam' | 'mcts';
 
+/** What a search budget counts: model calls (generated sequences) or generated (completion) tokens. */
+export type BudgetUnit = 'calls' | 'tokens';
+
 export interface SearchOutcome {
   strategy: StrategyName;
   /** The chosen full trace, or null when the budget ran out before any trace was finished. */
@@ -97,11 +109,16 @@ export interface SearchOutcome {
   verdict: Verdict | null;
   /** Whether the verifier accepted the chosen trace; null when no verifier was given. */
   correct: boolean | null;
-  /** Model calls spent (generated sequences); never more than `budget`. */
+  /** Model calls spent (generated sequences); never more than `budget` when the budget is in calls. */
   calls: number;
-  /** Completion tokens spent. */
+  /** Completion tokens spent; never more than `budget` when the budget is in tokens. */
   tokens: number;
+  /** Prompt tokens the server read for this search's requests. */
+  promptTokens: number;
+  /** Of those, served from the server's prefix cache; null when the server did not report it. */
+  cachedPromptTokens: number | null;
   budget: number;
+  budgetUnit: BudgetUnit;
   /** Requests to a reward or process reward model (not model calls). */
   scorerCalls: number;
   /** Every finished trace, in the order produced (the chosen one among them), for storage and training. */
@@ -112,8 +129,10 @@ export interface SearchOutcome {
 
 /** What the strategies share. */
 export interface CommonSearchOptions {
-  /** Most model calls to spend on this problem. */
+  /** Most model calls (or, with `budgetUnit: 'tokens'`, generated tokens) to spend on this problem. */
   budget: number;
+  /** What `budget` counts; default `calls`. */
+  budgetUnit?: BudgetUnit;
   /**
    * Judges finished traces. With `verifyDuringSearch` it also steers the search (values, ranking, early stop);
    * without, it only judges the chosen trace afterwards.

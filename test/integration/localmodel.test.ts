@@ -15,6 +15,7 @@ import { startLocalModelServer } from '../../localmodel/server.js';
 
 const API_KEY = 'test-key-not-secret';
 const BASE = 'countdown-mlp';
+const SUBWORD = 'countdown-mlp-subword';
 const problems = generateCountdown({ seed: 5, train: 60, test: 0 });
 
 let dataDir: string;
@@ -66,7 +67,7 @@ afterAll(async () => {
 describe('inference', () => {
   test('lists and retrieves the base model', async () => {
     const models = await client.models.list();
-    expect(models.data.map((m) => m.id)).toEqual([BASE]);
+    expect(models.data.map((m) => m.id)).toEqual([BASE, SUBWORD]);
     expect(await client.models.retrieve(BASE)).toMatchObject({ id: BASE, object: 'model' });
     await expect(client.models.retrieve('nope')).rejects.toMatchObject({ status: 404 });
   });
@@ -98,7 +99,9 @@ describe('inference', () => {
       const tokens = choice.logprobs!.content!;
       expect(tokens).toHaveLength(4);
       expect(tokens.map((t) => t.token).join('')).toBe(text);
-      expect(tokens[0].top_logprobs).toHaveLength(3);
+      // Exactly as many alternatives as asked at every token, the forced answer line too (padded with -9999).
+      for (const t of tokens) expect(t.top_logprobs).toHaveLength(3);
+      expect(tokens[3].top_logprobs.slice(1).map((a) => a.logprob)).toEqual([-9999, -9999]);
       expect(tokens[0].logprob).toBeCloseTo(tokens[0].top_logprobs[0].logprob, 9); // uniform base model
     }
     expect(a.usage).toMatchObject({ completion_tokens: 32 });
@@ -158,6 +161,82 @@ describe('inference', () => {
   });
 });
 
+describe('inference with subword tokens', () => {
+  const p = problems[3];
+  const messages = [{ role: 'user' as const, content: formatPrompt(p) }];
+
+  test('chat: a trace is many tokens, each with exactly top_logprobs alternatives, and usage counts them', async () => {
+    for (const topLogprobs of [1, 3, 20]) {
+      const res = await client.chat.completions.create({ model: SUBWORD, messages, n: 4, seed: 7, temperature: 1, logprobs: true, top_logprobs: topLogprobs });
+      let completionTokens = 0;
+      for (const choice of res.choices) {
+        const text = choice.message.content!;
+        expect(choice.finish_reason).toBe('stop');
+        expect(parseTrace(p, text)).toMatchObject({ illegal: false });
+        expect(parseTrace(p, text).steps).toHaveLength(3);
+        const tokens = choice.logprobs!.content!;
+        expect(tokens.map((t) => t.token).join('')).toBe(text);
+        expect(tokens.length).toBeGreaterThan(30);
+        for (const t of tokens) {
+          expect(t.top_logprobs).toHaveLength(topLogprobs);
+          expect(Buffer.from(t.bytes!).toString('utf8')).toBe(t.token);
+          expect(new Set(t.top_logprobs.map((a) => a.token)).size).toBe(topLogprobs);
+        }
+        // Several tokens per step: the first line's tokens end at its newline.
+        expect(tokens.findIndex((t) => t.token === '\n')).toBeGreaterThanOrEqual(8);
+        completionTokens += tokens.length;
+      }
+      expect(res.usage!.completion_tokens).toBe(completionTokens);
+    }
+  });
+
+  test('chat: max_tokens counts subword tokens', async () => {
+    const res = await client.chat.completions.create({ model: SUBWORD, messages, max_tokens: 5, logprobs: true });
+    expect(res.choices[0].finish_reason).toBe('length');
+    expect(res.choices[0].logprobs!.content).toHaveLength(5);
+    expect(res.usage!.completion_tokens).toBe(5);
+  });
+
+  test('completions: stop "\\n" gives the next step as ~10 tokens whose logprobs sum to the step’s', async () => {
+    const prompt = `${formatPrompt(p)}\n\n`;
+    const steps = await client.completions.create({ model: BASE, prompt, stop: ['\n'], logprobs: 20, temperature: 0, max_tokens: 1 });
+    const stepLogprobs = Object.fromEntries(Object.entries(steps.choices[0].logprobs!.top_logprobs![0]).map(([t, lp]) => [t.trimEnd(), lp]));
+    const res = await client.completions.create({ model: SUBWORD, prompt, n: 6, stop: ['\n'], logprobs: 5, temperature: 1, seed: 3, max_tokens: 64 });
+    for (const choice of res.choices) {
+      expect(choice.finish_reason).toBe('stop');
+      expect((choice as unknown as { stop_reason: unknown }).stop_reason).toBe('\n');
+      expect(parseTrace(p, choice.text).steps).toHaveLength(1);
+      const lp = choice.logprobs!;
+      expect(lp.tokens!.join('')).toBe(`${choice.text}\n`);
+      expect(lp.tokens!.length).toBeGreaterThanOrEqual(10);
+      expect(lp.text_offset![0]).toBe(prompt.length);
+      // As vLLM: the 5 best tokens, plus the sampled one when it is not among them.
+      lp.top_logprobs!.forEach((top, i) => {
+        expect(top[lp.tokens![i]]).toBe(lp.token_logprobs![i]);
+        const best5 = Object.entries(top).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([t]) => t);
+        expect(Object.keys(top)).toHaveLength(best5.includes(lp.tokens![i]) ? 5 : 6);
+      });
+      // The same policy: the line's probability is the step's in steps mode.
+      expect(lp.token_logprobs!.reduce((a, b) => a + b, 0)).toBeCloseTo(stepLogprobs[choice.text], 9);
+    }
+  });
+
+  test('a repeated prompt prefix is reported as cached prompt tokens', async () => {
+    const prompt = `${formatPrompt(p)}\n\n`;
+    const first = await client.completions.create({ model: SUBWORD, prompt: `${prompt}`, max_tokens: 12, temperature: 0 });
+    const again = await client.completions.create({ model: SUBWORD, prompt: `${prompt}${first.choices[0].text}`, max_tokens: 12, temperature: 0 });
+    expect(first.usage!.prompt_tokens).toBeGreaterThan(16);
+    expect(again.usage!.prompt_tokens_details!.cached_tokens).toBeGreaterThanOrEqual(16);
+    expect(again.usage!.prompt_tokens_details!.cached_tokens! % 16).toBe(0);
+    expect(again.usage!.prompt_tokens_details!.cached_tokens).toBeLessThan(again.usage!.prompt_tokens);
+  });
+
+  test('bad requests name the field, as in steps mode', async () => {
+    await expect(client.chat.completions.create({ model: SUBWORD, messages, top_logprobs: 21, logprobs: true })).rejects.toMatchObject({ status: 400, param: 'top_logprobs' });
+    await expect(client.completions.create({ model: SUBWORD, prompt: 'x', logprobs: 21 })).rejects.toMatchObject({ status: 400, param: 'logprobs' });
+  });
+});
+
 describe('files and fine-tuning', () => {
   let fileId: string;
   let modelId: string;
@@ -194,7 +273,7 @@ describe('files and fine-tuning', () => {
     expect(done.trained_tokens).toBe(60 * 3 * 12);
     modelId = done.fine_tuned_model!;
 
-    expect((await client.models.list()).data.map((m) => m.id)).toEqual([BASE, modelId]);
+    expect((await client.models.list()).data.map((m) => m.id)).toEqual([BASE, SUBWORD, modelId]);
     const events = await client.fineTuning.jobs.listEvents(job.id, { limit: 100 });
     const messages = events.data.map((e) => e.message);
     expect(messages[0]).toMatch(/successfully completed/);
@@ -241,6 +320,14 @@ describe('files and fine-tuning', () => {
     expect((await client.fineTuning.jobs.retrieve(job.id)).status).toBe('cancelled');
     const next = await client.fineTuning.jobs.create({ model: modelId, training_file: fileId, suffix: 'more', hyperparameters: { n_epochs: 2 } });
     expect(await waitForJob(next.id, finished)).toMatchObject({ status: 'succeeded', model: modelId });
+  });
+
+  test('a model fine-tuned from the subword base keeps its tokenizer', async () => {
+    const job = await client.fineTuning.jobs.create({ model: SUBWORD, training_file: fileId, suffix: 'sw', hyperparameters: { n_epochs: 2 } });
+    const done = await waitForJob(job.id, finished);
+    expect(done.fine_tuned_model).toMatch(/^ft:countdown-mlp-subword:sw:[0-9a-f]{8}$/);
+    const res = await client.chat.completions.create({ model: done.fine_tuned_model!, messages: [{ role: 'user', content: formatPrompt(problems[0]) }], logprobs: true });
+    expect(res.choices[0].logprobs!.content!.length).toBeGreaterThan(30);
   });
 
   test('a restart keeps models, files and jobs, and re-runs an interrupted job to the same model', async () => {

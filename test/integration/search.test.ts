@@ -26,6 +26,8 @@ import { startLocalModelServer } from '../../localmodel/server.js';
 import { DEFAULT_TRAIN, trainPolicy } from '../../localmodel/train.js';
 
 const MODEL = 'ft:countdown-mlp:search-test';
+/** The same weights behind the subword tokenizer: what a client sees of an LLM. */
+const SUBWORD_MODEL = 'ft:countdown-mlp-subword:search-test';
 const set = generateCountdown({ seed: 11, train: 300, test: 40 });
 const train = set.filter((p) => p.split === 'train');
 const held = set.filter((p) => p.split === 'test');
@@ -36,6 +38,7 @@ let dataDir: string;
 let server: LocalModelServer;
 let client: OpenAI;
 let model: StepModel;
+let subword: StepModel;
 let policy: Policy;
 
 beforeAll(async () => {
@@ -48,9 +51,12 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(dataDir, 'models'));
   const record: ModelRecord = { id: MODEL, created: 1_717_300_000, parent: 'countdown-mlp', job: 'search-test', weights: policyToJson(policy) };
   fs.writeFileSync(path.join(dataDir, 'models', 'search-test.json'), JSON.stringify(record));
+  const subwordRecord: ModelRecord = { ...record, id: SUBWORD_MODEL, parent: 'countdown-mlp-subword', job: 'search-test-subword' };
+  fs.writeFileSync(path.join(dataDir, 'models', 'search-test-subword.json'), JSON.stringify(subwordRecord));
   server = await startLocalModelServer({ dataDir, port: 0 });
   client = new OpenAI({ baseURL: server.url, apiKey: 'unused', maxRetries: 0 });
   model = createCompletionsStepModel(client, { model: MODEL });
+  subword = createCompletionsStepModel(client, { model: SUBWORD_MODEL });
 });
 
 afterAll(async () => {
@@ -129,5 +135,65 @@ describe('strategies over HTTP', () => {
     expect(outcome.calls).toBe(16);
     expect(outcome.detail.pseudoLabel).toBe(outcome.answer);
     expect(Number(outcome.detail.agreement)).toBeGreaterThan(0);
+  });
+});
+
+describe('strategies over HTTP with subword tokens (the regime of a real LLM)', () => {
+  test('a step request shows only sampled children; n samples with stop "\\n" give distinct children with priors', async () => {
+    const p = held[0];
+    const one = await subword.step(formatPrompt(p), '', { n: 1, temperature: 0, seed: 1 });
+    expect(one.completionTokens).toBeGreaterThanOrEqual(10);
+    expect(one.sequences[0].lines[0].alternatives).toEqual([]);
+    expect(childrenOf(one)).toHaveLength(1);
+    const many = await subword.step(formatPrompt(p), '', { n: 16, temperature: 1, seed: 2 });
+    const children = childrenOf(many);
+    expect(children.length).toBeGreaterThan(1);
+    expect(children.reduce((s, c) => s + c.count, 0)).toBe(16);
+    expect(children.reduce((s, c) => s + c.prior, 0)).toBeCloseTo(1, 9);
+    // The sequence log-probability of a sampled line is the step's, as the steps-mode model lists it.
+    const listed = childrenOf(await model.step(formatPrompt(p), '', { n: 1, temperature: 0 }));
+    for (const c of children) expect(c.logprob!).toBeCloseTo(listed.find((l) => l.text === c.text)!.logprob!, 9);
+    expect(many.promptTokens).toBeGreaterThan(16);
+  });
+
+  test('MCTS solves held-out problems the greedy policy misses, within its budget, with progressive widening', async () => {
+    const greedy = greedyPassAt1(policy, held);
+    const outcomes = [];
+    for (const [i, p] of held.entries()) outcomes.push(await mctsSearch(asProblem(p), { ...verifying, model: subword, budget: 64, seed: i }));
+    const solved = outcomes.filter((o) => o.correct).length / held.length;
+    expect(solved).toBeGreaterThan(greedy);
+    expect(solved).toBeGreaterThanOrEqual(0.8); // 0.85 with these seeds; 1.0 in steps mode, where one call shows every child
+    expect(outcomes.some((o) => Number(o.detail.widened) > 0)).toBe(true);
+    for (const [i, o] of outcomes.entries()) {
+      expect(o.calls).toBeLessThanOrEqual(64);
+      expect(o.tokens).toBeGreaterThanOrEqual(o.calls * 10); // a call writes at least a whole step of ~10 tokens
+      // Later requests re-send the problem and a partial trace: the server finds that prefix in its cache.
+      if (o.calls > 1) expect(o.cachedPromptTokens!).toBeGreaterThan(0);
+      expect(o.cachedPromptTokens!).toBeLessThan(o.promptTokens);
+      if (o.correct) expect((await countdownVerifier.verify({ prompt: formatPrompt(held[i]), reference: null, text: o.text! })).correct).toBe(true);
+    }
+  });
+
+  test('every strategy stays within a budget in calls, and within one in generated tokens', async () => {
+    const sampler = samplerFromStepModel(subword);
+    for (const [i, p] of held.slice(0, 6).entries()) {
+      const problem = asProblem(p);
+      for (const budgetUnit of ['calls', 'tokens'] as const) {
+        const budget = budgetUnit === 'calls' ? 16 : 600;
+        const outcomes = await Promise.all([
+          bestOfNSearch(problem, { ...verifying, sampler, scorer: 'verifier', budget, budgetUnit, batch: 4, seed: i }),
+          majoritySearch(problem, { verifier: countdownVerifier, sampler, budget, budgetUnit, batch: 4, seed: i }),
+          beamSearch(problem, { ...verifying, model: subword, budget, budgetUnit, width: 2, seed: i }),
+          mctsSearch(problem, { ...verifying, model: subword, budget, budgetUnit, seed: i }),
+        ]);
+        for (const o of outcomes) {
+          expect(budgetUnit === 'calls' ? o.calls : o.tokens).toBeLessThanOrEqual(budget);
+          expect(o.tokens).toBeGreaterThan(0);
+          expect(o.budgetUnit).toBe(budgetUnit);
+          if (o.text) expect(o.correct).toBe((await countdownVerifier.verify({ prompt: problem.prompt, reference: problem.reference, text: o.text })).correct);
+        }
+        expect(outcomes[2].detail.expandSamples).toBe(4);
+      }
+    }
   });
 });

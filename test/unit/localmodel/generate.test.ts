@@ -12,7 +12,7 @@ const tok = (text: string): Token => ({ text, logprob: -1, top: [] });
 describe('applyStop', () => {
   test('cuts before the first stop sequence, keeping the token that completed it', () => {
     const c = applyStop([tok('75 - 3 = 72\n'), tok('8 * 2 = 16\n')], ['\n'], true);
-    expect(c).toEqual({ text: '75 - 3 = 72', tokens: [tok('75 - 3 = 72\n')], finishReason: 'stop' });
+    expect(c).toEqual({ text: '75 - 3 = 72', tokens: [tok('75 - 3 = 72\n')], finishReason: 'stop', stopMatched: '\n' });
   });
 
   test('finds a stop sequence that spans tokens', () => {

@@ -136,7 +136,7 @@ describe('hinted decoding', () => {
 
   test('chat reads the hint from the last user message', () => {
     const p = { numbers: [53, 98, 63, 1], target: 89 };
-    const models = { policy: () => base } as unknown as ModelRegistry;
+    const models = { policy: () => base, tokens: () => 'steps' } as unknown as ModelRegistry;
     const reply = (content: string) =>
       createChatCompletion({ model: 'countdown-mlp', messages: [{ role: 'user', content }], temperature: 0 }, models).choices[0].message.content;
     expect(reply(hinted(p, '(53 + (98 - 63)) + 1'))).toBe('98 - 63 = 35\n53 + 35 = 88\n88 + 1 = 89\nAnswer: (53 + (98 - 63)) + 1');

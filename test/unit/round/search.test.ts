@@ -24,7 +24,7 @@ describe('search jobs', () => {
 
   const verdict = (correct: boolean) => ({ score: correct ? 1 : 0, correct, answer: correct ? '7' : '6', detail: '' });
   const outcome: SearchOutcome = {
-    strategy: 'mcts', text: 'b', answer: '7', score: 0.9, verdict: verdict(true), correct: true, budget: 8, calls: 5, tokens: 50, scorerCalls: 0,
+    strategy: 'mcts', text: 'b', answer: '7', score: 0.9, verdict: verdict(true), correct: true, budget: 8, budgetUnit: 'calls', calls: 5, tokens: 50, promptTokens: 120, cachedPromptTokens: 96, scorerCalls: 0,
     traces: [{ text: 'a', answer: '6', score: 0.1, verdict: null }, { text: 'b', answer: '7', score: 0.9, verdict: null }],
     detail: { votes: 2 },
   };

@@ -106,6 +106,11 @@ describe('parsing a completion into lines', () => {
     expect(parseChoice(choice('Next step', 'stop', undefined, { stop_reason: '\n' }), 'step').lines[0].final).toBe(false);
   });
 
+  it('skips listed alternatives of probability 0 (OpenAI and vLLM report -9999 for -inf)', () => {
+    const seq = parseChoice(choice('9 + 3 = 12', 'stop', [['9 + 3 = 12\n', 0, { '9 + 3 = 12\n': 0, '1 + 1 = 2\n': -9999 }]]), 'step');
+    expect(seq.lines[0].alternatives).toEqual([{ text: '9 + 3 = 12', logprob: 0 }]);
+  });
+
   it('an empty step that the model stopped is the end of the trace', () => {
     expect(parseChoice(choice('', 'stop'), 'step')).toEqual({ lines: [], finished: true, meanLogprob: null });
   });
@@ -124,6 +129,20 @@ describe('call meter', () => {
     expect([meter.calls, meter.tokens, meter.remaining]).toEqual([4, 7, 1]);
     await expect(meter.spend(2, async () => gen)).rejects.toBeInstanceOf(BudgetExceededError);
     expect(meter.calls).toBe(4);
+  });
+
+  it('in tokens: charges completion tokens, shares what is left as max_tokens, and sums prompt and cached tokens', async () => {
+    const meter = new CallMeter(100, 0, undefined, 'tokens');
+    expect(meter.affordable(8)).toBe(1); // the first request measures how long a sequence is
+    expect(meter.request(4, 1).maxTokens).toBe(25);
+    await meter.spend(1, async () => ({ sequences: [], completionTokens: 20, promptTokens: 50, cachedPromptTokens: 32 }));
+    expect([meter.remaining, meter.affordable(8), meter.request(2, 1).maxTokens]).toEqual([80, 4, 40]);
+    await meter.spend(2, async () => ({ sequences: [], completionTokens: 30, promptTokens: 60 }));
+    expect([meter.calls, meter.tokens, meter.promptTokens, meter.cachedPromptTokens]).toEqual([3, 50, 110, 32]);
+    await meter.spend(1, async () => ({ sequences: [], completionTokens: 50 }));
+    expect([meter.remaining, meter.affordable(1)]).toEqual([0, 0]);
+    await expect(meter.spend(1, async () => ({ sequences: [], completionTokens: 1 }))).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(new CallMeter(3).cachedPromptTokens).toBeNull();
   });
 
   it('gives request i the same seed for the same search seed', () => {

@@ -2,7 +2,8 @@
  * A step model for search tests: a plain in-process function over a hand-written tree of lines, no HTTP. Each
  * state lists its next lines with probabilities; a line starting with "Answer:" ends the trace. With
  * `alternatives` it lists every next line (like the embedded server, whose tokens are whole steps); without, only
- * the sampled line is seen (like an LLM, whose top tokens are pieces of a line).
+ * the sampled line is seen (like an LLM, whose top tokens are pieces of a line). A line is one token: `maxTokens`
+ * cuts a sequence after that many lines.
  */
 import { createRng, hashSeed } from '../../../lib/rng.js';
 import type { Generation, GeneratedSequence, StepLine, StepModel, StepRequest } from '../../../lib/search/types.js';
@@ -55,16 +56,18 @@ export function createFakeModel(tree: LineTree, options: { alternatives: boolean
       const rng = createRng(hashSeed(request.seed ?? 0, i));
       const lines: StepLine[] = [];
       let state = stateOf(tree, partial);
-      while (state && Object.keys(state).length > 0) {
+      while (state && Object.keys(state).length > 0 && lines.length < (request.maxTokens ?? Infinity)) {
         const text = choose(state, request.temperature, rng);
         lines.push(lineAt(state, text));
         if (kind === 'step' || text.startsWith('Answer:')) break;
         state = state[text].next ?? null;
       }
-      const finished = lines.length > 0 && lines[lines.length - 1].final;
+      // Nothing to write (the partial trace already ended) is the model ending it, as a server's empty 'stop' says.
+      const finished = lines.length > 0 ? lines[lines.length - 1].final : true;
       sequences.push({ lines, finished, meanLogprob: lines.length ? lines.reduce((a, l) => a + l.logprob!, 0) / lines.length : null });
     }
-    return { sequences, completionTokens: sequences.reduce((a, s) => a + s.lines.length, 0) };
+    const promptTokens = 10 + partial.split('\n').length;
+    return { sequences, completionTokens: sequences.reduce((a, s) => a + s.lines.length, 0), promptTokens, cachedPromptTokens: partial ? 10 : 0 };
   }
 
   const model: FakeModel = {

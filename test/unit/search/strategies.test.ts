@@ -6,7 +6,7 @@ import { mctsSearch } from '../../../lib/search/mcts.js';
 import type { RewardModelClient } from '../../../lib/search/reward-model.js';
 import { runStrategy } from '../../../lib/search/run.js';
 import { samplerFromStepModel } from '../../../lib/search/samplers.js';
-import type { SearchOutcome } from '../../../lib/search/types.js';
+import type { CommonSearchOptions, SearchOutcome } from '../../../lib/search/types.js';
 import { TRAP, answerVerifier, createFakeModel, type LineTree } from './fake-model.js';
 
 const problem = { prompt: 'Find 42.', reference: '42' };
@@ -17,19 +17,19 @@ function strategies(tree: LineTree, alternatives = true) {
   return {
     'best-of-n': (budget: number) => {
       const model = createFakeModel(tree, { alternatives });
-      return { model, run: () => bestOfNSearch(problem, { ...verifying, sampler: samplerFromStepModel(model), scorer: 'verifier', budget, batch: 3 }) };
+      return { model, run: (extra: Partial<CommonSearchOptions> = {}) => bestOfNSearch(problem, { ...verifying, sampler: samplerFromStepModel(model), scorer: 'verifier', budget, batch: 3, ...extra }) };
     },
     majority: (budget: number) => {
       const model = createFakeModel(tree, { alternatives });
-      return { model, run: () => majoritySearch(problem, { sampler: samplerFromStepModel(model), budget, batch: 3 }) };
+      return { model, run: (extra: Partial<CommonSearchOptions> = {}) => majoritySearch(problem, { sampler: samplerFromStepModel(model), budget, batch: 3, ...extra }) };
     },
     beam: (budget: number) => {
       const model = createFakeModel(tree, { alternatives });
-      return { model, run: () => beamSearch(problem, { ...verifying, model, budget, width: 2, expandSamples: 2 }) };
+      return { model, run: (extra: Partial<CommonSearchOptions> = {}) => beamSearch(problem, { ...verifying, model, budget, width: 2, expandSamples: 2, ...extra }) };
     },
     mcts: (budget: number) => {
       const model = createFakeModel(tree, { alternatives });
-      return { model, run: () => mctsSearch(problem, { ...verifying, model, budget, stopWhenCorrect: false }) };
+      return { model, run: (extra: Partial<CommonSearchOptions> = {}) => mctsSearch(problem, { ...verifying, model, budget, stopWhenCorrect: false, ...extra }) };
     },
   };
 }
@@ -50,6 +50,22 @@ describe('compute accounting', () => {
         expect(outcome.calls).toBe(model.generated);
         expect(outcome.budget).toBe(budget);
         expect(outcome.tokens > 0).toBe(outcome.calls > 0);
+      }
+    });
+  }
+
+  for (const [name, make] of Object.entries(strategies(hopeless(4), false))) {
+    it(`${name} with a budget in generated tokens never generates more, and reports prompt tokens`, async () => {
+      for (const budget of [1, 3, 7, 20, 60]) {
+        const { run } = make(budget);
+        const outcome = await run({ budgetUnit: 'tokens' });
+        expect(outcome.budgetUnit).toBe('tokens');
+        expect(outcome.tokens).toBeLessThanOrEqual(budget);
+        expect(outcome.tokens).toBeGreaterThan(0);
+        expect(outcome.promptTokens).toBeGreaterThan(0);
+        expect(outcome.cachedPromptTokens).not.toBeNull();
+        // A generous budget is mostly spent (the last share may be too short for a whole line).
+        if (budget >= 20) expect(outcome.tokens).toBeGreaterThan(budget / 2);
       }
     });
   }
@@ -89,6 +105,15 @@ describe('MCTS', () => {
     expect(model.requests.some((r) => r.temperature > 0)).toBe(true);
   });
 
+  it('stops widening a node once its sampled children hold nearly all the probability', async () => {
+    // Two lines at the root, 0.995 and 0.005: once the likely one is known, widening there stops paying.
+    const tree: LineTree = { a: { p: 0.995, next: hopeless(1) }, b: { p: 0.005, next: hopeless(1) } };
+    const run = (closeAtMass: number) => mctsSearch(problem, { ...verifying, model: createFakeModel(tree, { alternatives: false }), budget: 30, closeAtMass, seed: 1 });
+    const closing = await run(0.99);
+    const never = await run(2);
+    expect(Number(closing.detail.widened)).toBeLessThan(Number(never.detail.widened));
+  });
+
   it('stops when the tree is exhausted, with budget left', async () => {
     const model = createFakeModel(hopeless(1));
     const outcome = await mctsSearch(problem, { ...verifying, model, budget: 100 });
@@ -116,6 +141,20 @@ describe('MCTS', () => {
 });
 
 describe('beam search', () => {
+  it('expands with one sample where whole lines are listed, and with several where only samples show children', async () => {
+    const listed = createFakeModel(TRAP);
+    const a = await beamSearch(problem, { ...verifying, model: listed, budget: 40, width: 2 });
+    expect(a.detail.expandSamples).toBe(1);
+    expect(listed.requests.filter((r) => r.kind === 'step').every((r) => r.n === 1)).toBe(true);
+    const sampled = createFakeModel(TRAP, { alternatives: false });
+    const b = await beamSearch(problem, { ...verifying, model: sampled, budget: 40, width: 2 });
+    expect(b.detail.expandSamples).toBe(4);
+    const steps = sampled.requests.filter((r) => r.kind === 'step');
+    // The first expansion tops its single sample up to 4; later ones ask 4 at once.
+    expect(steps.slice(0, 2).map((r) => r.n)).toEqual([1, 3]);
+    expect(steps.slice(2).some((r) => r.n === 4)).toBe(true);
+  });
+
   it('keeps the best W candidates by score, then log-probability', () => {
     const c = (name: string, score: number, logprob: number) => ({ name, score, logprob });
     const kept = keepBest([c('a', 0.1, -1), c('b', 0.9, -5), c('c', 0.5, -2), c('d', 0.5, -1), c('e', -Infinity, 0)], 3);

@@ -1,0 +1,2 @@
+ALTER TABLE "flywheel"."search_results" ADD COLUMN "prompt_tokens" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "flywheel"."search_results" ADD COLUMN "cached_prompt_tokens" integer;
