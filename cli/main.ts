@@ -15,11 +15,17 @@ import { sqlCommand } from './sql.js';
 import { statusCommand } from './status.js';
 import { verifyCommand } from './verify.js';
 import { workerCommand } from './worker-command.js';
+import { configureLogging, defaultLogFormat, LOG_FORMATS, type LogFormat } from '../telemetry/logger.js';
 
 const program = new Command()
   .name('flywheel')
   .description('Expert iteration as durable Temporal workflows: generate → verify → search → filter → fine-tune → evaluate, with every trace in Postgres.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .addOption(new Option('--log-format <format>', 'logs as readable lines (pretty) or JSON lines (json); default: pretty on a terminal, else json').choices(LOG_FORMATS))
+  .hook('preAction', (command) => {
+    const format = (command.opts() as { logFormat?: LogFormat }).logFormat;
+    configureLogging({ format: format ?? defaultLogFormat() });
+  });
 
 program
   .command('demo')
@@ -48,6 +54,8 @@ program
   .addOption(
     new Option('--queues <list>', 'comma-separated roles to serve: control,generate,verify,train').default('control,generate,verify,train'),
   )
+  .option('--metrics-port <port>', 'serve Prometheus metrics at http://<host>:<port>/metrics (0: any free port)')
+  .option('--metrics-host <host>', 'the address the metrics server listens on', '0.0.0.0')
   .action(workerCommand);
 
 program
