@@ -1,5 +1,6 @@
 /** `flywheel dev`: the embedded stack for local work, until Ctrl-C. Started again, it finds its state. */
 import { flywheelHome, readStackFile } from './connections.js';
+import { serveReports, type ReportServer } from './report-server.js';
 import { installQuietRuntime } from './runtime.js';
 import { startStack } from './stack.js';
 
@@ -12,12 +13,20 @@ export async function devCommand(options: { worker: boolean }) {
   // alive after Ctrl-C (`dev --no-worker` never exited; found by the CLI integration test).
   if (options.worker) installQuietRuntime();
   const stack = await startStack({ home, worker: options.worker, log, advertise: true });
+  let reports: ReportServer;
+  try {
+    reports = await serveReportsOnPreferredPort(stack.database.db, log);
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
   const lines = [
     'flywheel dev is up:',
     `  Postgres        ${stack.databaseUrl}${stack.embedded.postgres ? '  (embedded, data in ' + home + '/pg)' : ''}`,
     `  Temporal        ${stack.temporalAddress}  namespace ${stack.namespace}${stack.embedded.temporal ? '  (dev server, state in ' + home + '/temporal.db)' : ''}`,
     `  Temporal UI     ${stack.uiUrl ?? '—'}`,
     `  Model server    ${stack.modelUrl ?? '—'}${stack.embedded.model ? '  (embedded, OpenAI-compatible)' : ''}`,
+    `  Reports         ${reports.url}  (every run at /runs/<id>, refreshing while it runs)`,
     `  Worker          ${stack.workers ? stack.workers.queues.join(', ') : 'none (--no-worker): start one with `npx flywheel worker`'}`,
     '',
     'Start a run:  npx flywheel run config/examples/countdown.yaml',
@@ -37,5 +46,16 @@ export async function devCommand(options: { worker: boolean }) {
     });
   });
   log('stopping...');
+  await reports.close();
   await stack.stop();
+}
+
+/** :8234 (next to the Temporal UI's :8233) when it is free, else any free port. */
+async function serveReportsOnPreferredPort(db: Parameters<typeof serveReports>[0], log: (line: string) => void): Promise<ReportServer> {
+  try {
+    return await serveReports(db, { port: 8234, log });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    return serveReports(db, { port: 0, log });
+  }
 }

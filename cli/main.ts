@@ -10,6 +10,7 @@ import { demoCommand } from './demo.js';
 import { exportCommand } from './export.js';
 import { devCommand } from './dev.js';
 import { controlCommand, resumeCommand } from './control.js';
+import { reportCommand } from './report-command.js';
 import { runCommand } from './run.js';
 import { sqlCommand } from './sql.js';
 import { statusCommand } from './status.js';
@@ -88,6 +89,15 @@ program
   .requiredOption('--round <n>', 'the round whose training set to export')
   .option('--traces', "every verified train trace of the round, with its verdict, as JSON lines")
   .action(exportCommand);
+
+program
+  .command('report <run>')
+  .description('The run as one self-contained HTML report (learning and coverage curves, funnel, search, difficulty, trainer, lineage, errors, config)')
+  .option('--out <file>', 'where to write the page (default: report-<run>.html)')
+  .option('--serve', 'serve it at a local URL instead, refreshing while the run is live')
+  .option('--port <port>', 'port for --serve (default 8234; 0 picks a free one)')
+  .option('--host <host>', 'address for --serve to listen on', '127.0.0.1')
+  .action(reportCommand);
 
 program
   .command('verify <verifier>')
