@@ -1,18 +1,21 @@
 /** `flywheel dev`: the embedded stack for local work, until Ctrl-C. Started again, it finds its state. */
+import { rootLogger } from '../telemetry/logger.js';
+import { activityAwareLog } from '../telemetry/temporal.js';
 import { flywheelHome, readStackFile } from './connections.js';
 import { serveReports, type ReportServer } from './report-server.js';
 import { installQuietRuntime } from './runtime.js';
 import { startStack } from './stack.js';
 
 export async function devCommand(options: { worker: boolean }) {
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const logger = rootLogger().child({ component: 'dev' });
+  const log = (line: string) => logger.info(line);
   const home = flywheelHome();
   const other = readStackFile(home);
   if (other) throw new Error(`\`flywheel dev\` already runs for ${home} (pid ${other.pid}); stop it first or set FLYWHEEL_HOME`);
   // The Temporal runtime is for workers; installed without one, nothing ever shuts it down and it keeps the process
   // alive after Ctrl-C (`dev --no-worker` never exited; found by the CLI integration test).
   if (options.worker) installQuietRuntime();
-  const stack = await startStack({ home, worker: options.worker, log, advertise: true });
+  const stack = await startStack({ home, worker: options.worker, log, workerLog: activityAwareLog(logger), advertise: true });
   let reports: ReportServer;
   try {
     reports = await serveReportsOnPreferredPort(stack.database.db, log);

@@ -108,6 +108,7 @@ export async function exportCommand(runId: string, options: ExportOptions) {
   const shardRows = options.shardRows === undefined ? undefined : Number(options.shardRows);
   if (shardRows !== undefined && (!Number.isInteger(shardRows) || shardRows < 1)) throw new UsageError(`--shard-rows must be a whole number ≥ 1, got "${options.shardRows}"`);
 
+  parseRounds(options, 0); // bad rounds exit 2 before anything connects
   const database = await openDatabase(resolveConnections().databaseUrl, { migrate: false });
   try {
     const run = await getRun(database.db, runId).catch((err: Error) => {

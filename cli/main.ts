@@ -7,17 +7,17 @@ import { TaskFileError } from '../lib/tasks/jsonl.js';
 import { MissingServiceError } from './connections.js';
 import { UsageError } from './errors.js';
 import { demoCommand } from './demo.js';
-import { exportCommand } from './export.js';
 import { devCommand } from './dev.js';
 import { controlCommand, resumeCommand } from './control.js';
-import { reportCommand } from './report-command.js';
 import { runCommand } from './run.js';
 import { sqlCommand } from './sql.js';
 import { statusCommand } from './status.js';
 import { verifyCommand } from './verify.js';
-import { workerCommand } from './worker-command.js';
+import type { ExportOptions } from './export.js';
 import { configureLogging, defaultLogFormat, LOG_FORMATS, type LogFormat } from '../telemetry/logger.js';
 
+// Commands with heavy dependencies of their own (parquet, charts, metrics) are loaded when run, so that quick
+// commands (`stop`, `status`) start fast.
 const program = new Command()
   .name('flywheel')
   .description('Expert iteration as durable Temporal workflows: generate → verify → search → filter → fine-tune → evaluate, with every trace in Postgres.')
@@ -57,7 +57,7 @@ program
   )
   .option('--metrics-port <port>', 'serve Prometheus metrics at http://<host>:<port>/metrics (0: any free port)')
   .option('--metrics-host <host>', 'the address the metrics server listens on', '0.0.0.0')
-  .action(workerCommand);
+  .action(async (options: { queues: string; metricsPort?: string; metricsHost?: string }) => (await import('./worker-command.js')).workerCommand(options));
 
 program
   .command('status [run]')
@@ -92,7 +92,7 @@ program
   .option('--traces', 'every trace (not only training sets) with its verdict, scores and search metadata, as JSON lines or parquet')
   .option('--out <path>', 'a file (chat, traces) or a folder (sharegpt, parquet); default: stdout')
   .option('--shard-rows <n>', 'rows per parquet file (default 200000)')
-  .action(exportCommand);
+  .action(async (run: string, options: ExportOptions) => (await import('./export.js')).exportCommand(run, options));
 
 program
   .command('report <run>')
@@ -101,7 +101,7 @@ program
   .option('--serve', 'serve it at a local URL instead, refreshing while the run is live')
   .option('--port <port>', 'port for --serve (default 8234; 0 picks a free one)')
   .option('--host <host>', 'address for --serve to listen on', '127.0.0.1')
-  .action(reportCommand);
+  .action(async (run: string, options: { out?: string; serve?: boolean; port?: string; host?: string }) => (await import('./report-command.js')).reportCommand(run, options));
 
 program
   .command('verify <verifier>')
