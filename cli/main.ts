@@ -6,8 +6,6 @@ import { ConfigError } from '../config/load.js';
 import { TaskFileError } from '../lib/tasks/jsonl.js';
 import { MissingServiceError } from './connections.js';
 import { UsageError } from './errors.js';
-import { demoCommand } from './demo.js';
-import { devCommand } from './dev.js';
 import { controlCommand, resumeCommand } from './control.js';
 import { runCommand } from './run.js';
 import { sqlCommand } from './sql.js';
@@ -16,7 +14,7 @@ import { verifyCommand } from './verify.js';
 import type { ExportOptions } from './export.js';
 import { configureLogging, defaultLogFormat, LOG_FORMATS, type LogFormat } from '../telemetry/logger.js';
 
-// Commands with heavy dependencies of their own (parquet, charts, metrics) are loaded when run, so that quick
+// Commands with heavy dependencies of their own (the embedded stack, workers, parquet, charts, metrics) are loaded when run, so that quick
 // commands (`stop`, `status`) start fast.
 const program = new Command()
   .name('flywheel')
@@ -34,13 +32,13 @@ program
   .option('--json', 'print one JSON object on stdout (progress goes to stderr)')
   .option('--rounds <n>', 'training rounds after round 0', (v) => positiveInt(v, '--rounds'))
   .option('--config <file>', 'run config to use instead of config/examples/countdown.yaml')
-  .action(demoCommand);
+  .action(async (options: { json?: boolean; rounds?: number; config?: string }) => (await import('./demo.js')).demoCommand(options));
 
 program
   .command('dev')
   .description('Start Postgres, the Temporal dev server (UI on :8233), the local model server and a worker; Ctrl-C stops them')
   .option('--no-worker', 'start the stack without a worker (run `flywheel worker` yourself)')
-  .action(devCommand);
+  .action(async (options: { worker: boolean }) => (await import('./dev.js')).devCommand(options));
 
 program
   .command('run <config>')
