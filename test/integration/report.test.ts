@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRun } from '../../cli/start.js';
 import { reportHtml } from '../../cli/report-page.js';
 import { serveReports, type ReportServer } from '../../cli/report-server.js';
+import { runFlywheel } from '../helpers/processes.js';
 import { tempDir } from '../helpers/services.js';
 import { fixtureConfig, startFixtureRun, startFixtureServices, type FixtureServices } from './report-fixture.js';
 
@@ -145,6 +146,20 @@ describe('flywheel report', () => {
     expect(missing.status).toBe(404);
     expect(await missing.text()).toContain('no run &quot;no-such-run&quot; in the database');
     await page.close();
+  });
+
+  it('`flywheel report <run> --out` writes the page; an unknown run exits 2', async () => {
+    const env = { DATABASE_URL: services.db.url, TEMPORAL_ADDRESS: services.temporal.address, FLYWHEEL_HOME: dir.dir };
+    const out = path.join(dir.dir, 'cli-report.html');
+    const res = await runFlywheel(['report', runId, '--out', out], env);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toContain(`wrote ${out}`);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toContain(`flywheel run ${runId}`);
+    expect(html).toContain('id="flywheel-charts"');
+    const missing = await runFlywheel(['report', 'no-such-run', '--out', out], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('no run "no-such-run"');
   });
 
   it('the committed screenshot exists and is a PNG', () => {
