@@ -73,7 +73,7 @@ export function streamTrainingExamples(pool: pg.Pool, runId: string, range: Roun
             strategy, rationalized, verifier_score
      FROM flywheel.training_examples
      WHERE run_id = $1 AND trained_in_round BETWEEN $2 AND $3
-     ORDER BY trained_in_round, trace_id`,
+     ORDER BY trained_in_round, training_examples.trace_id`, // the number, not the text it is selected as
     [runId, range.from, range.to],
   );
 }
