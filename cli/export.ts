@@ -1,36 +1,179 @@
 /**
- * `flywheel export <run> --round N`: a round's training set as chat JSONL on stdout (the exact file its trainer job
- * read), to train elsewhere or to inspect. `--traces` exports every verified trace of the round instead.
+ * `flywheel export <run>`: a run's training sets (or, with `--traces`, every trace with its verdict) for one round
+ * (`--round 3`), a range (`--rounds 1-3`) or the whole run, as chat JSONL (OpenAI/TRL `messages`), ShareGPT (with
+ * LLaMA-Factory's dataset_info.json) or parquet (the Hugging Face datasets layout with a dataset card). Rows stream
+ * from a Postgres cursor to the output; no round is held in memory.
  */
-import { sql } from 'drizzle-orm';
-import { datasetExamples, getDataset } from '../db/datasets.js';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { exportLineage, lastRound, streamTraces, streamTrainingExamples, type RoundRange, type TraceRow, type TrainingRow } from '../db/export.js';
 import { getRun, runConfig } from '../db/runs.js';
-import { toChatJsonl } from '../lib/train/chat-jsonl.js';
 import { openDatabase, resolveConnections } from './connections.js';
 import { UsageError } from './errors.js';
+import { datasetCard } from './export/card.js';
+import { chatRecord, datasetInfo, FORMATS, sharegptRecord, traceRecord, type ExportFormat } from './export/formats.js';
+import { writeParquetShards, type ParquetColumn } from './export/parquet.js';
 
-export async function exportCommand(runId: string, options: { round: string; traces?: boolean }) {
-  const round = Number(options.round);
-  if (!Number.isInteger(round) || round < 0) throw new UsageError(`--round must be a round number, got "${options.round}"`);
+export interface ExportOptions {
+  round?: string;
+  rounds?: string;
+  format?: string;
+  traces?: boolean;
+  out?: string;
+  shardRows?: string;
+}
+
+/** `--round 3` or `--rounds 1-3` (or `--rounds 2`) or nothing: the whole run (rounds 0..last). */
+export function parseRounds(options: Pick<ExportOptions, 'round' | 'rounds'>, last: number): RoundRange {
+  if (options.round !== undefined && options.rounds !== undefined) throw new UsageError('--round and --rounds: give one of them');
+  const whole = (v: string) => {
+    if (!/^\d+$/.test(v.trim())) throw new UsageError(`a round is a whole number ≥ 0, got "${v}" (e.g. --round 3 or --rounds 1-3)`);
+    return Number(v);
+  };
+  if (options.round !== undefined) return { from: whole(options.round), to: whole(options.round) };
+  if (options.rounds !== undefined) {
+    const [from, to = from] = options.rounds.split('-');
+    const range = { from: whole(from), to: whole(to) };
+    if (range.from > range.to) throw new UsageError(`--rounds ${options.rounds}: the first round comes after the last`);
+    return range;
+  }
+  return { from: 0, to: last };
+}
+
+/** Writes `line` for each row to `out`, waiting for the stream to drain (a slow pipe holds the cursor back). */
+async function writeLines<T>(rows: AsyncIterable<T>, toLine: (row: T) => string, out: Writable): Promise<number> {
+  let n = 0;
+  for await (const row of rows) {
+    if (!out.write(`${toLine(row)}\n`)) await once(out, 'drain');
+    n++;
+  }
+  return n;
+}
+
+async function closeFile(out: Writable & { path?: unknown }): Promise<void> {
+  out.end();
+  await once(out, 'finish');
+}
+
+const TRAINING_COLUMNS = (system: string | undefined): Array<ParquetColumn<TrainingRow>> => [
+  { name: 'prompt', type: 'STRING', nullable: false, value: (r) => r.prompt },
+  { name: 'completion', type: 'STRING', nullable: false, value: (r) => r.completion },
+  { name: 'system', type: 'STRING', value: () => system ?? null },
+  { name: 'trained_in_round', type: 'INT32', nullable: false, value: (r) => Number(r.trained_in_round) },
+  { name: 'trained_model', type: 'STRING', value: (r) => r.trained_model },
+  { name: 'trace_id', type: 'INT64', nullable: false, value: (r) => BigInt(r.trace_id) },
+  { name: 'problem', type: 'STRING', nullable: false, value: (r) => r.problem },
+  { name: 'sampled_by', type: 'STRING', nullable: false, value: (r) => r.sampled_by },
+  { name: 'sampled_in_round', type: 'INT32', nullable: false, value: (r) => Number(r.sampled_in_round) },
+  { name: 'strategy', type: 'STRING', nullable: false, value: (r) => r.strategy },
+  { name: 'rationalized', type: 'BOOLEAN', nullable: false, value: (r) => r.rationalized },
+  { name: 'verifier_score', type: 'DOUBLE', value: (r) => (r.verifier_score === null ? null : Number(r.verifier_score)) },
+];
+
+const TRACE_COLUMNS: Array<ParquetColumn<TraceRow>> = [
+  { name: 'round', type: 'INT32', nullable: false, value: (r) => Number(r.round) },
+  { name: 'trace_id', type: 'INT64', nullable: false, value: (r) => BigInt(r.trace_id) },
+  { name: 'purpose', type: 'STRING', nullable: false, value: (r) => r.purpose },
+  { name: 'strategy', type: 'STRING', nullable: false, value: (r) => r.strategy },
+  { name: 'sample_index', type: 'INT32', nullable: false, value: (r) => r.sample_index },
+  { name: 'problem', type: 'STRING', nullable: false, value: (r) => r.problem },
+  { name: 'split', type: 'STRING', nullable: false, value: (r) => r.split },
+  { name: 'prompt', type: 'STRING', nullable: false, value: (r) => r.prompt },
+  { name: 'text', type: 'STRING', nullable: false, value: (r) => r.text },
+  { name: 'model', type: 'STRING', nullable: false, value: (r) => r.model },
+  { name: 'logprob', type: 'DOUBLE', value: (r) => r.logprob },
+  { name: 'score', type: 'DOUBLE', value: (r) => r.score },
+  { name: 'prompt_tokens', type: 'INT32', nullable: false, value: (r) => r.prompt_tokens },
+  { name: 'completion_tokens', type: 'INT32', nullable: false, value: (r) => r.completion_tokens },
+  { name: 'latency_ms', type: 'INT32', nullable: false, value: (r) => r.latency_ms },
+  { name: 'finish_reason', type: 'STRING', value: (r) => r.finish_reason },
+  { name: 'error', type: 'STRING', value: (r) => r.error },
+  { name: 'flags', type: 'JSON', value: (r) => r.flags },
+  { name: 'verifier', type: 'STRING', value: (r) => r.verifier },
+  { name: 'verifier_version', type: 'STRING', value: (r) => r.verifier_version },
+  { name: 'correct', type: 'BOOLEAN', value: (r) => r.correct },
+  { name: 'verifier_score', type: 'DOUBLE', value: (r) => r.verifier_score },
+  { name: 'answer', type: 'STRING', value: (r) => r.answer },
+  { name: 'chosen_by', type: 'JSON', value: (r) => r.chosen_by },
+];
+
+export async function exportCommand(runId: string, options: ExportOptions) {
+  const format = (options.format ?? 'chat') as ExportFormat;
+  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${options.format}"`);
+  if (options.traces && format === 'sharegpt') throw new UsageError('--traces exports raw traces as JSON lines (--format chat) or parquet; ShareGPT holds conversations only');
+  if (format === 'parquet' && !options.out) throw new UsageError('--format parquet writes a folder (data/train-*.parquet and README.md): name it with --out <dir>');
+  const shardRows = options.shardRows === undefined ? undefined : Number(options.shardRows);
+  if (shardRows !== undefined && (!Number.isInteger(shardRows) || shardRows < 1)) throw new UsageError(`--shard-rows must be a whole number ≥ 1, got "${options.shardRows}"`);
+
+  parseRounds(options, 0); // bad rounds exit 2 before anything connects
   const database = await openDatabase(resolveConnections().databaseUrl, { migrate: false });
   try {
-    const run = await getRun(database.db, runId);
+    const run = await getRun(database.db, runId).catch((err: Error) => {
+      throw new UsageError(err.message);
+    });
+    const last = await lastRound(database.db, runId);
+    if (last === null) throw new UsageError(`run ${runId} has no rounds yet: nothing to export`);
+    const range = parseRounds(options, last);
     const system = runConfig(run).model.systemPrompt;
-    if (options.traces) {
-      const res = await database.db.execute(sql`
-        SELECT p.prompt, t.text, t.strategy, t.sample_index, v.score, v.correct
-        FROM flywheel.traces t JOIN flywheel.rounds r ON r.id = t.round_id
-        JOIN flywheel.problems p ON p.id = t.problem_id JOIN flywheel.verdicts v ON v.trace_id = t.id
-        WHERE r.run_id = ${runId} AND r.index = ${round} AND t.purpose = 'train'
-        ORDER BY t.id`);
-      for (const row of res.rows as Array<Record<string, unknown>>) process.stdout.write(`${JSON.stringify(row)}\n`);
+    const lineage = await exportLineage(database.db, runId, range);
+    const rounds = range.from === range.to ? `round ${range.from}` : `rounds ${range.from}-${range.to}`;
+    if (!options.traces && lineage.datasets.length === 0) {
+      throw new UsageError(`run ${runId} has no training set in ${rounds} (round 0 trains nothing; sets are built from round 1 on)`);
+    }
+    const rows = () => (options.traces ? streamTraces(database.pool, runId, range) : streamTrainingExamples(database.pool, runId, range));
+    const what = options.traces ? 'traces' : 'examples';
+
+    if (format === 'parquet') {
+      const dir = path.resolve(options.out!);
+      const columns = options.traces ? TRACE_COLUMNS : TRAINING_COLUMNS(system);
+      const shards = await writeParquetShards(rows() as AsyncIterable<never>, columns as Array<ParquetColumn<never>>, { dir, rowsPerShard: shardRows });
+      const card = datasetCard({
+        runId,
+        runName: run.name,
+        taskSet: run.taskSet,
+        baseModel: run.baseModel,
+        currentModel: run.currentModel,
+        rounds: range,
+        kind: options.traces ? 'traces' : 'training set',
+        rows: shards.rows,
+        files: shards.files.map((f) => path.relative(dir, f)),
+        columns: columns.map((c) => ({ name: c.name, type: c.type })),
+        lineage,
+        systemPrompt: system,
+        exportedAt: new Date().toISOString(),
+      });
+      writeFileSync(path.join(dir, 'README.md'), card);
+      process.stderr.write(`${shards.rows} ${what} of ${rounds} in ${shards.files.length} parquet file(s) under ${dir}/data, card in ${dir}/README.md\n`);
       return;
     }
-    const dataset = await getDataset(database.db, runId, round);
-    if (!dataset) throw new UsageError(`run ${runId} has no training set for round ${round} (round 0 trains nothing)`);
-    const examples = await datasetExamples(database.db, dataset.id);
-    process.stdout.write(toChatJsonl(examples.map((e) => ({ prompt: e.prompt, completion: e.text })), system));
-    process.stderr.write(`${examples.length} examples of round ${round} (dataset ${dataset.id}, filter ${JSON.stringify(dataset.filter)})\n`);
+
+    const toLine = options.traces
+      ? (r: TraceRow) => JSON.stringify(traceRecord(r))
+      : format === 'sharegpt'
+        ? (r: TrainingRow) => JSON.stringify(sharegptRecord(r, system))
+        : (r: TrainingRow) => JSON.stringify(chatRecord(r, system));
+    let file: string | null = null;
+    let out: Writable = process.stdout;
+    if (options.out) {
+      const target = path.resolve(options.out);
+      // ShareGPT goes to a folder (the file LLaMA-Factory reads beside its dataset_info.json); chat and traces to a file.
+      if (format === 'sharegpt') {
+        mkdirSync(target, { recursive: true });
+        const name = `flywheel_${runId.replace(/[^\w-]/g, '_')}`;
+        file = path.join(target, `${name}.jsonl`);
+        writeFileSync(path.join(target, 'dataset_info.json'), `${JSON.stringify(datasetInfo(name, path.basename(file)), null, 2)}\n`);
+      } else {
+        mkdirSync(path.dirname(target), { recursive: true });
+        file = target;
+      }
+      out = createWriteStream(file);
+    }
+    const n = await writeLines(rows() as AsyncIterable<TrainingRow & TraceRow>, toLine as (r: TrainingRow & TraceRow) => string, out);
+    if (file) await closeFile(out);
+    const filters = lineage.datasets.map((d) => `round ${d.round}: ${JSON.stringify(d.filter)}`).join('; ');
+    process.stderr.write(`${n} ${what} of ${rounds}${file ? ` in ${file}` : ''}${options.traces ? '' : ` (filters ${filters})`}\n`);
   } finally {
     await database.close();
   }

@@ -6,21 +6,26 @@ import { ConfigError } from '../config/load.js';
 import { TaskFileError } from '../lib/tasks/jsonl.js';
 import { MissingServiceError } from './connections.js';
 import { UsageError } from './errors.js';
-import { demoCommand } from './demo.js';
-import { exportCommand } from './export.js';
-import { devCommand } from './dev.js';
 import { controlCommand, resumeCommand } from './control.js';
 import { reverifyCommand } from './reverify.js';
 import { runCommand } from './run.js';
 import { sqlCommand } from './sql.js';
 import { statusCommand } from './status.js';
 import { verifyCommand } from './verify.js';
-import { workerCommand } from './worker-command.js';
+import type { ExportOptions } from './export.js';
+import { configureLogging, defaultLogFormat, LOG_FORMATS, type LogFormat } from '../telemetry/logger.js';
 
+// Commands with heavy dependencies of their own (the embedded stack, workers, parquet, charts, metrics) are loaded when run, so that quick
+// commands (`stop`, `status`) start fast.
 const program = new Command()
   .name('flywheel')
   .description('Expert iteration as durable Temporal workflows: generate → verify → search → filter → fine-tune → evaluate, with every trace in Postgres.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .addOption(new Option('--log-format <format>', 'logs as readable lines (pretty) or JSON lines (json); default: pretty on a terminal, else json').choices(LOG_FORMATS))
+  .hook('preAction', (command) => {
+    const format = (command.opts() as { logFormat?: LogFormat }).logFormat;
+    configureLogging({ format: format ?? defaultLogFormat() });
+  });
 
 program
   .command('demo')
@@ -29,13 +34,13 @@ program
   .option('--rounds <n>', 'training rounds after round 0', (v) => positiveInt(v, '--rounds'))
   .option('--config <file>', 'run config to use instead of config/examples/countdown.yaml')
   .option('--tokens <mode>', 'what the embedded model shows as tokens: steps (default) or subword (like an LLM)')
-  .action(demoCommand);
+  .action(async (options: { json?: boolean; rounds?: number; config?: string; tokens?: string }) => (await import('./demo.js')).demoCommand(options));
 
 program
   .command('dev')
   .description('Start Postgres, the Temporal dev server (UI on :8233), the local model server and a worker; Ctrl-C stops them')
   .option('--no-worker', 'start the stack without a worker (run `flywheel worker` yourself)')
-  .action(devCommand);
+  .action(async (options: { worker: boolean }) => (await import('./dev.js')).devCommand(options));
 
 program
   .command('run <config>')
@@ -50,7 +55,9 @@ program
   .addOption(
     new Option('--queues <list>', 'comma-separated roles to serve: control,generate,verify,train').default('control,generate,verify,train'),
   )
-  .action(workerCommand);
+  .option('--metrics-port <port>', 'serve Prometheus metrics at http://<host>:<port>/metrics (0: any free port)')
+  .option('--metrics-host <host>', 'the address the metrics server listens on', '0.0.0.0')
+  .action(async (options: { queues: string; metricsPort?: string; metricsHost?: string }) => (await import('./worker-command.js')).workerCommand(options));
 
 program
   .command('status [run]')
@@ -78,10 +85,23 @@ for (const [name, description] of [
 
 program
   .command('export <run>')
-  .description("A round's training set as chat JSONL on stdout (what its trainer read), or its verified traces with --traces")
-  .requiredOption('--round <n>', 'the round whose training set to export')
-  .option('--traces', "every verified train trace of the round, with its verdict, as JSON lines")
-  .action(exportCommand);
+  .description('Training sets (or raw traces) of a round, a range or the whole run, as chat JSONL, ShareGPT or parquet (Hugging Face layout with a dataset card)')
+  .option('--round <n>', 'one round')
+  .option('--rounds <a-b>', 'a range of rounds, e.g. 1-3 (default: the whole run)')
+  .addOption(new Option('--format <format>', 'chat: OpenAI/TRL messages JSONL; sharegpt: LLaMA-Factory (with dataset_info.json); parquet: data/train-*.parquet + README.md').choices(['chat', 'sharegpt', 'parquet']).default('chat'))
+  .option('--traces', 'every trace (not only training sets) with its verdict, scores and search metadata, as JSON lines or parquet')
+  .option('--out <path>', 'a file (chat, traces) or a folder (sharegpt, parquet); default: stdout')
+  .option('--shard-rows <n>', 'rows per parquet file (default 200000)')
+  .action(async (run: string, options: ExportOptions) => (await import('./export.js')).exportCommand(run, options));
+
+program
+  .command('report <run>')
+  .description('The run as one self-contained HTML report (learning and coverage curves, funnel, search, difficulty, trainer, lineage, errors, config)')
+  .option('--out <file>', 'where to write the page (default: report-<run>.html)')
+  .option('--serve', 'serve it at a local URL instead, refreshing while the run is live')
+  .option('--port <port>', 'port for --serve (default 8234; 0 picks a free one)')
+  .option('--host <host>', 'address for --serve to listen on', '127.0.0.1')
+  .action(async (run: string, options: { out?: string; serve?: boolean; port?: string; host?: string }) => (await import('./report-command.js')).reportCommand(run, options));
 
 program
   .command('verify <verifier>')

@@ -1,15 +1,18 @@
-/** Process-wide Temporal runtime settings for commands that run workers: warnings and errors only. */
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+/**
+ * Process-wide Temporal runtime settings for commands that run workers: the SDK and core log through flywheel's
+ * logger (pino), at `level` and above.
+ */
+import { Runtime } from '@temporalio/worker';
+import { rootLogger, type Logger } from '../telemetry/logger.js';
+import { sdkLogger } from '../telemetry/temporal.js';
 
 let installed = false;
 
-export function installQuietRuntime(level: 'WARN' | 'ERROR' = 'WARN'): void {
+export function installQuietRuntime(level: 'INFO' | 'WARN' | 'ERROR' = 'WARN', logger: Logger = rootLogger()): void {
   if (installed) return;
   installed = true;
-  const logger = new DefaultLogger(level, (entry) => {
-    // Activity-only workers (generate, verify, train queues) say this at start; it is how they are meant to be.
-    if (entry.message.startsWith('No workflows registered')) return;
-    process.stderr.write(`[temporal ${entry.level.toLowerCase()}] ${entry.message}\n`);
-  });
-  Runtime.install({ logger, telemetryOptions: { logging: { forward: {}, filter: `${level}` } } });
+  const leveled = logger.child({}, { level: level.toLowerCase() });
+  // Core's own logs are forwarded at WARN at most: at INFO it reports every poll.
+  const coreLevel = level === 'INFO' ? 'WARN' : level;
+  Runtime.install({ logger: sdkLogger(leveled), telemetryOptions: { logging: { forward: {}, filter: coreLevel } } });
 }

@@ -1,6 +1,6 @@
 /**
  * `flywheel status [run]`: the state of a run (from its workflow while it runs, from Postgres after) and its rounds;
- * `--follow` redraws until the run ends, with a progress bar per stage.
+ * `--follow` draws progress per stage until the run ends (bars on a terminal), then the table.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
@@ -10,6 +10,7 @@ import { formatCost } from '../lib/cost/index.js';
 import { statusQuery, workflowIds, type RunStatus } from '../workflows/shared.js';
 import { openDatabase, resolveConnections } from './connections.js';
 import { formatCoverage, formatTable, roundReports, type RoundReport } from './report.js';
+import { progressView } from './progress.js';
 import { connectClient } from './start.js';
 
 export type RunState = RunStatus['state'] | 'created';
@@ -109,6 +110,23 @@ export async function statusCommand(runId: string | undefined, options: { json?:
       else for (const r of runs) process.stdout.write(`${r.id}  ${r.status.padEnd(15)}  ${r.currentModel}\n`);
       return;
     }
+    if (options.follow && !options.json) {
+      // Progress while it runs (bars on a terminal, a line per stage otherwise), then the table.
+      const view = progressView(process.stdout);
+      let report = await statusReport(database.db, client, runId);
+      try {
+        while (!TERMINAL.has(report.state)) {
+          view.update(await roundReports(database.db, runId));
+          await new Promise((r) => setTimeout(r, 1000));
+          report = await statusReport(database.db, client, runId);
+        }
+        view.update(await roundReports(database.db, runId));
+      } finally {
+        view.stop();
+      }
+      process.stdout.write(`${formatStatus(report, await roundReports(database.db, runId))}\n`);
+      return;
+    }
     let last = '';
     for (;;) {
       const report = await statusReport(database.db, client, runId);
@@ -118,7 +136,7 @@ export async function statusCommand(runId: string | undefined, options: { json?:
         last = line;
       } else {
         const text = formatStatus(report, await roundReports(database.db, runId));
-        if (text !== last) process.stdout.write(options.follow && process.stdout.isTTY ? `\x1b[2J\x1b[H${text}\n` : `${text}\n`);
+        if (text !== last) process.stdout.write(`${text}\n`);
         last = text;
       }
       if (!options.follow || TERMINAL.has(report.state)) break;

@@ -1,34 +1,48 @@
 /** `flywheel worker`: serve task queues until SIGINT/SIGTERM (in-flight activities finish first). */
 import { createDefaultDeps } from '../activities/deps.js';
+import { rootLogger } from '../telemetry/logger.js';
+import { createWorkerMetrics, serveMetrics } from '../telemetry/metrics.js';
+import { activityAwareLog } from '../telemetry/temporal.js';
 import { TASK_QUEUES, type QueueRole } from '../workflows/shared.js';
 import { openDatabase, resolveConnections } from './connections.js';
 import { UsageError } from './errors.js';
 import { installQuietRuntime } from './runtime.js';
 import { startWorkers } from './worker.js';
 
-export async function workerCommand(options: { queues: string }) {
+export async function workerCommand(options: { queues: string; metricsPort?: string; metricsHost?: string }) {
   const roles = options.queues.split(',').map((q) => q.trim()).filter(Boolean);
   if (roles.length === 0) throw new UsageError(`--queues: no role given; choose from ${Object.keys(TASK_QUEUES).join(', ')}`);
   const unknown = roles.filter((r) => !(r in TASK_QUEUES));
   if (unknown.length) {
     throw new UsageError(`--queues: unknown role${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; choose from ${Object.keys(TASK_QUEUES).join(', ')}`);
   }
-  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const metricsPort = options.metricsPort === undefined ? null : Number(options.metricsPort);
+  if (metricsPort !== null && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)) {
+    throw new UsageError(`--metrics-port must be a port number (0–65535; 0 picks a free one), got "${options.metricsPort}"`);
+  }
+  const logger = rootLogger().child({ component: 'worker' });
   const connections = resolveConnections();
-  installQuietRuntime();
+  installQuietRuntime('INFO', logger);
   const database = await openDatabase(connections.databaseUrl);
-  const deps = createDefaultDeps({ db: database.db, embeddedModelUrl: connections.modelUrl ?? undefined, log });
+  const deps = createDefaultDeps({ db: database.db, embeddedModelUrl: connections.modelUrl ?? undefined, log: activityAwareLog(logger) });
+  const metrics = metricsPort === null ? undefined : createWorkerMetrics();
+  const served = metrics ? await serveMetrics(metrics.registry, metricsPort!, options.metricsHost) : null;
+  if (served) logger.info({ metricsUrl: served.url }, `metrics on ${served.url}`);
   const workers = await startWorkers({
     ...connections.temporal,
     deps,
     queues: roles as QueueRole[],
+    telemetry: { metrics },
   });
-  log(`worker serving ${workers.queues.join(', ')} on ${connections.temporalAddress} (namespace ${connections.namespace})`);
+  logger.info(
+    { queues: workers.queues, temporalAddress: connections.temporalAddress, namespace: connections.namespace },
+    `worker serving ${workers.queues.join(', ')} on ${connections.temporalAddress} (namespace ${connections.namespace})`,
+  );
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    log('shutting down: finishing activities in flight...');
+    logger.info('shutting down: finishing activities in flight...');
     void workers.shutdown();
   };
   // `on`, not `once`: under tsx a Ctrl-C arrives twice (see cli/dev.ts); the second must not kill the drain.
@@ -37,6 +51,8 @@ export async function workerCommand(options: { queues: string }) {
   try {
     await workers.done;
   } finally {
+    await served?.close();
     await database.close();
+    logger.flush();
   }
 }

@@ -5,6 +5,8 @@
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import type { WorkerMetrics } from '../telemetry/metrics.js';
+import { activityLogInterceptor } from '../telemetry/temporal.js';
 import { TASK_QUEUES, type QueueRole } from '../workflows/shared.js';
 import { announceTemporal, connectionOptions, connectTemporal, type TemporalTarget } from './connections.js';
 
@@ -37,6 +39,8 @@ export interface WorkersOptions extends TemporalTarget {
   queues?: QueueRole[];
   /** Shard activities run at once on the generate / verify queues. */
   concurrency?: Partial<Record<QueueRole, number>>;
+  /** Prometheus metrics of these workers (model requests, traces, verdicts, durations, slots, trainer jobs). */
+  telemetry?: { metrics?: WorkerMetrics };
 }
 
 export interface RunningWorkers {
@@ -50,7 +54,9 @@ export async function startWorkers(options: WorkersOptions): Promise<RunningWork
   const roles = options.queues ?? (Object.keys(TASK_QUEUES) as QueueRole[]);
   announceTemporal(options);
   const connection = await connectTemporal(options.address, () => NativeConnection.connect(connectionOptions(options)), options);
-  const activities = createActivities(options.deps);
+  const metrics = options.telemetry?.metrics;
+  const activities = createActivities(metrics ? metrics.instrument(options.deps) : options.deps);
+  const interceptors = { activity: [activityLogInterceptor, ...(metrics ? [metrics.activityInterceptor] : [])] };
   const workers: Worker[] = [];
   try {
     for (const role of roles) {
@@ -60,6 +66,7 @@ export async function startWorkers(options: WorkersOptions): Promise<RunningWork
           namespace: options.namespace,
           taskQueue: TASK_QUEUES[role],
           activities,
+          interceptors,
           ...(role === 'control' ? { workflowBundle: await workflowBundle() } : {}),
           maxConcurrentActivityTaskExecutions: options.concurrency?.[role] ?? (role === 'train' ? 4 : 16),
         }),

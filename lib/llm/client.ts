@@ -12,6 +12,8 @@ export interface ModelEndpoint {
   apiKey?: string;
   timeoutMs: number;
   maxRetries: number;
+  /** The fetch the client sends requests with (a worker's metrics instrument it); the global fetch by default. */
+  fetch?: typeof fetch;
 }
 
 export function createModelClient(endpoint: ModelEndpoint): OpenAI {
@@ -20,6 +22,7 @@ export function createModelClient(endpoint: ModelEndpoint): OpenAI {
     apiKey: endpoint.apiKey || 'not-needed',
     timeout: endpoint.timeoutMs,
     maxRetries: 0, // retries are ours (withRetries): each one is counted and reported
+    ...(endpoint.fetch ? { fetch: endpoint.fetch } : {}),
   });
 }
 

@@ -2,8 +2,9 @@
  * Secrets stay where they were put: a model key lives only in the worker's environment (`model.apiKeyEnv`). A run
  * against a model server that requires it completes, and then the key is searched for everywhere flywheel writes:
  * every event of every workflow of the runs (payloads decoded), every row of every table in the `flywheel` schema,
- * the workers' output and the Temporal dev server's log. A worker without the variable gets a round that needs
- * attention and names the variable, and resumes once a worker has it.
+ * the workers' output (structured JSON logs, whose logger also redacts by itself), a worker's Prometheus metrics and
+ * the Temporal dev server's log. A worker without the variable gets a round that needs attention and names the
+ * variable, and resumes once a worker has it.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,7 +17,8 @@ import { parseRunConfig } from '../../config/load.js';
 import { startTemporalDevServer, type TemporalDevServer } from '../../infra/temporal-server.js';
 import type { RunResult } from '../../workflows/run.js';
 import { statusQuery, workflowIds } from '../../workflows/shared.js';
-import { runFlywheel, startWorkerProcess, waitFor, type FlywheelProcess } from '../helpers/processes.js';
+import { createLogger } from '../../telemetry/logger.js';
+import { runFlywheel, spawnFlywheel, startWorkerProcess, waitFor, type FlywheelProcess } from '../helpers/processes.js';
 import { tempDir, testDatabase, testModelServer, type TestDatabase } from '../helpers/services.js';
 import { expectExactRun, resultWithin, rowsOf, terminateRunning, type RunShape } from './durability-invariants.js';
 
@@ -61,6 +63,17 @@ async function newWorker(withKey: boolean): Promise<FlywheelProcess> {
   workers.push(w);
   return w;
 }
+
+/** A keyed worker that also serves Prometheus metrics; resolves with it and its /metrics URL (from its log). */
+async function metricsWorker(): Promise<{ worker: FlywheelProcess; url: string }> {
+  const worker = spawnFlywheel(['worker', '--metrics-port', '0', '--metrics-host', '127.0.0.1'], { ...baseEnv(), [KEY_VAR]: KEY });
+  workers.push(worker);
+  const [, url] = await worker.waitForOutput(/"metricsUrl":"([^"]+)"/, 120_000);
+  await worker.waitForOutput(/worker serving flywheel/, 120_000);
+  return { worker, url };
+}
+
+const metricsSeen: string[] = [];
 
 async function startRun(name: string, shape: RunShape) {
   const config = parseRunConfig(configText(name, shape));
@@ -117,11 +130,32 @@ describe('a model key in the worker environment', () => {
   });
 
   it('drives a whole run (sampling, fine-tuning, evaluation) through the key-protected server', async () => {
-    const worker = await newWorker(true);
+    const { worker, url } = await metricsWorker();
     const { runId, result } = await startRun('secrets', SHAPE);
     expect((await resultWithin(result, db.db, runId, 120_000)).state).toBe('completed');
     await expectExactRun(db.db, runId, SHAPE, model.url, KEY);
+    // The worker's metrics saw every keyed request (searched for the key below).
+    const metrics = await fetch(url).then((r) => r.text());
+    expect(metrics).toMatch(/flywheel_model_requests_total\{[^}]*status="200"\} [1-9]/);
+    expect(metrics).toMatch(/flywheel_verdicts_total\{[^}]*\} [1-9]/);
+    metricsSeen.push(metrics);
     await worker.stop();
+  });
+
+  it('the logger redacts by itself: key fields, the key inside messages and errors, in JSON and pretty output', () => {
+    for (const format of ['json', 'pretty'] as const) {
+      let out = '';
+      const logger = createLogger({ format, env: { [KEY_VAR]: KEY }, destination: { write: (line: string) => (out += line) } });
+      logger.info({ apiKey: KEY, endpoint: { baseUrl: 'http://model:8000/v1', apiKey: KEY }, headers: { authorization: `Bearer ${KEY}` } }, 'endpoint resolved');
+      logger.warn(`request failed with key ${KEY} (base64 ${Buffer.from(KEY).toString('base64')})`);
+      logger.error({ err: new Error(`401 for Bearer ${KEY}`) }, 'model request failed');
+      logger.info({ databaseUrl: 'postgres://flywheel:hunter2-password@db:5432/flywheel' }, 'connected');
+      expect(out.split('\n').filter(Boolean)).toHaveLength(4);
+      expect(out).toContain('[redacted]');
+      expect(out).toContain('postgres://flywheel:***@db:5432/flywheel');
+      expect(out).not.toContain('hunter2-password');
+      expect(leaks(out), format).toEqual([]);
+    }
   });
 
   it('a worker without the variable: the round needs attention and names the variable; with it, resume completes', async () => {
@@ -193,12 +227,22 @@ describe('a model key in the worker environment', () => {
     }
     expect(rowsSeen).toBeGreaterThan(100);
 
-    // The workers' output (the keyed ones had the key in their environment the whole time).
+    // The workers' output (the keyed ones had the key in their environment the whole time): JSON log lines (not a
+    // terminal), activity lines with the run, round, stage, activity and attempt they belong to.
     expect(workers).toHaveLength(3);
     for (const w of workers) {
       expect(w.output()).toMatch(/worker serving flywheel/);
       expect(leaks(w.output()), `output of worker ${w.pid}`).toEqual([]);
+      const records = w.stderr().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(records.every((r) => typeof r.level === 'string' && typeof r.time === 'string' && typeof r.msg === 'string')).toBe(true);
     }
+    const activityLines = workers.flatMap((w) => w.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)).filter((r) => r.activity);
+    expect(activityLines.length).toBeGreaterThan(0);
+    expect(activityLines.find((r) => r.activity === 'fineTune')).toMatchObject({ runId: runIds[0], round: 1, stage: 'fine-tune', attempt: 1, workflowId: workflowIds.round(runIds[0], 1) });
+
+    // The keyed worker's metrics.
+    expect(metricsSeen).toHaveLength(1);
+    expect(leaks(metricsSeen[0]), 'metrics of the keyed worker').toEqual([]);
 
     // The Temporal dev server's log.
     expect(temporal.logFile).not.toBeNull();

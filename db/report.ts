@@ -1,0 +1,174 @@
+/**
+ * What the run report reads beyond `flywheel.round_metrics`: search compute per problem, the adaptive plan's bins,
+ * per-problem difficulty, the funnel into training sets, trainer progress, lineage and model errors. Plain rows;
+ * lib/report turns them into charts.
+ */
+import { sql } from 'drizzle-orm';
+import type { Db } from './client.js';
+
+const rowsOf = async <T>(db: Db, query: ReturnType<typeof sql>) => (await db.execute(query)).rows as T[];
+
+export interface SearchOutcomeRow {
+  round: number;
+  purpose: string;
+  strategy: string;
+  calls: number;
+  tokens: number;
+  correct: boolean;
+}
+
+/** One row per problem a strategy searched: the model calls it spent and whether its answer verified. */
+export async function searchOutcomes(db: Db, runId: string): Promise<SearchOutcomeRow[]> {
+  const rows = await rowsOf<{ round: number; purpose: string; strategy: string; calls: number; tokens: number; correct: boolean | null }>(
+    db,
+    sql`
+    SELECT r.index AS round, s.purpose, s.strategy, s.calls, s.tokens,
+           (SELECT bool_or(v.correct) FROM flywheel.verdicts v WHERE v.trace_id = s.trace_id) AS correct
+    FROM flywheel.search_results s JOIN flywheel.rounds r ON r.id = s.round_id
+    WHERE r.run_id = ${runId}
+    ORDER BY r.index, s.purpose, s.strategy, s.calls`,
+  );
+  return rows.map((r) => ({ ...r, round: Number(r.round), calls: Number(r.calls), tokens: Number(r.tokens), correct: r.correct === true }));
+}
+
+export interface BudgetBinRow {
+  round: number;
+  bin: string;
+  problems: number;
+  samples: number;
+  searchBudget: number;
+}
+
+/** The adaptive plan of each round, per difficulty bin (empty when adaptive budgets were off). */
+export async function budgetBins(db: Db, runId: string): Promise<BudgetBinRow[]> {
+  const rows = await rowsOf<{ round: number; bin: string; problems: number; samples: number; search_budget: number }>(
+    db,
+    sql`
+    SELECT r.index AS round, b.bin, count(*)::int AS problems, sum(b.samples)::int AS samples, sum(b.search_budget)::int AS search_budget
+    FROM flywheel.problem_budgets b JOIN flywheel.rounds r ON r.id = b.round_id
+    WHERE r.run_id = ${runId} GROUP BY r.index, b.bin ORDER BY r.index, b.bin`,
+  );
+  return rows.map((r) => ({ round: Number(r.round), bin: r.bin, problems: Number(r.problems), samples: Number(r.samples), searchBudget: Number(r.search_budget) }));
+}
+
+export interface ProblemRoundRow {
+  problemId: number;
+  problem: string;
+  round: number;
+  n: number;
+  c: number;
+}
+
+/** Samples drawn and correct per train problem and round (from `flywheel.problem_difficulty`). */
+export async function problemRounds(db: Db, runId: string): Promise<ProblemRoundRow[]> {
+  const rows = await rowsOf<{ problem_id: number; problem: string; round: number; n: number; c: number }>(
+    db,
+    sql`
+    SELECT problem_id, problem, round, n::int, c::int FROM flywheel.problem_difficulty
+    WHERE run_id = ${runId} AND purpose = 'train' ORDER BY problem_id, round`,
+  );
+  return rows.map((r) => ({ problemId: Number(r.problem_id), problem: r.problem, round: Number(r.round), n: Number(r.n), c: Number(r.c) }));
+}
+
+/** The prompts of some problems (for the list of the hardest ones). */
+export async function problemPrompts(db: Db, problemIds: number[]): Promise<Map<number, string>> {
+  if (problemIds.length === 0) return new Map();
+  const rows = await rowsOf<{ id: number; prompt: string }>(
+    db,
+    sql`SELECT id, prompt FROM flywheel.problems WHERE id IN (${sql.join(problemIds.map((id) => sql`${id}`), sql`, `)})`,
+  );
+  return new Map(rows.map((r) => [Number(r.id), r.prompt]));
+}
+
+/** How many of each round's train traces ended up in a training set (of the round after it). */
+export async function trainedFromRound(db: Db, runId: string): Promise<Map<number, number>> {
+  const rows = await rowsOf<{ round: number; n: number }>(
+    db,
+    sql`
+    SELECT sr.index AS round, count(*)::int AS n
+    FROM flywheel.dataset_items di JOIN flywheel.datasets d ON d.id = di.dataset_id
+    JOIN flywheel.traces t ON t.id = di.trace_id JOIN flywheel.rounds sr ON sr.id = t.round_id
+    WHERE d.run_id = ${runId} GROUP BY sr.index`,
+  );
+  return new Map(rows.map((r) => [Number(r.round), Number(r.n)]));
+}
+
+export interface TrainerRow {
+  round: number;
+  backend: string;
+  status: string;
+  externalJobId: string | null;
+  resultModel: string | null;
+  hyperparameters: unknown;
+  /** The trainer's reported progress (`fine_tunes.progress`, when the schema has it): null when not reported. */
+  progress: unknown;
+}
+
+/** The run's trainer jobs, with their progress when the table records it (a column other work may add). */
+export async function trainerJobs(db: Db, runId: string): Promise<TrainerRow[]> {
+  const [has] = await rowsOf<{ n: number }>(
+    db,
+    sql`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'flywheel' AND table_name = 'fine_tunes' AND column_name = 'progress'`,
+  );
+  const progress = Number(has?.n) > 0 ? sql`ft.progress` : sql`NULL::jsonb`;
+  const rows = await rowsOf<{ round: number; backend: string; status: string; external_job_id: string | null; result_model: string | null; hyperparameters: unknown; progress: unknown }>(
+    db,
+    sql`SELECT ft.round, ft.backend, ft.status, ft.external_job_id, ft.result_model, ft.hyperparameters, ${progress} AS progress
+        FROM flywheel.fine_tunes ft WHERE ft.run_id = ${runId} ORDER BY ft.round`,
+  );
+  return rows.map((r) => ({
+    round: Number(r.round),
+    backend: r.backend,
+    status: r.status,
+    externalJobId: r.external_job_id,
+    resultModel: r.result_model,
+    hyperparameters: r.hyperparameters,
+    progress: r.progress ?? null,
+  }));
+}
+
+export interface LineageRow {
+  depth: number;
+  model: string;
+  trainedFrom: string | null;
+  datasetRound: number | null;
+  datasetItems: number | null;
+  tracesByRound: Record<string, number> | null;
+  filter: unknown;
+}
+
+/** The chain of a model back to the base: each ancestor, what it was trained from and on which rounds' traces. */
+export async function lineage(db: Db, runId: string, model: string): Promise<LineageRow[]> {
+  const rows = await rowsOf<{ depth: number; ancestor: string; trained_from: string | null; dataset_round: number | null; dataset_items: number | null; traces_by_round: Record<string, number> | null; dataset_filter: unknown }>(
+    db,
+    sql`SELECT depth, ancestor, trained_from, dataset_round, dataset_items, traces_by_round, dataset_filter
+        FROM flywheel.model_lineage WHERE run_id = ${runId} AND model = ${model} ORDER BY depth`,
+  );
+  return rows.map((r) => ({
+    depth: Number(r.depth),
+    model: r.ancestor,
+    trainedFrom: r.trained_from,
+    datasetRound: r.dataset_round === null ? null : Number(r.dataset_round),
+    datasetItems: r.dataset_items === null ? null : Number(r.dataset_items),
+    tracesByRound: r.traces_by_round,
+    filter: r.dataset_filter,
+  }));
+}
+
+export interface ModelErrorRow {
+  round: number;
+  error: string;
+  final: boolean;
+  n: number;
+}
+
+/** Failed model requests per round and message (retried or final). */
+export async function modelErrorCounts(db: Db, runId: string): Promise<ModelErrorRow[]> {
+  const rows = await rowsOf<{ round: number; error: string; final: boolean; n: number }>(
+    db,
+    sql`SELECT r.index AS round, me.error, me.final, count(*)::int AS n
+        FROM flywheel.model_errors me JOIN flywheel.rounds r ON r.id = me.round_id
+        WHERE r.run_id = ${runId} GROUP BY r.index, me.error, me.final ORDER BY r.index`,
+  );
+  return rows.map((r) => ({ round: Number(r.round), error: r.error, final: r.final, n: Number(r.n) }));
+}
