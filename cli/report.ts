@@ -3,34 +3,14 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { roundCosts } from '../db/costs.js';
 import { formatCost } from '../lib/cost/index.js';
+import type { ReportRound } from '../lib/report/types.js';
 
-export interface RoundReport {
-  round: number;
-  model: string | null;
+/** A round as `status` and the demo show it: the report's round (lib/report/types.ts) and the operator's counts. */
+export interface RoundReport extends ReportRound {
   sampler: string | null;
-  stage: string;
-  status: string;
-  planned: number;
-  traces: number;
-  verified: number;
-  correct: number;
   errors: number;
   fineTuneJobs: number;
-  datasetItems: number | null;
-  greedyPassAt1: number | null;
-  passAtK: Record<string, number>;
-  majAtK: Record<string, number>;
-  promoted: boolean | null;
-  searchTraces: number;
   searchProblemsSolved: number;
-  search: { strategy: string; budget: number; accuracy: number; meanCalls: number | null } | null;
-  modelErrors: number;
-  /** Held-out coverage curve (mean pass@k over k) and its fit c(k) = exp(a·k^b). */
-  coverage: {
-    points: Array<{ k: number; coverage: number }>;
-    fit: { a: number; b: number; r2: number } | null;
-    stopsPayingAt: number | null;
-  } | null;
   rationalized: number;
   rationalizedCorrect: number;
   /** Inference tokens (prompt + completion) of the round's stages, from flywheel.round_costs. */

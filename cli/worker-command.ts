@@ -32,7 +32,7 @@ export async function workerCommand(options: { queues: string; metricsPort?: str
     ...connections.temporal,
     deps,
     queues: roles as QueueRole[],
-    telemetry: { metrics },
+    telemetry: { metrics, log: (line) => logger.info(line.replace(/^flywheel: /, '').trim()) },
   });
   logger.info(
     { queues: workers.queues, temporalAddress: connections.temporalAddress, namespace: connections.namespace },

@@ -40,7 +40,8 @@ export interface WorkersOptions extends TemporalTarget {
   /** Shard activities run at once on the generate / verify queues. */
   concurrency?: Partial<Record<QueueRole, number>>;
   /** Prometheus metrics of these workers (model requests, traces, verdicts, durations, slots, trainer jobs). */
-  telemetry?: { metrics?: WorkerMetrics };
+  /** Metrics to collect, and the log line writer for what the workers say about themselves (default: stderr). */
+  telemetry?: { metrics?: WorkerMetrics; log?: (line: string) => void };
 }
 
 export interface RunningWorkers {
@@ -52,7 +53,7 @@ export interface RunningWorkers {
 
 export async function startWorkers(options: WorkersOptions): Promise<RunningWorkers> {
   const roles = options.queues ?? (Object.keys(TASK_QUEUES) as QueueRole[]);
-  announceTemporal(options);
+  announceTemporal(options, options.telemetry?.log);
   const connection = await connectTemporal(options.address, () => NativeConnection.connect(connectionOptions(options)), options);
   const metrics = options.telemetry?.metrics;
   const activities = createActivities(metrics ? metrics.instrument(options.deps) : options.deps);

@@ -1,8 +1,8 @@
 /** Queries of `flywheel reverify`: a run's rounds, and their traces without a verdict of one verifier version. */
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from './client.js';
-import { problems, rounds, traces, verdicts, type Round } from './schema.js';
-import type { TraceToVerify } from './traces.js';
+import { rounds, traces, type Round } from './schema.js';
+import { withoutVerdict, type TraceToVerify } from './traces.js';
 
 export async function runRounds(db: Db, runId: string, index?: number): Promise<Round[]> {
   const where = index === undefined ? eq(rounds.runId, runId) : and(eq(rounds.runId, runId), eq(rounds.index, index));
@@ -16,15 +16,5 @@ export async function tracesWithoutVerdict(
   verifier: { name: string; version: string },
   limit = 1000,
 ): Promise<TraceToVerify[]> {
-  return db
-    .select({ id: traces.id, text: traces.text, error: traces.error, prompt: problems.prompt, reference: problems.reference })
-    .from(traces)
-    .innerJoin(problems, eq(problems.id, traces.problemId))
-    .leftJoin(
-      verdicts,
-      and(eq(verdicts.traceId, traces.id), eq(verdicts.verifier, verifier.name), eq(verdicts.verifierVersion, verifier.version)),
-    )
-    .where(and(eq(traces.roundId, roundId), isNull(verdicts.id)))
-    .orderBy(asc(traces.id))
-    .limit(limit);
+  return withoutVerdict(db, verifier, eq(traces.roundId, roundId), limit);
 }

@@ -1,5 +1,5 @@
 /** Traces, their verdicts and search results: bulk writes keyed for idempotency. */
-import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { modelErrors, problems, searchResults, traces, verdicts, type NewTrace } from './schema.js';
 
@@ -60,7 +60,12 @@ export async function unverifiedTraces(
   verifier: { name: string; version: string },
 ): Promise<TraceToVerify[]> {
   if (problemIds.length === 0) return [];
-  return db
+  return withoutVerdict(db, verifier, and(eq(traces.roundId, roundId), eq(traces.purpose, purpose), inArray(traces.problemId, problemIds)));
+}
+
+/** Traces matching `where` that have no verdict from this verifier version, oldest first (at most `limit`). */
+export function withoutVerdict(db: Db, verifier: { name: string; version: string }, where: SQL | undefined, limit?: number): Promise<TraceToVerify[]> {
+  const query = db
     .select({ id: traces.id, text: traces.text, error: traces.error, prompt: problems.prompt, reference: problems.reference })
     .from(traces)
     .innerJoin(problems, eq(problems.id, traces.problemId))
@@ -68,10 +73,9 @@ export async function unverifiedTraces(
       verdicts,
       and(eq(verdicts.traceId, traces.id), eq(verdicts.verifier, verifier.name), eq(verdicts.verifierVersion, verifier.version)),
     )
-    .where(
-      and(eq(traces.roundId, roundId), eq(traces.purpose, purpose), inArray(traces.problemId, problemIds), isNull(verdicts.id)),
-    )
+    .where(and(where, isNull(verdicts.id)))
     .orderBy(asc(traces.id));
+  return limit === undefined ? query : query.limit(limit);
 }
 
 export interface NewVerdict {

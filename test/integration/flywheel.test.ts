@@ -2,16 +2,14 @@
  * A 2-round flywheel through a real Temporal dev server, real Postgres and the embedded model over HTTP, then the
  * rows it left in Postgres, checked one table at a time.
  */
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRunConfig } from '../../config/load.js';
 import { roundReports } from '../../cli/report.js';
-import { createRun, startRunWorkflow } from '../../cli/start.js';
-import type { RunningWorkers } from '../../cli/worker.js';
-import type { TemporalDevServer } from '../../infra/temporal-server.js';
 import { SEARCH_ATTRIBUTES, workflowIds } from '../../workflows/shared.js';
-import { testDatabase, testModelServer, testTemporal, testWorkers, type TestDatabase } from '../helpers/services.js';
+import type { TestDatabase } from '../helpers/services.js';
+import { completedRun, type CompletedRun } from '../helpers/flywheel-run.js';
 
 const TRAIN = 60;
 const TEST = 30;
@@ -28,28 +26,18 @@ finetune: {hyperparameters: {nEpochs: 10}, pollIntervalMs: 200}
 evaluate: {samples: ${EVAL_SAMPLES}, k: [1, 4]}
 `);
 
+let run: CompletedRun;
 let db: TestDatabase;
-let temporal: TemporalDevServer;
-let model: Awaited<ReturnType<typeof testModelServer>>;
-let workers: RunningWorkers;
+let model: CompletedRun['model'];
 let client: Client;
 let runId: string;
 
 beforeAll(async () => {
-  [db, temporal, model] = await Promise.all([testDatabase(), testTemporal(), testModelServer()]);
-  workers = await testWorkers({ temporal, db, modelUrl: model.url });
-  client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
-  runId = await createRun(db.db, { config, file: 'integration.yaml', dir: process.cwd() }, model.url);
-  const handle = await startRunWorkflow(client, runId, 'integration test run');
-  await handle.result();
+  run = await completedRun(config, 'integration');
+  ({ db, model, client, runId } = run);
 });
 
-afterAll(async () => {
-  await client?.connection.close();
-  await workers?.shutdown();
-  await Promise.allSettled([model?.close(), temporal?.stop()]);
-  await db?.drop();
-});
+afterAll(() => run?.close());
 
 const rows = async <T = Record<string, unknown>>(query: ReturnType<typeof sql>) => (await db.db.execute(query)).rows as T[];
 

@@ -5,15 +5,12 @@
  * training set, and the compute it spent is recorded per problem in calls, generated tokens and prompt tokens
  * (with the share the server's prefix cache served). Real Temporal, Postgres and the embedded model over HTTP.
  */
-import { Client, Connection } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRunConfig } from '../../config/load.js';
 import { roundReports } from '../../cli/report.js';
-import { createRun, startRunWorkflow } from '../../cli/start.js';
-import type { RunningWorkers } from '../../cli/worker.js';
-import type { TemporalDevServer } from '../../infra/temporal-server.js';
-import { testDatabase, testModelServer, testTemporal, testWorkers, type TestDatabase } from '../helpers/services.js';
+import type { TestDatabase } from '../helpers/services.js';
+import { completedRun, type CompletedRun } from '../helpers/flywheel-run.js';
 
 const TRAIN = 40;
 const TEST = 10;
@@ -30,27 +27,16 @@ finetune: {hyperparameters: {nEpochs: 10}, pollIntervalMs: 200}
 evaluate: {samples: 2, k: [1, 2]}
 `);
 
+let run: CompletedRun;
 let db: TestDatabase;
-let temporal: TemporalDevServer;
-let model: Awaited<ReturnType<typeof testModelServer>>;
-let workers: RunningWorkers;
-let client: Client;
 let runId: string;
 
 beforeAll(async () => {
-  [db, temporal, model] = await Promise.all([testDatabase(), testTemporal(), testModelServer()]);
-  workers = await testWorkers({ temporal, db, modelUrl: model.url });
-  client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
-  runId = await createRun(db.db, { config, file: 'search-subword.yaml', dir: process.cwd() }, model.url);
-  await (await startRunWorkflow(client, runId, 'search flywheel subword test')).result();
+  run = await completedRun(config, 'search-subword');
+  ({ db, runId } = run);
 });
 
-afterAll(async () => {
-  await client?.connection.close();
-  await workers?.shutdown();
-  await Promise.allSettled([model?.close(), temporal?.stop()]);
-  await db?.drop();
-});
+afterAll(() => run?.close());
 
 const rows = async <T>(query: ReturnType<typeof sql>) => (await db.db.execute(query)).rows as T[];
 

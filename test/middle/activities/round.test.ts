@@ -51,17 +51,26 @@ describe('finishRound', () => {
     await updateRound(db.db, round.id, { model: 'countdown-mlp', sampler: 'countdown-mlp' });
     await mergeRoundStats(db.db, round.id, { promote: { promoted: false, candidate: 'countdown-mlp', current: 'countdown-mlp' } });
     const activities = createActivities(fakeDeps(db.db));
-    expect(await activityEnvironment().run(activities.finishRound, { roundId: round.id })).toEqual({ model: 'countdown-mlp', promoted: false });
+    expect(await activityEnvironment().run(activities.finishRound, { roundId: round.id })).toEqual({ model: 'countdown-mlp', current: 'countdown-mlp', promoted: false });
   });
 
   it('says promoted when the promote stage promoted, and for round 0 (the base)', async () => {
     const { runId } = await storeRun(db.db);
     const zero = await storeRounds(db.db, runId, 0);
     const activities = createActivities(fakeDeps(db.db));
-    expect(await activityEnvironment().run(activities.finishRound, { roundId: zero.id })).toEqual({ model: 'countdown-mlp', promoted: true });
+    expect(await activityEnvironment().run(activities.finishRound, { roundId: zero.id })).toEqual({ model: 'countdown-mlp', current: 'countdown-mlp', promoted: true });
     const one = await storeRounds(db.db, runId, 1);
     await updateRound(db.db, one.id, { model: 'ft:1', sampler: 'ft:1' });
     await mergeRoundStats(db.db, one.id, { promote: { promoted: true } });
-    expect(await activityEnvironment().run(activities.finishRound, { roundId: one.id })).toEqual({ model: 'ft:1', promoted: true });
+    expect(await activityEnvironment().run(activities.finishRound, { roundId: one.id })).toEqual({ model: 'ft:1', current: 'ft:1', promoted: true });
+  });
+
+  it('goes on with the incumbent when the candidate was not promoted', async () => {
+    const { runId } = await storeRun(db.db);
+    const round = await storeRounds(db.db, runId, 1);
+    await updateRound(db.db, round.id, { model: 'ft:2', sampler: 'countdown-mlp' });
+    await mergeRoundStats(db.db, round.id, { promote: { promoted: false } });
+    const activities = createActivities(fakeDeps(db.db));
+    expect(await activityEnvironment().run(activities.finishRound, { roundId: round.id })).toEqual({ model: 'ft:2', current: 'countdown-mlp', promoted: false });
   });
 });

@@ -48,8 +48,8 @@ describe('vllm-lora deploy', () => {
       [a.url, ['fw-run1-r1']],
       [b.url, ['fw-run1-r1']],
     ]);
-    expect(await modelIds(a.url)).toEqual(['countdown-mlp', 'fw-other-r1', 'fw-run1-r2', 'fw-run1-r3']);
-    expect(await modelIds(b.url)).toEqual(['countdown-mlp', 'fw-run1-r2', 'fw-run1-r3']);
+    expect(await modelIds(a.url)).toEqual(['countdown-mlp', 'countdown-mlp-subword', 'fw-other-r1', 'fw-run1-r2', 'fw-run1-r3']);
+    expect(await modelIds(b.url)).toEqual(['countdown-mlp', 'countdown-mlp-subword', 'fw-run1-r2', 'fw-run1-r3']);
     // a retried deploy finds it loaded and does not fail
     const again = await deployer.deploy({ model: 'fw-run1-r3', checkpointPath: path.join(dir, 'r3'), keep: ['fw-run1-r2'], unloadPrefix: 'fw-run1-' });
     expect(again.replicas.every((r) => r.alreadyLoaded)).toBe(true);
