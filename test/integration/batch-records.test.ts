@@ -15,7 +15,7 @@ let roundId: number;
 
 beforeAll(async () => {
   db = await testDatabase();
-  const config = parseRunConfig(['name: b', 'rounds: 1', 'task: {kind: countdown, train: 2, test: 1}', 'generate: {mode: batch}'].join('\n'), 'b.yaml', {});
+  const config = parseRunConfig(['name: b', 'rounds: 1', 'task: {kind: countdown, train: 2, test: 1}', 'generate: {batchAttempts: 2}'].join('\n'), 'b.yaml', {});
   await insertRun(db.db, { id: 'batch-run', config, taskSet: 'b-set', baseUrl: 'http://model' });
   roundId = (await ensureRound(db.db, 'batch-run', 0, { planned: 4, sampler: null, model: 'm' })).id;
 }, 60_000);

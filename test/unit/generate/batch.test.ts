@@ -57,3 +57,14 @@ describe('batch generation keys', () => {
     expect(() => tracesFromResults(results, 'eval')).toThrow(/is a train sample, not eval/);
   });
 });
+
+describe('generate.mode', () => {
+  it('is online by default and refuses batch until the round drives it', async () => {
+    const { parseRunConfig } = await import('../../../config/load.js');
+    const base = ['name: b', 'rounds: 1', 'task: {kind: countdown, train: 2, test: 1}'];
+    const config = parseRunConfig(base.join('\n'), 'b.yaml', {});
+    expect(config.generate).toMatchObject({ mode: 'online', batchPollSeconds: 60, batchAttempts: 3 });
+    expect(() => parseRunConfig([...base, 'generate: {mode: batch}'].join('\n'), 'b.yaml', {})).toThrow(/generate\.mode 'batch' is not wired/);
+    expect(() => parseRunConfig([...base, 'generate: {batchAttempts: 0}'].join('\n'), 'b.yaml', {})).toThrow(/batchAttempts/);
+  });
+});
