@@ -131,6 +131,41 @@ export const roundStages = flywheel.table(
   (t) => [primaryKey({ columns: [t.roundId, t.stage] })],
 );
 
+/**
+ * Batches of a round's requests sent to a provider's Batch API (`generate.mode: batch`). A row is written with the
+ * provider's batch id before anything waits on it, so a retried activity finds the batch instead of creating it
+ * again. One row per (round, purpose, attempt, file index); `status` and the counts are the provider's, as last seen.
+ */
+export const batches = flywheel.table(
+  'batches',
+  {
+    id: id(),
+    roundId: ref('round_id')
+      .notNull()
+      .references(() => rounds.id),
+    purpose: text('purpose').notNull(),
+    /** 1 for the round's first batches, 2 for the first resubmission of failed or expired lines, and so on. */
+    attempt: integer('attempt').notNull(),
+    fileIndex: integer('file_index').notNull(),
+    inputFileId: text('input_file_id').notNull(),
+    batchId: text('batch_id').notNull(),
+    status: text('status').notNull().default('validating'),
+    requests: integer('requests').notNull(),
+    completed: integer('completed').notNull().default(0),
+    failed: integer('failed').notNull().default(0),
+    outputFileId: text('output_file_id'),
+    errorFileId: text('error_file_id'),
+    /** Set once the output and error lines are stored as traces. */
+    ingestedAt: timestamp('ingested_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('batches_key').on(t.roundId, t.purpose, t.attempt, t.fileIndex),
+    uniqueIndex('batches_batch_id').on(t.batchId),
+  ],
+);
+
 /** Every sampled or searched reasoning trace. One row per (round, problem, purpose, strategy, sample index). */
 export const traces = flywheel.table(
   'traces',
