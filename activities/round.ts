@@ -72,7 +72,7 @@ export function roundActivities(deps: ActivityDeps) {
       const spent = await runSpend(db, runId);
       const estimate = await estimateFor(deps, runId, round, stage, planned, config, price);
       const verdict: BudgetVerdict = checkBudget(config.budget, spent, estimate, `stage ${stage} of round ${round}`);
-      return { ...verdict, budget: config.budget, spent, estimate: { tokens: estimate.tokens, cost: estimate.cost, basis: estimate.basis } } as BudgetCheck;
+      return { ...verdict, budget: config.budget, spend: spent, stageEstimate: { tokens: estimate.tokens, cost: estimate.cost, basis: estimate.basis } };
     },
 
     /** Stores a raised budget on the run (its stored config), so this round's next check and later rounds see it. */

@@ -190,8 +190,9 @@ export type BudgetCheck = (
   | { fits: false; limit: 'maxCost' | 'maxTokens'; max: number; spent: number; estimate: number; message: string }
 ) & {
   budget: RaiseBudgetArgs;
-  spent: { cost: number; tokens: number };
-  estimate: { tokens: number; cost: number | null; basis: 'history' | 'cap' };
+  /** Spend so far and the stage's estimate in both units (the verdict's `spent` and `estimate` are in its limit's). */
+  spend: { cost: number; tokens: number };
+  stageEstimate: { tokens: number; cost: number | null; basis: 'history' | 'cap' };
 };
 
 export interface RaiseBudgetResult {
