@@ -13,12 +13,14 @@ import {
   startingModel,
   updateRound,
 } from '../db/rounds.js';
-import { getRun, runConfig, setRunStatus } from '../db/runs.js';
+import { runSpend, stageCosts, usageSoFar } from '../db/costs.js';
+import { getRun, raiseRunBudget, runConfig, setRunStatus } from '../db/runs.js';
+import { checkBudget, estimateStage, priceFor, type BudgetVerdict, type StageEstimate } from '../lib/cost/index.js';
 import { planAdaptiveBudgets } from '../lib/round/adaptive.js';
 import { planRound } from '../lib/round/plan.js';
 import { roundPromoted } from '../lib/round/promotion.js';
 import type { Stage } from '../lib/round/stages.js';
-import type { RoundInput, RoundPlan } from '../workflows/shared.js';
+import type { BudgetCheck, RaiseBudgetArgs, RoundInput, RoundPlan } from '../workflows/shared.js';
 import type { ActivityDeps } from './deps.js';
 
 export function roundActivities(deps: ActivityDeps) {
@@ -42,7 +44,8 @@ export function roundActivities(deps: ActivityDeps) {
       });
       const shape = planRound(config, round, { train, test }, await doneStages(db, row.id));
       const adaptivePlanned = config.adaptive.enabled && round > 0 ? await adaptiveBudgets(deps, row.id, run.taskSet, runId, round, config) : null;
-      return { roundId: row.id, round, model, ...shape, planned: adaptivePlanned ?? shape.planned };
+      const budgeted = config.budget.maxCost !== undefined || config.budget.maxTokens !== undefined;
+      return { roundId: row.id, round, model, ...shape, planned: adaptivePlanned ?? shape.planned, ...(budgeted ? { budgeted } : {}) };
     },
 
     async beginStage({ roundId, stage }: { roundId: number; stage: Stage }) {
@@ -56,6 +59,27 @@ export function roundActivities(deps: ActivityDeps) {
     async recordAttention({ roundId, stage, failure }: { roundId: number; stage: Stage; failure: string | null }) {
       await setAttention(db, roundId, stage, failure);
       deps.log(failure ? `round ${roundId} needs attention at ${stage}: ${failure}` : `round ${roundId} resumed at ${stage}`);
+    },
+
+    /**
+     * Whether `stage` of round `round` may start under the run's budget (as stored now, raises included): the spend
+     * so far (flywheel.round_costs) plus the stage's estimate. Inference stages are estimated: generate from the
+     * round's planned samples, evaluate and search from their mean samples per earlier round; the others use no tokens.
+     */
+    async checkStageBudget({ runId, round, stage, planned }: { runId: string; round: number; stage: Stage; planned: number }): Promise<BudgetCheck> {
+      const config = runConfig(await getRun(db, runId));
+      const price = priceFor(config.costs.models, config.model.name);
+      const spent = await runSpend(db, runId);
+      const estimate = await estimateFor(deps, runId, round, stage, planned, config, price);
+      const verdict: BudgetVerdict = checkBudget(config.budget, spent, estimate, `stage ${stage} of round ${round}`);
+      return { ...verdict, budget: config.budget, spend: spent, stageEstimate: { tokens: estimate.tokens, cost: estimate.cost, basis: estimate.basis } };
+    },
+
+    /** Stores a raised budget on the run (its stored config), so this round's next check and later rounds see it. */
+    async raiseBudget({ runId, maxCost, maxTokens }: { runId: string } & RaiseBudgetArgs) {
+      const budget = await raiseRunBudget(db, runId, { ...(maxCost !== undefined ? { maxCost } : {}), ...(maxTokens !== undefined ? { maxTokens } : {}) });
+      deps.log(`run ${runId}: budget raised to ${JSON.stringify(budget)}`);
+      return budget;
     },
 
     async finishRound({ roundId }: { roundId: number }) {
@@ -88,4 +112,25 @@ async function adaptiveBudgets(deps: ActivityDeps, roundId: number, taskSet: str
   const planned = [...plan.values()].reduce((sum, b) => sum + b.samples, 0);
   await setPlanned(db, roundId, planned);
   return planned;
+}
+
+const INFERENCE_STAGES = new Set<Stage>(['generate', 'evaluate', 'search']);
+
+async function estimateFor(
+  deps: ActivityDeps,
+  runId: string,
+  round: number,
+  stage: Stage,
+  planned: number,
+  config: RunConfig,
+  price: ReturnType<typeof priceFor>,
+): Promise<StageEstimate> {
+  const maxCompletionTokens = config.generate.maxTokens;
+  if (!INFERENCE_STAGES.has(stage)) return estimateStage({ plannedSamples: 0, soFar: null, maxCompletionTokens, price });
+  const soFar = await usageSoFar(deps.db, runId, stage);
+  if (stage === 'generate') return estimateStage({ plannedSamples: planned, soFar, maxCompletionTokens, price });
+  // evaluate and search: as many samples as they drew per earlier round (none known before their first run).
+  const rounds = new Set((await stageCosts(deps.db, runId)).filter((c) => c.stage === stage && c.round < round).map((c) => c.round)).size;
+  const perRound = rounds > 0 ? Math.ceil(soFar.samples / rounds) : 0;
+  return estimateStage({ plannedSamples: perRound, soFar, maxCompletionTokens, price });
 }

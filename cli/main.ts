@@ -6,7 +6,7 @@ import { ConfigError } from '../config/load.js';
 import { TaskFileError } from '../lib/tasks/jsonl.js';
 import { MissingServiceError } from './connections.js';
 import { UsageError } from './errors.js';
-import { controlCommand, resumeCommand } from './control.js';
+import { budgetCommand, controlCommand, resumeCommand } from './control.js';
 import { reverifyCommand } from './reverify.js';
 import { runCommand } from './run.js';
 import { sqlCommand } from './sql.js';
@@ -71,6 +71,13 @@ program
   .description('Retry the stage that failed after its retries (the round shows NeedsAttention)')
   .option('--note <text>', 'what you fixed, kept in the workflow history')
   .action(resumeCommand);
+
+program
+  .command('budget <run>')
+  .description('Raise the budget of a run whose round waits before a stage that would pass it (NeedsAttention)')
+  .option('--max-cost <amount>', 'the new budget.maxCost (in the currency of costs.models)')
+  .option('--max-tokens <n>', 'the new budget.maxTokens')
+  .action(budgetCommand);
 
 for (const [name, description] of [
   ['pause', 'Pause a run before its next stage or shard'],

@@ -85,3 +85,15 @@ export async function upsertModel(db: Db, model: NewModel): Promise<void> {
 export async function listRuns(db: Db, limit = 20): Promise<Run[]> {
   return db.select().from(runs).orderBy(sql`${runs.createdAt} desc`).limit(limit);
 }
+
+/**
+ * Raises (or sets) a run's budget: the stored config's `budget` is merged with the new limits, so every later
+ * check (this round's and later rounds') reads them. Returns the budget now in force.
+ */
+export async function raiseRunBudget(db: Db, runId: string, limits: { maxCost?: number; maxTokens?: number }): Promise<RunConfig['budget']> {
+  const config = runConfig(await getRun(db, runId));
+  const budget = { ...config.budget, ...limits };
+  const next = runConfigSchema.parse({ ...config, budget });
+  await db.update(runs).set({ config: next }).where(eq(runs.id, runId));
+  return next.budget;
+}

@@ -8,6 +8,7 @@ import {
   ActivityFailure,
   condition,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -22,14 +23,19 @@ import {
   HANDLER_DESCRIPTIONS,
   SEARCH_ATTRIBUTES,
   TASK_QUEUES,
+  budgetRaisedSignal,
   pauseSignal,
+  raiseBudgetProblem,
+  raiseBudgetUpdate,
   resumeRoundUpdate,
   resumeSignal,
   retryStageSignal,
   roundAttentionSignal,
   roundStatusQuery,
   stopSignal,
+  type BudgetCheck,
   type Durability,
+  type RaiseBudgetArgs,
   type Purpose,
   type ResumeRoundArgs,
   type RoundAttention,
@@ -103,9 +109,12 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
   const state = roundState(round);
   const plan = await planning.startRound({ runId, round });
   const r = roundRuntime(runId, plan, state);
+  budgetHandlers(r);
 
   for (const name of plan.stages) {
     await r.paused();
+    // Only a run with a budget checks it (and records the patch marker): runs without one issue no new commands.
+    if (plan.budgeted && !state.stopRequested && patched('budget-gate')) await budgetGate(r, name);
     if (state.stopRequested) {
       upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.stopped }]);
       setCurrentDetails(`Round ${round} stopped by an operator before stage **${name}**.`);
@@ -133,6 +142,9 @@ function roundState(round: number) {
     stopRequested: false,
     retryRequested: false,
     resumeNote: null as string | null,
+    /** Waiting before a stage for a raised budget (or a stop); set once raiseBudget stored the new limit. */
+    budgetWait: false,
+    budgetRaised: false,
   };
   const { status } = state;
   setHandler(roundStatusQuery, () => status, { description: HANDLER_DESCRIPTIONS.roundStatus });
@@ -158,6 +170,7 @@ function roundState(round: number) {
       description: HANDLER_DESCRIPTIONS.resumeRound,
       validator: (_args?: ResumeRoundArgs) => {
         if (!status.needsAttention) throw new Error(`round ${round} is not waiting for attention (stage: ${status.stage})`);
+        if (state.budgetWait) throw new Error(`round ${round} waits for a raised budget: send raiseBudget (or stop), not resumeRound`);
       },
     },
   );
@@ -261,6 +274,86 @@ async function awaitAttention(r: RoundRuntime, stage: Stage, failure: string): P
   setCurrentDetails(`Round ${r.round}: retrying stage **${stage}**, resumed by an operator${note ? `: “${note}”` : '.'}`);
   await r.control.recordAttention({ roundId, stage, failure: null });
   await tellParent(null);
+}
+
+/** The round's raiseBudget update (stores the new limit, then lets the waiting stage check again) and its internal signal. */
+function budgetHandlers(r: RoundRuntime) {
+  const { state } = r;
+  setHandler(budgetRaisedSignal, () => void (state.budgetRaised = state.budgetWait), { description: HANDLER_DESCRIPTIONS.budgetRaised });
+  setHandler(
+    raiseBudgetUpdate,
+    async (args: RaiseBudgetArgs) => {
+      const budget = await r.control.raiseBudget({ runId: r.runId, ...args });
+      state.budgetRaised = true;
+      return { round: r.round, stage: String(state.status.stage), budget };
+    },
+    {
+      description: HANDLER_DESCRIPTIONS.raiseBudget,
+      validator: (args: RaiseBudgetArgs) => {
+        if (!state.budgetWait) throw new Error(`round ${r.round} is not waiting for a budget (stage: ${state.status.stage})`);
+        const problem = raiseBudgetProblem(args);
+        if (problem) throw new Error(problem);
+      },
+    },
+  );
+}
+
+/**
+ * Before a stage: while the run's spend so far plus the stage's estimate would pass its budget, the stage does not
+ * start; the round shows NeedsAttention with the numbers and waits for raiseBudget (checked again) or a stop.
+ */
+async function budgetGate(r: RoundRuntime, stage: Stage): Promise<void> {
+  const { state } = r;
+  const { status } = state;
+  const roundId = r.plan.roundId;
+  for (;;) {
+    const check = await r.control.checkStageBudget({ runId: r.runId, round: r.round, stage, planned: r.plan.planned });
+    if (check.fits) return;
+    status.stage = stage;
+    status.needsAttention = true;
+    status.failure = check.message;
+    state.budgetWait = true;
+    state.budgetRaised = false;
+    upsertSearchAttributes([
+      { key: SEARCH_ATTRIBUTES.stage, value: stage },
+      { key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.needsAttention },
+    ]);
+    setCurrentDetails(budgetDetails(r.runId, r.round, stage, check));
+    await r.control.recordAttention({ roundId, stage, failure: check.message });
+    await tellParent({ round: r.round, stage, failure: check.message, budget: true });
+    await condition(() => state.budgetRaised || state.stopRequested);
+    state.budgetWait = false;
+    status.needsAttention = false;
+    status.failure = null;
+    await r.control.recordAttention({ roundId, stage, failure: null });
+    await tellParent(null);
+    if (state.stopRequested) return;
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: FLYWHEEL_STATUS.running }]);
+    setCurrentDetails(`Round ${r.round}: budget raised by an operator; checking stage **${stage}** again.`);
+  }
+}
+
+function money(n: number | null): string {
+  if (n === null) return 'unpriced';
+  return n >= 1 || n === 0 ? `$${n.toFixed(2)}` : `$${n.toPrecision(2)}`;
+}
+
+function budgetDetails(runId: string, round: number, stage: string, check: BudgetCheck & { fits: false }): string {
+  const limit = check.limit === 'maxCost' ? `budget.maxCost ${money(check.max)}` : `budget.maxTokens ${check.max}`;
+  const example = check.limit === 'maxCost' ? `{"maxCost": ${Math.ceil(check.spent + (Number.isFinite(check.estimate) ? check.estimate : check.max)) + 1}}` : `{"maxTokens": ${check.spent + check.estimate}}`;
+  return [
+    `## Round ${round} needs attention: budget`,
+    '',
+    `Stage **${stage}** of run \`${runId}\` has not started: it would pass ${limit}.`,
+    '',
+    `- Spent so far: ${money(check.spend.cost)}, ${check.spend.tokens} tokens`,
+    `- Estimate of **${stage}**: ${money(check.stageEstimate.cost)}, ${check.stageEstimate.tokens} tokens (${check.stageEstimate.basis === 'history' ? 'tokens per sample so far' : 'every completion at generate.maxTokens'})`,
+    `- Limit: ${limit}`,
+    '',
+    '**What to do:** raise the budget with the `raiseBudget` update: in this UI, **More Actions → Send an Update →',
+    `raiseBudget** with the new limit, e.g. \`${example}\`, or run \`npx flywheel budget ${runId} --max-cost X --max-tokens N\`;`,
+    `or stop the run (\`npx flywheel stop ${runId}\`). The new limit is stored on the run for later rounds.`,
+  ].join('\n');
 }
 
 async function tellParent(attention: RoundAttention | null) {

@@ -24,7 +24,10 @@ import {
   HANDLER_DESCRIPTIONS,
   SEARCH_ATTRIBUTES,
   TASK_QUEUES,
+  budgetRaisedSignal,
   pauseSignal,
+  raiseBudgetProblem,
+  raiseBudgetUpdate,
   resumeRoundUpdate,
   resumeSignal,
   retryStageSignal,
@@ -32,6 +35,7 @@ import {
   statusQuery,
   stopSignal,
   workflowIds,
+  type RaiseBudgetArgs,
   type ResumeRoundArgs,
   type RoundAttention,
   type RoundResult,
@@ -194,6 +198,25 @@ function runState(input: RunInput, run: LoadedRun) {
       description: HANDLER_DESCRIPTIONS.resumeRound,
       validator: (_args?: ResumeRoundArgs) => {
         if (!state.attention) throw new Error(`no round of run ${runId} is waiting for attention (state: ${state.state()})`);
+        if (state.attention.budget) throw new Error(`round ${state.attention.round} waits for a raised budget: send raiseBudget (or stop), not resumeRound`);
+      },
+    },
+  );
+  setHandler(
+    raiseBudgetUpdate,
+    async (args: RaiseBudgetArgs) => {
+      const waiting = state.attention;
+      if (!waiting?.budget) throw ApplicationFailure.nonRetryable('no round is waiting for a budget');
+      const budget = await control.raiseBudget({ runId, ...args });
+      await getExternalWorkflowHandle(workflowIds.round(runId, waiting.round)).signal(budgetRaisedSignal);
+      return { round: waiting.round, stage: waiting.stage, budget };
+    },
+    {
+      description: HANDLER_DESCRIPTIONS.raiseBudget,
+      validator: (args: RaiseBudgetArgs) => {
+        if (!state.attention?.budget) throw new Error(`no round of run ${runId} is waiting for a budget (state: ${state.state()})`);
+        const problem = raiseBudgetProblem(args);
+        if (problem) throw new Error(problem);
       },
     },
   );

@@ -94,6 +94,8 @@ export interface RoundPlan {
   searchEval?: boolean;
   /** STaR rationalization of train problems nothing solved (search stage). */
   rationalize?: boolean;
+  /** The run has a budget (budget.maxCost or maxTokens): each stage is checked against it before it starts. */
+  budgeted?: boolean;
 }
 
 export interface Durability {
@@ -165,6 +167,8 @@ export interface RoundAttention {
   round: number;
   stage: string;
   failure: string;
+  /** The round waits for a raised budget (raiseBudget), not for a retry (resumeRound). */
+  budget?: boolean;
 }
 /** Internal: how a run tells its waiting round to retry. */
 export const retryStageSignal = defineSignal<[ResumeRoundArgs?]>('retryStage');
@@ -172,6 +176,42 @@ export const retryStageSignal = defineSignal<[ResumeRoundArgs?]>('retryStage');
 export interface ResumeRoundArgs {
   /** Free text kept in the round's history: what the operator fixed. */
   note?: string;
+}
+
+/** The new limits of a run's budget (at least one); what is not given stays as it was. */
+export interface RaiseBudgetArgs {
+  maxCost?: number;
+  maxTokens?: number;
+}
+
+/** What a budget check before a stage found: whether it fits, and the numbers. */
+export type BudgetCheck = (
+  | { fits: true }
+  | { fits: false; limit: 'maxCost' | 'maxTokens'; max: number; spent: number; estimate: number; message: string }
+) & {
+  budget: RaiseBudgetArgs;
+  /** Spend so far and the stage's estimate in both units (the verdict's `spent` and `estimate` are in its limit's). */
+  spend: { cost: number; tokens: number };
+  stageEstimate: { tokens: number; cost: number | null; basis: 'history' | 'cap' };
+};
+
+export interface RaiseBudgetResult {
+  round: number;
+  stage: string;
+  budget: RaiseBudgetArgs;
+}
+
+/** Sent to a run (forwarded to its round that waits at a budget) or to the waiting round itself. */
+export const raiseBudgetUpdate = defineUpdate<RaiseBudgetResult, [RaiseBudgetArgs]>('raiseBudget');
+/** Internal: how a run tells its round waiting at a budget that the budget was raised (already stored). */
+export const budgetRaisedSignal = defineSignal('budgetRaised');
+
+/** Checks raiseBudget's input in a validator (workflow code: no zod). */
+export function raiseBudgetProblem(args: RaiseBudgetArgs | undefined): string | null {
+  if (!args || (args.maxCost === undefined && args.maxTokens === undefined)) return 'raiseBudget needs maxCost or maxTokens: {"maxCost": 20} or {"maxTokens": 5000000}';
+  if (args.maxCost !== undefined && !(typeof args.maxCost === 'number' && Number.isFinite(args.maxCost) && args.maxCost > 0)) return `raiseBudget: maxCost must be a number > 0, got ${JSON.stringify(args.maxCost)}`;
+  if (args.maxTokens !== undefined && !(Number.isInteger(args.maxTokens) && args.maxTokens > 0)) return `raiseBudget: maxTokens must be a whole number > 0, got ${JSON.stringify(args.maxTokens)}`;
+  return null;
 }
 
 export const HANDLER_DESCRIPTIONS = {
@@ -184,5 +224,9 @@ export const HANDLER_DESCRIPTIONS = {
     'Retry the stage that failed after its retries (the round shows FlywheelStatus=NeedsAttention). ' +
     'Fix the cause first (model server down, bad credentials...); finished work is not redone. Optional input: {"note": "what you fixed"}.',
   roundAttention: 'Internal: sent by a round to its run when it starts or stops waiting for attention.',
+  raiseBudget:
+    'Raise the run budget when a round waits before a stage that would pass it (FlywheelStatus=NeedsAttention, the ' +
+    'details show spend so far, the estimate and the limit). Input: the new limit, {"maxCost": 20} and/or {"maxTokens": 5000000}; stored on the run for later rounds. Or send stop.',
+  budgetRaised: 'Internal: sent by the run to its round waiting at a budget once raiseBudget has stored the new limit.',
   retryStage: 'Internal: sent by the run to the waiting round when the run receives resumeRound.',
 } as const;

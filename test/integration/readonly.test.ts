@@ -10,7 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readerUrl, READER_LOGIN } from '../../cli/sql.js';
 import { parseRunConfig } from '../../config/load.js';
 import { roundCosts, runSpend, stageCosts, usageSoFar } from '../../db/costs.js';
-import { insertRun } from '../../db/runs.js';
+import { getRun, insertRun, runConfig } from '../../db/runs.js';
+import { roundActivities } from '../../activities/round.js';
+import type { ActivityDeps } from '../../activities/deps.js';
+import { estimateStage } from '../../lib/cost/index.js';
 import { priceFor, priceTraining, priceUsage } from '../../lib/cost/index.js';
 import { runFlywheel } from '../helpers/processes.js';
 import { tempDir, testDatabase, type TestDatabase } from '../helpers/services.js';
@@ -219,6 +222,35 @@ describe('flywheel.round_costs', () => {
       const rounds = await roundCosts(db.db, RUN);
       expect(rounds.find((r) => r.round === 1)!.unpriced).toEqual(['evaluate', 'generate']);
       expect((await stageCosts(db.db, RUN)).find((s) => s.round === 1 && s.stage === 'generate')!.cost).toBeNull();
+    } finally {
+      await exec(sql`UPDATE flywheel.runs SET config = ${JSON.stringify(config)}::jsonb WHERE id = ${RUN}`);
+    }
+  });
+});
+
+describe('the budget check before a stage (checkStageBudget, raiseBudget)', () => {
+  const activities = () => roundActivities({ db: db.db, log: () => {} } as unknown as ActivityDeps);
+
+  it('adds the stage estimate to the spend from the view, stops past maxTokens, and stores a raised limit on the run', async () => {
+    const a = activities();
+    const spend = await runSpend(db.db, RUN);
+    // generate of round 2: 10 planned samples × the run's tokens per generate sample so far (4 samples, 420 in, 1450 out).
+    const expected = estimateStage({ plannedSamples: 10, soFar: { samples: 4, inputTokens: 420, outputTokens: 1450 }, maxCompletionTokens: 512, price: priceFor(config.costs.models, 'm-base') });
+    const fits = await a.checkStageBudget({ runId: RUN, round: 2, stage: 'generate', planned: 10 });
+    expect(fits).toMatchObject({ fits: true, budget: { maxCost: 100 }, spend, stageEstimate: { tokens: expected.tokens, basis: 'history' } });
+    expect(fits.stageEstimate.cost).toBeCloseTo(expected.cost!, 12);
+    try {
+      await a.raiseBudget({ runId: RUN, maxTokens: spend.tokens + expected.tokens - 1 });
+      const over = await a.checkStageBudget({ runId: RUN, round: 2, stage: 'generate', planned: 10 });
+      expect(over).toMatchObject({ fits: false, limit: 'maxTokens', max: spend.tokens + expected.tokens - 1, spent: spend.tokens, estimate: expected.tokens });
+      // Stages that call no model add nothing.
+      expect(await a.checkStageBudget({ runId: RUN, round: 2, stage: 'verify', planned: 10 })).toMatchObject({ fits: true, stageEstimate: { tokens: 0 } });
+
+      expect(await a.raiseBudget({ runId: RUN, maxTokens: spend.tokens + expected.tokens })).toEqual({ maxCost: 100, maxTokens: spend.tokens + expected.tokens });
+      expect(runConfig(await getRun(db.db, RUN)).budget).toEqual({ maxCost: 100, maxTokens: spend.tokens + expected.tokens });
+      expect(await a.checkStageBudget({ runId: RUN, round: 2, stage: 'generate', planned: 10 })).toMatchObject({ fits: true });
+      // The view prices from the same stored config: raising the budget changes no cost.
+      expect(await runSpend(db.db, RUN)).toEqual(spend);
     } finally {
       await exec(sql`UPDATE flywheel.runs SET config = ${JSON.stringify(config)}::jsonb WHERE id = ${RUN}`);
     }

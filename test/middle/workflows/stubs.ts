@@ -22,6 +22,8 @@ export interface StubRunOptions {
   promotes?: (round: number) => boolean;
   /** Step search and rationalization fan-outs (more activities per round); default off. */
   search?: boolean;
+  /** A token budget: every completed stage uses `perStage` tokens, and each stage is estimated at that too. */
+  budget?: { maxTokens: number; perStage: number };
   /** Called before a shard returns: throw to fail it, await to hold it. */
   onShard?: (kind: string, input: ShardInput, attempt: number) => Promise<void> | void;
 }
@@ -33,11 +35,16 @@ export class StubRun {
   readonly finished: string[] = [];
   private readonly shardAttempts = new Map<string, number>();
   private readonly promoted = new Map<number, boolean>();
+  /** The stub's stored budget (raiseBudget changes it) and tokens spent (completed stages × perStage). */
+  maxTokens: number | undefined;
+  spentTokens = 0;
   constructor(
     readonly runId: string,
     readonly base: number,
     readonly options: StubRunOptions,
-  ) {}
+  ) {
+    this.maxTokens = options.budget?.maxTokens;
+  }
 
   roundOf(roundId: number): number {
     return roundId - this.base;
@@ -57,6 +64,7 @@ export class StubRun {
       searchTrain: this.options.search ?? false,
       searchEval: this.options.search ?? false,
       rationalize: this.options.search ?? false,
+      ...(this.options.budget ? { budgeted: true } : {}),
     };
   }
 
@@ -134,7 +142,25 @@ export function stubActivities(runs: Map<string, StubRun>): Activities {
       return run.plan(round);
     },
     beginStage: control('beginStage', () => undefined),
-    completeStage: control('completeStage', () => undefined),
+    completeStage: control('completeStage', (run) => void (run.spentTokens += run.options.budget?.perStage ?? 0)),
+    async checkStageBudget(input: { runId: string; round: number; stage: string; planned: number }) {
+      const run = byRunId(input.runId);
+      record(run, 'checkStageBudget', input);
+      const perStage = run.options.budget?.perStage ?? 0;
+      const max = run.maxTokens ?? Number.POSITIVE_INFINITY;
+      const spent = { cost: 0, tokens: run.spentTokens };
+      const estimate = { tokens: perStage, cost: null, basis: 'history' as const };
+      const base = { budget: { maxTokens: run.maxTokens }, spend: spent, stageEstimate: estimate };
+      if (spent.tokens + perStage <= max) return { fits: true as const, ...base };
+      const message = `stage ${input.stage} of round ${input.round} would use about ${perStage} tokens after ${spent.tokens} so far, past budget.maxTokens ${max}`;
+      return { fits: false as const, limit: 'maxTokens' as const, max, spent: spent.tokens, estimate: perStage, message, ...base };
+    },
+    async raiseBudget(input: { runId: string; maxTokens?: number; maxCost?: number }) {
+      const run = byRunId(input.runId);
+      record(run, 'raiseBudget', input);
+      if (input.maxTokens !== undefined) run.maxTokens = input.maxTokens;
+      return { maxTokens: run.maxTokens };
+    },
     recordAttention: control('recordAttention', () => undefined),
     filterRound: control('filterRound', () => ({ datasetId: 1, items: 4, problems: 2 })),
     fineTune: control('fineTune', (run, { roundId }) => ({ model: `model-${run.roundOf(roundId)}`, jobId: 'job', skipped: false })),

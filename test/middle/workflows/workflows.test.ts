@@ -15,6 +15,7 @@ import { STAGES } from '../../../lib/round/stages.js';
 import type { flywheelRun, RunResult } from '../../../workflows/run.js';
 import {
   pauseSignal,
+  raiseBudgetUpdate,
   resumeRoundUpdate,
   resumeSignal,
   roundStatusQuery,
@@ -199,5 +200,60 @@ describe.concurrent('flywheelRun and flywheelRound with stub activities', () => 
     // Each execution loaded the run; each round was planned once.
     expect(run.names('loadRun')).toHaveLength(2);
     expect(run.calls.filter((c) => c.name === 'startRound').map((c) => c.input.round)).toEqual([0, 1]);
+  });
+
+  it('a stage that would pass the budget does not start: NeedsAttention with the numbers; raiseBudget lets the run complete', async () => {
+    // Round 0: evaluate, generate, verify, search; each stage uses 100 tokens: verify would reach 300 > 250.
+    const { run, handle, round } = await startRun({ rounds: 0, budget: { maxTokens: 250, perStage: 100 } });
+    const status = await until(async () => {
+      const s = await round(0).query(roundStatusQuery);
+      return s.needsAttention ? s : null;
+    }, 'the round waits at its budget');
+    expect(status).toMatchObject({ stage: 'verify', failure: expect.stringMatching(/about 100 tokens after 200 so far, past budget.maxTokens 250/) });
+    expect(run.stagesBegun()).toEqual(['0:evaluate', '0:generate']);
+    await until(async () => (await handle.query(statusQuery)).state === 'needs_attention', 'the run shows the attention');
+    const { currentDetails } = (await round(0).query<{ currentDetails: string }>('__temporal_workflow_metadata')) as { currentDetails: string };
+    expect(currentDetails).toContain('needs attention: budget');
+    expect(currentDetails).toContain('Spent so far: $0.00, 200 tokens');
+    expect(currentDetails).toContain('Estimate of **verify**: unpriced, 100 tokens');
+    expect(currentDetails).toContain('Limit: budget.maxTokens 250');
+    expect(currentDetails).toMatch(/raiseBudget.*\{"maxTokens": 300\}/s);
+    // resumeRound is not what a budget wait takes; a raise with nothing in it is refused.
+    expect(await handle.executeUpdate(resumeRoundUpdate, { args: [{}] }).catch((e: unknown) => e)).toMatchObject({
+      cause: { message: expect.stringMatching(/waits for a raised budget: send raiseBudget/) },
+    });
+    expect(await handle.executeUpdate(raiseBudgetUpdate, { args: [{}] }).catch((e: unknown) => e)).toMatchObject({
+      cause: { message: expect.stringMatching(/raiseBudget needs maxCost or maxTokens/) },
+    });
+    expect(run.stagesBegun()).toEqual(['0:evaluate', '0:generate']);
+
+    expect(await handle.executeUpdate(raiseBudgetUpdate, { args: [{ maxTokens: 1000 }] })).toEqual({ round: 0, stage: 'verify', budget: { maxTokens: 1000 } });
+    expect((await result(handle)).state).toBe('completed');
+    expect(run.stagesBegun()).toEqual(['0:evaluate', '0:generate', '0:verify', '0:search']);
+    expect(run.calls.filter((c) => c.name === 'checkStageBudget').map((c) => c.input.stage)).toEqual(['evaluate', 'generate', 'verify', 'verify', 'search']);
+    expect(run.calls.filter((c) => c.name === 'recordAttention').map((c) => c.input.failure === null)).toEqual([false, true]);
+  });
+
+  it('stop while a round waits at its budget ends the run; no stage past the limit starts', async () => {
+    const { run, handle, round } = await startRun({ rounds: 1, budget: { maxTokens: 150, perStage: 100 } });
+    await until(async () => (await round(0).query(roundStatusQuery)).needsAttention, 'the round waits at its budget');
+    await handle.signal(stopSignal);
+    expect((await result(handle)).state).toBe('stopped');
+    expect(run.stagesBegun()).toEqual(['0:evaluate']);
+    expect(run.names('startRound')).toHaveLength(1);
+  });
+
+  it('a run without a budget checks none, and raiseBudget is refused while no round waits for one', async () => {
+    const held = gate();
+    const { run, handle } = await startRun({ rounds: 0, onShard: () => held.opened });
+    try {
+      await until(async () => run.names('generateShard').length > 0, 'the round runs');
+      const refused = await handle.executeUpdate(raiseBudgetUpdate, { args: [{ maxCost: 5 }] }).catch((err: unknown) => err);
+      expect(refused).toMatchObject({ cause: { message: expect.stringMatching(/no round of run .* is waiting for a budget/) } });
+    } finally {
+      held.open();
+    }
+    expect((await result(handle)).state).toBe('completed');
+    expect(run.names('checkStageBudget')).toEqual([]);
   });
 });
