@@ -26,7 +26,7 @@ export async function ensureFineTune(
 export async function updateFineTune(
   db: Db,
   id: number,
-  set: Partial<Pick<FineTune, 'externalJobId' | 'trainingFile' | 'status' | 'resultModel' | 'error' | 'baseModel'>>,
+  set: Partial<Pick<FineTune, 'externalJobId' | 'trainingFile' | 'status' | 'resultModel' | 'error' | 'baseModel' | 'launcher' | 'progress' | 'exitCode' | 'logTail' | 'checkpointPath'>>,
 ): Promise<void> {
   await db
     .update(fineTunes)
