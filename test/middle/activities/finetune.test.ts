@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../../activities/index.js';
+import { statusReport } from '../../../cli/status.js';
 import { getFineTune } from '../../../db/fine-tunes.js';
 import { getRoundContext } from '../../../db/rounds.js';
 import { datasets, models } from '../../../db/schema.js';
@@ -106,5 +107,16 @@ describe('fineTune', () => {
     expect(await getFineTune(db.db, runId, 1)).toMatchObject({ status: 'succeeded', exitCode: 0, checkpointPath: '/shared/ckpt/r1', supersededJobIds: ['job-1'] });
     const [model] = await db.db.select().from(models).where(eq(models.name, 'fw-r1'));
     expect(model).toMatchObject({ kind: 'adapter', checkpointPath: '/shared/ckpt/r1' });
+    // `flywheel status --json` names the job's backend and launcher.
+    const status = await statusReport(db.db, null, runId);
+    expect(status.rounds.find((r) => r.round === 1)?.trainerJob).toEqual({
+      jobId: 'job-2',
+      backend: 'command',
+      launcher: 'slurm',
+      status: 'succeeded',
+      exitCode: 0,
+      checkpointPath: '/shared/ckpt/r1',
+      supersededJobIds: ['job-1'],
+    });
   });
 });
