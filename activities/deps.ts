@@ -7,6 +7,8 @@ import type { RunConfig } from '../config/schema.js';
 import type { Db } from '../db/client.js';
 import { createModelClient, type ModelEndpoint } from '../lib/llm/client.js';
 import { createRewardModelClient, type RewardModelClient } from '../lib/search/reward-model.js';
+import { createCommandTrainer } from '../lib/train/command/trainer.js';
+import { commandTrainerOptions } from '../lib/train/command/from-config.js';
 import { createOpenAITrainer } from '../lib/train/openai.js';
 import type { Trainer } from '../lib/train/types.js';
 import { createVerifier } from '../lib/verify/index.js';
@@ -104,6 +106,17 @@ export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
       return v;
     },
     trainer(config, endpoint) {
+      if (config.finetune.backend === 'command') {
+        // `flywheel run` stored the finetune paths absolute; a relative one left (an older run) is taken from the
+        // worker's directory.
+        let options;
+        try {
+          options = commandTrainerOptions(config.finetune, process.cwd(), env);
+        } catch (err) {
+          throw new WorkerConfigError(err instanceof Error ? err.message : String(err));
+        }
+        return createCommandTrainer(options);
+      }
       return createOpenAITrainer(createModelClient(endpoint), { maxRetries: endpoint.maxRetries });
     },
     rewardModel(spec) {

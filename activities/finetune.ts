@@ -8,7 +8,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { datasetExamples, getDataset } from '../db/datasets.js';
 import { claimTrainerSubmission, ensureFineTune, supersedeFineTune, updateFineTune } from '../db/fine-tunes.js';
 import { getRoundContext, mergeRoundStats, startingModel, updateRound } from '../db/rounds.js';
-import { upsertModel } from '../db/runs.js';
+import { modelCheckpointPath, upsertModel } from '../db/runs.js';
 import { hashSeed } from '../lib/rng.js';
 import { toChatJsonl } from '../lib/train/chat-jsonl.js';
 import { submitOnce } from '../lib/train/submit.js';
@@ -43,6 +43,10 @@ export function fineTuneActivities(deps: ActivityDeps) {
         const endpoint = resolveEndpoint(deps, config.model);
         const trainer = deps.trainer(config, endpoint);
         const baseModel = config.finetune.from === 'base' ? run.baseModel : start;
+        // Continuing from a model an earlier round trained: the command trainer needs its checkpoint directory.
+        const continueFrom =
+          baseModel !== run.baseModel ? { model: baseModel, checkpointPath: await modelCheckpointPath(db, run.id, baseModel) } : null;
+        const tag = { runId: run.id, round: round.index };
         let row = await ensureFineTune(db, {
           runId: run.id,
           round: round.index,
@@ -62,7 +66,7 @@ export function fineTuneActivities(deps: ActivityDeps) {
           row.externalJobId ??
           (await claimTrainerSubmission(db, row.id, async (locked) => {
             const submitted = await submitOnce(trainer, {
-              tag: { runId: run.id, round: round.index },
+              tag,
               supersededJobIds: (locked.supersededJobIds as string[] | null) ?? [],
               trainingFile: locked.trainingFile,
               jsonl: async () => {
@@ -70,29 +74,38 @@ export function fineTuneActivities(deps: ActivityDeps) {
                 return toChatJsonl(examples.map((e) => ({ prompt: e.prompt, completion: e.text })), config.model.systemPrompt);
               },
               filename: `flywheel-${run.id}-round-${round.index}.jsonl`,
+              stage: trainer.exportDataset
+                ? async () => {
+                    const examples = await datasetExamples(db, dataset.id);
+                    return trainer.exportDataset!(tag, asAsync(examples.map((e) => ({ prompt: e.prompt, completion: e.text }))), config.model.systemPrompt);
+                  }
+                : undefined,
               request: {
                 baseModel,
                 hyperparameters: config.finetune.hyperparameters,
                 suffix: config.finetune.suffix,
                 seed: hashSeed(run.id, round.index) % 2 ** 31,
+                continueFrom,
               },
             });
             return { externalJobId: submitted.jobId, trainingFile: submitted.trainingFile, baseModel };
           }));
 
         const job = await waitForJob(deps, heartbeats, trainer.get.bind(trainer), jobId, config.finetune.pollIntervalMs, config.finetune.timeoutMinutes, async (j) => {
-          await updateFineTune(db, row.id, { status: j.status, error: j.error });
+          await updateFineTune(db, row.id, { status: j.status, error: j.error, ...jobDetails(j) });
         }, () => trainer.cancel(jobId));
 
         if (job.status !== 'succeeded' || !job.model) {
-          await updateFineTune(db, row.id, { status: job.status, error: job.error });
+          await updateFineTune(db, row.id, { status: job.status, error: job.error, ...jobDetails(job) });
+          const exit = job.exitCode === undefined || job.exitCode === null ? '' : ` (exit code ${job.exitCode})`;
+          const tail = job.logTail ? `\nLast lines of its log:\n${job.logTail}` : '';
           throw ApplicationFailure.nonRetryable(
-            `trainer job ${jobId} ${job.status}: ${job.error ?? 'no model was produced'}. ` +
-              'Fix the cause, then resume the round: a new job is submitted for it.',
+            `trainer job ${jobId} ${job.status}${exit}: ${job.error ?? 'no model was produced'}. ` +
+              `Fix the cause, then resume the round: a new job is submitted for it.${tail}`,
             'TrainerJobFailed',
           );
         }
-        await updateFineTune(db, row.id, { status: 'succeeded', resultModel: job.model });
+        await updateFineTune(db, row.id, { status: 'succeeded', resultModel: job.model, ...jobDetails(job) });
         await upsertModel(db, {
           runId: run.id,
           round: round.index,
@@ -101,6 +114,8 @@ export function fineTuneActivities(deps: ActivityDeps) {
           parentName: baseModel,
           datasetId: dataset.id,
           fineTuneId: row.id,
+          kind: job.checkpoint ? job.checkpoint.manifest.kind : 'api',
+          checkpointPath: job.checkpoint?.path ?? null,
         });
         await updateRound(db, roundId, { model: job.model });
         await mergeRoundStats(db, roundId, { fineTune: { jobId, model: job.model, from: config.finetune.from, baseModel } });
@@ -110,6 +125,21 @@ export function fineTuneActivities(deps: ActivityDeps) {
       }
     },
   };
+}
+
+/** What a backend with launchers reports about a job, as fine_tunes columns (only the fields it reported). */
+function jobDetails(job: TrainerJob) {
+  return {
+    ...(job.launcher !== undefined ? { launcher: job.launcher } : {}),
+    ...(job.progressHistory !== undefined ? { progress: job.progressHistory } : {}),
+    ...(job.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
+    ...(job.logTail !== undefined ? { logTail: job.logTail } : {}),
+    ...(job.checkpoint ? { checkpointPath: job.checkpoint.path } : {}),
+  };
+}
+
+async function* asAsync<T>(items: readonly T[]): AsyncIterable<T> {
+  yield* items;
 }
 
 /** Polls a trainer job until it ends, heartbeating its progress; cancels it if the workflow cancels the activity. */

@@ -10,6 +10,7 @@ import type { Db } from '../db/client.js';
 import { upsertProblems } from '../db/problems.js';
 import { insertRun } from '../db/runs.js';
 import { buildTaskSet, type TaskSet } from '../lib/tasks/index.js';
+import { withAbsoluteFinetunePaths } from '../lib/train/command/from-config.js';
 import type { flywheelRun } from '../workflows/run.js';
 import { FLYWHEEL_STATUS, SEARCH_ATTRIBUTES, TASK_QUEUES, workflowIds } from '../workflows/shared.js';
 
@@ -29,7 +30,9 @@ export async function createRun(db: Db, loaded: LoadedConfig, baseUrl: string, t
   const runId = newRunId(loaded.config.name);
   await db.transaction(async (tx) => {
     await upsertProblems(tx as unknown as Db, taskSet.name, taskSet.problems);
-    await insertRun(tx as unknown as Db, { id: runId, config: loaded.config, taskSet: taskSet.name, baseUrl });
+    // Paths in the config are relative to its folder; workers read the stored config from elsewhere.
+    const config = withAbsoluteFinetunePaths(loaded.config, loaded.dir);
+    await insertRun(tx as unknown as Db, { id: runId, config, taskSet: taskSet.name, baseUrl });
   });
   return runId;
 }

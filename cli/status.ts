@@ -5,6 +5,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.js';
+import { listFineTunes } from '../db/fine-tunes.js';
 import { getRun, listRuns } from '../db/runs.js';
 import { formatCost } from '../lib/cost/index.js';
 import { statusQuery, workflowIds, type RunStatus } from '../workflows/shared.js';
@@ -23,8 +24,21 @@ export interface StatusReport {
     Pick<
       RoundReport,
       'round' | 'stage' | 'planned' | 'traces' | 'verified' | 'correct' | 'fineTuneJobs' | 'model' | 'greedyPassAt1' | 'passAtK' | 'majAtK' | 'search' | 'coverage' | 'modelErrors' | 'tokens' | 'cost'
-    >
+    > & {
+      /** The round's trainer job: where it ran (`backend`, and `launcher` for the command backend), and jobs it replaced. */
+      trainerJob: TrainerJobReport | null;
+    }
   >;
+}
+
+export interface TrainerJobReport {
+  jobId: string | null;
+  backend: string;
+  launcher: string | null;
+  status: string;
+  exitCode: number | null;
+  checkpointPath: string | null;
+  supersededJobIds: string[];
 }
 
 const TERMINAL = new Set<RunState>(['completed', 'failed', 'stopped']);
@@ -50,6 +64,7 @@ export async function statusReport(db: Db, client: Client | null, runId: string)
   if (state === 'created') state = 'running';
   // Stopping: the current stage finishes first; the contract's states say it is still running until it has stopped.
   if (state === 'stopping') state = 'running';
+  const jobs = new Map((await listFineTunes(db, runId)).map((f) => [f.round, f]));
   const rounds = (await roundReports(db, runId)).map((r) => ({
     round: r.round,
     stage: r.stage,
@@ -67,8 +82,22 @@ export async function statusReport(db: Db, client: Client | null, runId: string)
     modelErrors: r.modelErrors,
     tokens: r.tokens,
     cost: r.cost,
+    trainerJob: trainerJobReport(jobs.get(r.round)),
   }));
   return { runId, state, currentModel: run.currentModel, rounds };
+}
+
+function trainerJobReport(row: Awaited<ReturnType<typeof listFineTunes>>[number] | undefined): TrainerJobReport | null {
+  if (!row) return null;
+  return {
+    jobId: row.externalJobId,
+    backend: row.backend,
+    launcher: row.launcher,
+    status: row.status,
+    exitCode: row.exitCode,
+    checkpointPath: row.checkpointPath,
+    supersededJobIds: (row.supersededJobIds as string[] | null) ?? [],
+  };
 }
 
 function bar(done: number, total: number, width = 24): string {

@@ -11,6 +11,11 @@ export async function getFineTune(db: Db, runId: string, round: number): Promise
   return row ?? null;
 }
 
+/** A run's trainer jobs, one per trained round, in round order. */
+export async function listFineTunes(db: Db, runId: string): Promise<FineTune[]> {
+  return db.select().from(fineTunes).where(eq(fineTunes.runId, runId)).orderBy(fineTunes.round);
+}
+
 /** Creates the round's row once (status `preparing`); returns the row as it stands. */
 export async function ensureFineTune(
   db: Db,
@@ -26,7 +31,7 @@ export async function ensureFineTune(
 export async function updateFineTune(
   db: Db,
   id: number,
-  set: Partial<Pick<FineTune, 'externalJobId' | 'trainingFile' | 'status' | 'resultModel' | 'error' | 'baseModel'>>,
+  set: Partial<Pick<FineTune, 'externalJobId' | 'trainingFile' | 'status' | 'resultModel' | 'error' | 'baseModel' | 'launcher' | 'progress' | 'exitCode' | 'logTail' | 'checkpointPath'>>,
 ): Promise<void> {
   await db
     .update(fineTunes)

@@ -69,6 +69,18 @@ export interface NewModel {
   parentName: string;
   datasetId: number;
   fineTuneId: number;
+  /** `api` (served by the trainer's API) or the checkpoint's kind (`adapter`, `full`) of a command trainer. */
+  kind?: string | null;
+  checkpointPath?: string | null;
+}
+
+/** The checkpoint directory a run's model was trained into (null for an API model or one not recorded). */
+export async function modelCheckpointPath(db: Db, runId: string, name: string): Promise<string | null> {
+  const [row] = await db
+    .select({ checkpointPath: models.checkpointPath })
+    .from(models)
+    .where(and(eq(models.runId, runId), eq(models.name, name)));
+  return row?.checkpointPath ?? null;
 }
 
 /** Registers a fine-tuned model (idempotent on run + name). */
@@ -78,7 +90,14 @@ export async function upsertModel(db: Db, model: NewModel): Promise<void> {
     .values({ ...model, provider: 'openai' })
     .onConflictDoUpdate({
       target: [models.runId, models.name],
-      set: { round: model.round, parentName: model.parentName, datasetId: model.datasetId, fineTuneId: model.fineTuneId },
+      set: {
+        round: model.round,
+        parentName: model.parentName,
+        datasetId: model.datasetId,
+        fineTuneId: model.fineTuneId,
+        kind: model.kind ?? null,
+        checkpointPath: model.checkpointPath ?? null,
+      },
     });
 }
 

@@ -18,6 +18,8 @@ export interface SubmitOnce {
   /** The chat JSONL to upload, built only when an upload is needed. */
   jsonl: () => Promise<string>;
   filename: string;
+  /** Stages the dataset itself (a trainer's exportDataset, streamed); preferred over `jsonl` + upload when given. */
+  stage?: () => Promise<string>;
   request: Omit<SubmitRequest, 'trainingFile' | 'tag'>;
 }
 
@@ -25,7 +27,7 @@ export interface SubmitOnce {
 export async function submitOnce(trainer: Trainer, job: SubmitOnce): Promise<{ jobId: string; trainingFile: string | null }> {
   const found = await trainer.find(job.tag);
   if (reusableJob(found, job.supersededJobIds)) return { jobId: found.id, trainingFile: job.trainingFile };
-  const trainingFile = job.trainingFile ?? (await trainer.upload(await job.jsonl(), job.filename));
+  const trainingFile = job.trainingFile ?? (job.stage ? await job.stage() : await trainer.upload(await job.jsonl(), job.filename));
   const submitted = await trainer.submit({ ...job.request, trainingFile, tag: job.tag });
   return { jobId: submitted.id, trainingFile };
 }

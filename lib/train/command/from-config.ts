@@ -47,6 +47,21 @@ export function commandTrainerOptions(finetune: RunConfig['finetune'], configDir
   };
 }
 
+/**
+ * The run config with the `finetune` paths (workdir, a Slurm script template) made absolute against the config's
+ * folder, as `flywheel run` stores it: workers read the stored config from another directory (or machine).
+ */
+export function withAbsoluteFinetunePaths(config: RunConfig, configDir: string): RunConfig {
+  const { finetune } = config;
+  if (finetune.backend !== 'command') return config;
+  const launcher =
+    finetune.launcher.kind === 'slurm' && finetune.launcher.scriptTemplate
+      ? { ...finetune.launcher, scriptTemplate: fromConfigDir(configDir, finetune.launcher.scriptTemplate) }
+      : finetune.launcher;
+  const workdir = finetune.workdir === undefined ? undefined : fromConfigDir(configDir, finetune.workdir);
+  return { ...config, finetune: { ...finetune, workdir, launcher } };
+}
+
 /** The inference replicas of a run: `model.baseUrls`, else `model.baseUrl`. */
 export function modelReplicas(model: RunConfig['model']): string[] {
   return model.baseUrls ?? [model.baseUrl];

@@ -1,10 +1,13 @@
 /** The fine-tune activity with a fake trainer and a real Postgres (its submission is serialised in SQL). */
 import { ApplicationFailure } from '@temporalio/activity';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../../activities/index.js';
+import { statusReport } from '../../../cli/status.js';
 import { getFineTune } from '../../../db/fine-tunes.js';
 import { getRoundContext } from '../../../db/rounds.js';
-import { datasets } from '../../../db/schema.js';
+import { datasets, models } from '../../../db/schema.js';
+import type { SubmitRequest, Trainer, TrainerJob } from '../../../lib/train/types.js';
 import { testDatabase, type TestDatabase } from '../../helpers/services.js';
 import { activityEnvironment, fakeDeps, fakeTrainer, missingKey, storeRounds, storeRun } from '../fixtures.js';
 
@@ -55,5 +58,65 @@ describe('fineTune', () => {
     const round = await storeRounds(db.db, runId, 1);
     const activities = createActivities(fakeDeps(db.db));
     expect(await activityEnvironment().run(activities.fineTune, { roundId: round.id })).toEqual({ model: 'countdown-mlp', jobId: null, skipped: true });
+  });
+
+  it('a command-style trainer: stages its own dataset, records exit code and log tail of a failure, and on resume a new job with its checkpoint', async () => {
+    const { runId, roundId } = await roundToTrain();
+    const calls: string[] = [];
+    const submits: SubmitRequest[] = [];
+    const jobs = new Map<string, TrainerJob>();
+    const trainer: Trainer = {
+      backend: 'command',
+      upload: async () => (calls.push('upload'), 'uploaded'),
+      exportDataset: async (tag) => (calls.push('export'), `/shared/${tag.runId}/round-${tag.round}.jsonl`),
+      find: async () => null,
+      async submit(request) {
+        submits.push(request);
+        const id = `job-${submits.length}`;
+        const first = submits.length === 1;
+        jobs.set(id, {
+          id,
+          status: first ? 'failed' : 'succeeded',
+          model: first ? null : 'fw-r1',
+          error: first ? 'the trainer exited with code 1' : null,
+          progress: null,
+          launcher: 'slurm',
+          progressHistory: [{ step: 1, loss: 0.5 }],
+          exitCode: first ? 1 : 0,
+          logTail: first ? 'ValueError: bad dataset' : null,
+          checkpoint: first ? null : { path: '/shared/ckpt/r1', manifest: { kind: 'adapter' } as never },
+        });
+        return jobs.get(id)!;
+      },
+      get: async (id) => jobs.get(id)!,
+      cancel: async () => {},
+    };
+    const activities = createActivities(fakeDeps(db.db, { trainer: () => trainer }));
+    const failure = await activityEnvironment()
+      .run(activities.fineTune, { roundId })
+      .catch((err: unknown) => err);
+    expect(failure).toMatchObject({ nonRetryable: true, type: 'TrainerJobFailed' });
+    expect((failure as Error).message).toMatch(/job-1 failed \(exit code 1\).*\n[^]*ValueError: bad dataset/);
+    expect(calls).toEqual(['export']);
+    expect(submits[0]!.trainingFile).toBe(`/shared/${runId}/round-1.jsonl`);
+    expect(await getFineTune(db.db, runId, 1)).toMatchObject({ status: 'failed', launcher: 'slurm', exitCode: 1, logTail: 'ValueError: bad dataset', progress: [{ step: 1, loss: 0.5 }] });
+
+    // The operator resumes the round: the failed job is superseded and a new one trains.
+    const result = await activityEnvironment().run(activities.fineTune, { roundId });
+    expect(result).toEqual({ model: 'fw-r1', jobId: 'job-2', skipped: false });
+    expect(await getFineTune(db.db, runId, 1)).toMatchObject({ status: 'succeeded', exitCode: 0, checkpointPath: '/shared/ckpt/r1', supersededJobIds: ['job-1'] });
+    const [model] = await db.db.select().from(models).where(eq(models.name, 'fw-r1'));
+    expect(model).toMatchObject({ kind: 'adapter', checkpointPath: '/shared/ckpt/r1' });
+    // `flywheel status --json` names the job's backend and launcher.
+    const status = await statusReport(db.db, null, runId);
+    expect(status.rounds.find((r) => r.round === 1)?.trainerJob).toEqual({
+      jobId: 'job-2',
+      backend: 'command',
+      launcher: 'slurm',
+      status: 'succeeded',
+      exitCode: 0,
+      checkpointPath: '/shared/ckpt/r1',
+      supersededJobIds: ['job-1'],
+    });
   });
 });
