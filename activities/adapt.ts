@@ -21,7 +21,7 @@ export function adaptToTemporal<T extends Record<string, (input: never) => Promi
           heartbeats?.stop();
         }
       },
-    }[name];
+    }[name]!; // the object literal has exactly this key
   }
   return wrapped as T;
 }

@@ -44,7 +44,7 @@ export function generateActivities(deps: ActivityDeps) {
             model,
             systemPrompt: config.model.systemPrompt,
             maxTokens: config.generate.maxTokens,
-            seed: hashSeed(run.id, round.index, task.problem.id, input.purpose, task.group.strategy, task.missing[0]),
+            seed: hashSeed(run.id, round.index, task.problem.id, input.purpose, task.group.strategy, task.missing[0]!),
             maxRetries: endpoint.maxRetries,
             baseUrl: endpoint.baseUrl,
             signal,

@@ -58,7 +58,7 @@ export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T, i
   const lane = async () => {
     for (let i = next++; i < items.length && !failed; i = next++) {
       try {
-        await fn(items[i], i);
+        await fn(items[i]!, i);
       } catch (err) {
         failed = true;
         throw err;

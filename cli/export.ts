@@ -34,7 +34,7 @@ export function parseRounds(options: Pick<ExportOptions, 'round' | 'rounds'>, la
   };
   if (options.round !== undefined) return { from: whole(options.round), to: whole(options.round) };
   if (options.rounds !== undefined) {
-    const [from, to = from] = options.rounds.split('-');
+    const [from = '', to = from] = options.rounds.split('-');
     const range = { from: whole(from), to: whole(to) };
     if (range.from > range.to) throw new UsageError(`--rounds ${options.rounds}: the first round comes after the last`);
     return range;

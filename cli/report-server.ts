@@ -31,7 +31,7 @@ async function indexHtml(db: Db, only?: string): Promise<string> {
 export async function serveReports(db: Db, options: { port: number; host?: string; only?: string; log?: (line: string) => void }): Promise<ReportServer> {
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '');
     const send = (status: number, body: string) => res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(body);
     const run = /^\/runs\/([^/]+)\/?$/.exec(path)?.[1];
     let page: Promise<string>;

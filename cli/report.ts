@@ -82,8 +82,8 @@ export function formatTable(rounds: RoundReport[]): string {
     r.round === 0 ? 'base' : r.promoted === null ? '—' : r.promoted ? 'yes' : 'no',
     ...(priced ? [String(r.tokens), r.cost === null ? '—' : formatCost(r.cost)] : []),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 

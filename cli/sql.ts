@@ -55,8 +55,8 @@ export async function sqlCommand(query: string | undefined, options: { json?: bo
     const cols = res.fields.map((f) => f.name);
     const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v)).replace(/\n/g, '⏎');
     const rows = res.rows.map((r) => cols.map((col) => cell(r[col]).slice(0, 80)));
-    const widths = cols.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    const line = (cells: string[]) => cells.map((x, i) => x.padEnd(widths[i])).join(' | ');
+    const widths = cols.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (cells: string[]) => cells.map((x, i) => x.padEnd(widths[i]!)).join(' | ');
     process.stdout.write([line(cols), widths.map((w) => '-'.repeat(w)).join('-+-'), ...rows.map(line), `(${rows.length} rows)`].join('\n') + '\n');
   } finally {
     await database.close();

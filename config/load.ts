@@ -78,7 +78,7 @@ export function parseRunConfig(text: string, file = '<config>', env: NodeJS.Proc
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const syntax = doc.errors.map((e) => {
     const pos = e.linePos?.[0];
-    return { path: '', message: e.message.split('\n')[0], line: pos?.line, column: pos?.col };
+    return { path: '', message: e.message.split('\n')[0] ?? e.message, line: pos?.line, column: pos?.col };
   });
   if (syntax.length) throw new ConfigError(file, syntax);
 

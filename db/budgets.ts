@@ -22,7 +22,7 @@ export async function solveHistory(db: Db, runId: string, beforeRound: number): 
     LEFT JOIN LATERAL (SELECT bool_or(vd.correct) AS correct FROM flywheel.verdicts vd WHERE vd.trace_id = t.id) v ON true
     WHERE r.run_id = ${runId} AND r.index < ${beforeRound} AND t.purpose = 'train' AND t.strategy = 'sample'
     GROUP BY t.problem_id, r.index`);
-  return (res.rows as Array<Record<string, number>>).map((r) => ({ problemId: Number(r.problem_id), round: Number(r.index), n: r.n, c: r.c }));
+  return (res.rows as Array<Record<string, number>>).map((r) => ({ problemId: Number(r.problem_id), round: Number(r.index), n: Number(r.n), c: Number(r.c) }));
 }
 
 /** Writes a round's plan once; a re-run finds it and leaves it as it is. */

@@ -29,6 +29,7 @@ export async function buildDataset(db: Db, runId: string, round: number, filter:
       .values({ runId, round, filter })
       .onConflictDoUpdate({ target: [datasets.runId, datasets.round], set: { filter } })
       .returning({ id: datasets.id });
+    if (!ds) throw new Error(`dataset of run ${runId} round ${round} was not written (upsert returned no row)`);
     await tx.delete(datasetItems).where(eq(datasetItems.datasetId, ds.id));
     await tx.execute(sql`
       WITH candidates AS (
@@ -59,6 +60,7 @@ export async function buildDataset(db: Db, runId: string, round: number, filter:
       .from(datasetItems)
       .innerJoin(traces, eq(traces.id, datasetItems.traceId))
       .where(eq(datasetItems.datasetId, ds.id));
+    if (!counts) throw new Error(`dataset ${ds.id} of run ${runId} round ${round}: its item count query returned no row`);
     await tx.update(datasets).set({ items: counts.items, problems: counts.problems }).where(eq(datasets.id, ds.id));
     return { datasetId: ds.id, items: counts.items, problems: counts.problems };
   });

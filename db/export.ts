@@ -151,7 +151,7 @@ export async function exportLineage(db: Db, runId: string, range: RoundRange): P
       tracesByRound: d.traces_by_round,
     })),
     verifiers: verifiers.map((v) => ({ ...v, verdicts: Number(v.verdicts) })),
-    traces: { total: Number(traces.total), correct: Number(traces.correct) },
+    traces: { total: Number(traces?.total ?? 0), correct: Number(traces?.correct ?? 0) },
   };
 }
 

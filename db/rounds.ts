@@ -20,6 +20,7 @@ export async function ensureRound(
     .select()
     .from(rounds)
     .where(and(eq(rounds.runId, runId), eq(rounds.index, index)));
+  if (!row) throw new Error(`round ${index} of run ${runId} is missing right after its insert`);
   return row;
 }
 

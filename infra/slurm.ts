@@ -164,7 +164,7 @@ export async function startSlurmCluster(options: { cpus?: number } = {}): Promis
   const keyFile = path.join(dir, 'munge-key/munge.key');
   const mungeSocket = path.join(dir, 'munge-run/munge.socket');
   const mungePid = path.join(dir, 'munge-run/munged.pid');
-  const nodeName = os.hostname().split('.')[0];
+  const nodeName = os.hostname().split('.')[0] ?? os.hostname();
   const conf = path.join(dir, 'slurm.conf');
   const env = { SLURM_CONF: conf };
   const ctldPid = path.join(dir, 'run/slurmctld.pid');
@@ -273,6 +273,7 @@ async function check(): Promise<void> {
     await waitFor('the check job finishing', () => jobCompRecords(cluster.jobCompFile, 'flywheel-check').length > 0, 60_000, [out]);
     const [record] = jobCompRecords(cluster.jobCompFile, 'flywheel-check');
     const text = existsSync(out) ? readFileSync(out, 'utf8') : '';
+    if (!record) throw new Error(`the check job ${jobId} finished but left no job completion record`);
     if (record.state !== 'COMPLETED' || !text.includes('slurm-ok')) {
       throw new Error(`the check job ${jobId} ended ${record.state} (exit ${record.exitCode}); output: ${text.trim() || '(none)'}`);
     }
