@@ -71,7 +71,7 @@ interface Arm {
 
 async function runArm(name: string, plan: Array<{ strategy: StrategyName; calls: number }>, seedBase: number): Promise<Arm> {
   const outcomes = await mapLimit(problems, 4, async (p, i) =>
-    plan[i].calls > 0 ? run(plan[i].strategy, p, plan[i].calls, seedBase + i) : null,
+    plan[i]!.calls > 0 ? run(plan[i]!.strategy, p, plan[i]!.calls, seedBase + i) : null,
   );
   return {
     name,
@@ -113,7 +113,7 @@ for (const avg of args.avg.split(',').map(Number)) {
 }
 await served.close();
 
-const historySolved = history.filter((h) => h.rounds[0].correct > 0).length;
+const historySolved = history.filter((h) => h.rounds[0]!.correct > 0).length;
 console.log(`\n\`npx tsx bench/adaptive-budget.ts ${process.argv.slice(2).join(' ')}\``.replace(/ `$/, '`'));
 console.log(
   `\npolicy: ${args.policy ? `loaded from ${args.policy}` : `${args.rounds} round(s) of expert iteration from base (seed ${SEED})`}, held-out greedy pass@1 ` +

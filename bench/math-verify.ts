@@ -24,7 +24,7 @@ const TEMPLATES: Array<(i: number) => [string, string]> = [
 async function main() {
   const count = Number(process.argv[2] ?? 10_000);
   const verifier = createVerifier({ name: 'math' });
-  const cases = Array.from({ length: count }, (_, i) => TEMPLATES[i % TEMPLATES.length](Math.floor(i / TEMPLATES.length) + 1));
+  const cases = Array.from({ length: count }, (_, i) => TEMPLATES[i % TEMPLATES.length]!(Math.floor(i / TEMPLATES.length) + 1));
   // Warm the pool (worker start and engine load are paid once per process, not per verdict).
   await Promise.all(Array.from({ length: 8 }, () => verifier.verify({ prompt: '', reference: { answer: '1' }, text: '\\boxed{1}' })));
   let worst = 0;
@@ -44,7 +44,7 @@ async function main() {
   // Worst single verdict without queueing: one at a time over one of each template.
   let worstAlone = 0;
   for (let k = 0; k < 50; k++) {
-    const [gold, text] = TEMPLATES[k % TEMPLATES.length](k + 1);
+    const [gold, text] = TEMPLATES[k % TEMPLATES.length]!(k + 1);
     const t0 = performance.now();
     await verifier.verify({ prompt: '', reference: { answer: gold }, text });
     worstAlone = Math.max(worstAlone, performance.now() - t0);

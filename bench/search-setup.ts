@@ -77,7 +77,7 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (
   async function lane(): Promise<void> {
     while (next < items.length) {
       const i = next++;
-      out[i] = await work(items[i], i);
+      out[i] = await work(items[i]!, i);
     }
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));

@@ -31,7 +31,7 @@ export interface TokenUsage {
  * priceFor({ 'gpt-4o-mini': a, 'ft:gpt-4o-mini:*': b }, 'ft:gpt-4o-mini:acme:x1') // b
  */
 export function priceFor(models: Record<string, ModelPrice>, model: string): ModelPrice | null {
-  if (Object.hasOwn(models, model)) return models[model];
+  if (Object.hasOwn(models, model)) return models[model]!;
   let best: { key: string; price: ModelPrice } | null = null;
   for (const [key, price] of Object.entries(models)) {
     if (!key.endsWith('*')) continue;

@@ -59,15 +59,15 @@ export function fitCoverage(points: readonly CoveragePoint[]): CoverageFit | nul
   let sxy = 0;
   let syy = 0;
   for (let i = 0; i < xs.length; i++) {
-    sxx += (xs[i] - mx) ** 2;
-    sxy += (xs[i] - mx) * (ys[i] - my);
-    syy += (ys[i] - my) ** 2;
+    sxx += (xs[i]! - mx) ** 2;
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    syy += (ys[i]! - my) ** 2;
   }
   if (sxx === 0) return null;
   const b = sxy / sxx;
   const intercept = my - b * mx;
   const a = -Math.exp(intercept);
-  const residual = ys.reduce((s, y, i) => s + (y - (intercept + b * xs[i])) ** 2, 0);
+  const residual = ys.reduce((s, y, i) => s + (y - (intercept + b * xs[i]!)) ** 2, 0);
   return {
     a,
     b,

@@ -81,9 +81,9 @@ export function meanMajAtK(problems: ReadonlyArray<readonly VotedSample[]>, k: n
       const indices = samples.map((_, i) => i);
       for (let i = 0; i < k; i++) {
         const j = i + Math.floor(rng() * (indices.length - i));
-        [indices[i], indices[j]] = [indices[j], indices[i]];
+        [indices[i], indices[j]] = [indices[j]!, indices[i]!];
       }
-      const subset = indices.slice(0, k).sort((a, b) => a - b).map((i) => samples[i]);
+      const subset = indices.slice(0, k).sort((a, b) => a - b).map((i) => samples[i]!);
       if (majorityOf(subset).correct) hits++;
     }
     sum += hits / resamples;

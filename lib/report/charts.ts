@@ -105,10 +105,10 @@ export function coverageCurves(rounds: ReportRound[]): Chart {
       });
     }
   });
-  const last = withCoverage[withCoverage.length - 1].coverage!;
+  const last = withCoverage[withCoverage.length - 1]!.coverage!;
   if (last.stopsPayingAt) {
     datasets.push({
-      label: `k = ${last.stopsPayingAt}: more sampling stops paying (round ${withCoverage[withCoverage.length - 1].round})`,
+      label: `k = ${last.stopsPayingAt}: more sampling stops paying (round ${withCoverage[withCoverage.length - 1]!.round})`,
       data: [
         { x: last.stopsPayingAt, y: 0 },
         { x: last.stopsPayingAt, y: 1 },
@@ -170,9 +170,9 @@ export function accuracyByCalls(outcomes: SearchOutcome[]): Array<{ label: strin
     let solved = 0;
     sorted.forEach((o, i) => {
       if (o.correct) solved++;
-      if (i === sorted.length - 1 || sorted[i + 1].calls !== o.calls) points.push({ x: o.calls, y: solved / sorted.length });
+      if (i === sorted.length - 1 || sorted[i + 1]!.calls !== o.calls) points.push({ x: o.calls, y: solved / sorted.length });
     });
-    return { label: `${strategy} round ${round} (${purpose === 'eval' ? 'held-out' : 'train, unsolved'})`, purpose, points };
+    return { label: `${strategy} round ${round} (${purpose === 'eval' ? 'held-out' : 'train, unsolved'})`, purpose: purpose!, points };
   });
 }
 
@@ -245,7 +245,7 @@ export function difficulty(rows: ProblemRound[], hardest = 10): Difficulty {
     if (solvedRounds === rs.length) always++;
     else if (solvedRounds === 0) never++;
     else sometimes++;
-    summary.push({ problemId, problem: rs[0].problem, n: rs.reduce((a, r) => a + r.n, 0), c: rs.reduce((a, r) => a + r.c, 0), rounds: rs.length });
+    summary.push({ problemId, problem: rs[0]!.problem, n: rs.reduce((a, r) => a + r.n, 0), c: rs.reduce((a, r) => a + r.c, 0), rounds: rs.length });
   }
   const perRound = [...new Set(rows.map((r) => r.round))]
     .sort((a, b) => a - b)

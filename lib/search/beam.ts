@@ -115,7 +115,7 @@ export async function beamSearch(problem: SearchProblem, options: BeamOptions): 
     if (scorer === 'prm' && live.length) {
       const res = await options.prm!.score(problem.prompt, live.map((c) => c.partial));
       meter.scorerCalls += res.requests;
-      live.forEach((c, i) => (c.score = res.scores[i]));
+      live.forEach((c, i) => (c.score = res.scores[i]!));
     } else if (scorer === 'rollouts') {
       for (const [i, c] of live.entries()) {
         if (i >= valued || meter.affordable(m) < m || done()) {

@@ -48,12 +48,12 @@ export async function bestOfNSearch(problem: SearchProblem, options: BestOfNOpti
     const texts = generation.sequences.map(sequenceText);
     const judged = await judge.judge(texts, generation.sequences.map((s) => s.meanLogprob));
     judged.forEach((t, i) => {
-      scored.push({ index: scored.length, answer: t.answer, logprob: generation.sequences[i].meanLogprob, verifierScore: t.verdict?.score ?? 0 });
+      scored.push({ index: scored.length, answer: t.answer, logprob: generation.sequences[i]!.meanLogprob, verifierScore: t.verdict?.score ?? 0 });
     });
     if (stopWhenCorrect && judge.firstCorrect()) break;
   }
   const scores = options.scorer === 'reward-model' ? judge.traces.map((t) => t.score) : scoreSamples(scored, options.scorer);
-  judge.traces.forEach((t, i) => (t.score = scores[i]));
+  judge.traces.forEach((t, i) => (t.score = scores[i]!));
   const pick = pickBest(scored, scores);
-  return judge.outcome('best-of-n', pick >= 0 ? judge.traces[pick] : null, { samples: scored.length, scorer: options.scorer });
+  return judge.outcome('best-of-n', pick >= 0 ? judge.traces[pick]! : null, { samples: scored.length, scorer: options.scorer });
 }

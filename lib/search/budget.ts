@@ -133,16 +133,16 @@ export function allocateBudget(problems: readonly ProblemHistory[], options: All
   let left = Math.max(0, Math.floor(options.totalCalls));
 
   const give = (i: number) => {
-    miss[i] *= (est[i].beta + calls[i]) / (est[i].alpha + est[i].beta + calls[i]);
-    calls[i]++;
+    miss[i]! *= (est[i]!.beta + calls[i]!) / (est[i]!.alpha + est[i]!.beta + calls[i]!);
+    calls[i]!++;
     left--;
   };
   // The floor first, easiest-to-solve first when even that does not fit.
-  const order = problems.map((_, i) => i).sort((a, b) => est[b].solveRate - est[a].solveRate || a - b);
+  const order = problems.map((_, i) => i).sort((a, b) => est[b]!.solveRate - est[a]!.solveRate || a - b);
   for (let round = 0; round < minCalls; round++) for (const i of order) if (left > 0) give(i);
 
   // Then the largest marginal gain: miss[i] · alpha / (alpha + beta + k). A binary heap keeps it O(total · log n).
-  const gain = (i: number) => (calls[i] >= maxCalls ? -1 : (miss[i] * est[i].alpha) / (est[i].alpha + est[i].beta + calls[i]));
+  const gain = (i: number) => (calls[i]! >= maxCalls ? -1 : (miss[i]! * est[i]!.alpha) / (est[i]!.alpha + est[i]!.beta + calls[i]!));
   const heap = new GainHeap(problems.length, gain);
   while (left > 0 && heap.size > 0) {
     const i = heap.top();
@@ -153,11 +153,11 @@ export function allocateBudget(problems: readonly ProblemHistory[], options: All
 
   return problems.map((p, i) => ({
     problemId: p.problemId,
-    bin: est[i].bin,
-    strategy: strategies[est[i].bin],
-    calls: calls[i],
-    solveRate: est[i].solveRate,
-    expectedSolve: 1 - miss[i],
+    bin: est[i]!.bin,
+    strategy: strategies[est[i]!.bin],
+    calls: calls[i]!,
+    solveRate: est[i]!.solveRate,
+    expectedSolve: 1 - miss[i]!,
   }));
 }
 
@@ -180,12 +180,12 @@ class GainHeap {
   }
 
   top(): number {
-    return this.items[0];
+    return this.items[0]!;
   }
 
   /** Restores order after item i's gain fell. */
   update(i: number): void {
-    this.down(this.pos[i]);
+    this.down(this.pos[i]!);
   }
 
   private before(a: number, b: number): boolean {
@@ -200,8 +200,8 @@ class GainHeap {
       const l = 2 * k + 1;
       const r = l + 1;
       let best = k;
-      if (l < n && this.before(this.items[l], this.items[best])) best = l;
-      if (r < n && this.before(this.items[r], this.items[best])) best = r;
+      if (l < n && this.before(this.items[l]!, this.items[best]!)) best = l;
+      if (r < n && this.before(this.items[r]!, this.items[best]!)) best = r;
       if (best === k) return;
       this.swap(k, best);
       k = best;
@@ -209,8 +209,8 @@ class GainHeap {
   }
 
   private swap(a: number, b: number): void {
-    [this.items[a], this.items[b]] = [this.items[b], this.items[a]];
-    this.pos[this.items[a]] = a;
-    this.pos[this.items[b]] = b;
+    [this.items[a], this.items[b]] = [this.items[b]!, this.items[a]!];
+    this.pos[this.items[a]!] = a;
+    this.pos[this.items[b]!] = b;
   }
 }

@@ -63,7 +63,7 @@ export function priorsOf(options: readonly LineOption[]): Child[] {
     const max = Math.max(...children.map((c) => c.logprob!));
     const weights = children.map((c) => Math.exp(c.logprob! - max));
     const total = weights.reduce((a, b) => a + b, 0);
-    children.forEach((c, i) => (c.prior = weights[i] / total));
+    children.forEach((c, i) => (c.prior = weights[i]! / total));
   } else {
     const total = children.reduce((a, c) => a + Math.max(c.count, 1), 0);
     for (const c of children) c.prior = Math.max(c.count, 1) / total;
@@ -73,7 +73,7 @@ export function priorsOf(options: readonly LineOption[]): Child[] {
 
 /** The children one step request found: the first line of every sequence and its alternatives. */
 export function childrenOf(generation: Generation): Child[] {
-  return priorsOf(generation.sequences.flatMap((s) => (s.lines.length ? lineOptions(s.lines[0]) : [])));
+  return priorsOf(generation.sequences.flatMap((s) => (s.lines.length ? lineOptions(s.lines[0]!) : [])));
 }
 
 /** The text of a trace: the partial trace (lines ending with "\n") followed by more lines. */

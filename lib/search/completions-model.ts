@@ -144,8 +144,8 @@ export function parseChoice(choice: CompletionChoice, mode: 'step' | 'rollout', 
     start = end + 1;
   }
   // Cut mid-line by max_tokens: that line is not a step.
-  if (!stoppedByModel && !text.endsWith('\n') && lines.length && !lines[lines.length - 1].final) lines.pop();
-  const finished = lines.length > 0 && lines[lines.length - 1].final;
+  if (!stoppedByModel && !text.endsWith('\n') && lines.length && !lines[lines.length - 1]!.final) lines.pop();
+  const finished = lines.length > 0 && lines[lines.length - 1]!.final;
   const tokenLogprobs = spans.map((s) => s.logprob).filter((x): x is number => x !== null);
   const meanLogprob = tokenLogprobs.length ? tokenLogprobs.reduce((a, b) => a + b, 0) / tokenLogprobs.length : null;
   return { lines, finished, meanLogprob };

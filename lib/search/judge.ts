@@ -31,7 +31,7 @@ export type ValueSource = 'verifier' | 'reward-model' | 'self-consistency' | 'lo
 /** The text after the last `Answer:` line, or null. */
 export function answerLine(text: string): string | null {
   const all = [...text.matchAll(/^\s*(?:final\s+)?answer\s*:\s*(.*)$/gim)];
-  return all.length ? all[all.length - 1][1].trim() || null : null;
+  return all.length ? all[all.length - 1]![1]!.trim() || null : null;
 }
 
 export class TraceJudge {
@@ -90,7 +90,7 @@ export class TraceJudge {
       scores = res.scores;
     } else if (this.source === 'logprob') scores = texts.map((_, i) => logprobs[i] ?? -Infinity);
     else scores = read.map(() => 0);
-    const judged = texts.map((text, i): SearchTrace => ({ text, answer: read[i].answer, score: scores[i], verdict: read[i].verdict }));
+    const judged = texts.map((text, i): SearchTrace => ({ text, answer: read[i]!.answer, score: scores[i]!, verdict: read[i]!.verdict }));
     this.traces.push(...judged);
     if (this.source === 'self-consistency') for (const t of judged) t.score = this.agreement(t.answer);
     return judged;

@@ -47,7 +47,7 @@ export async function majoritySearch(problem: SearchProblem, options: MajorityOp
     vote = majorityVote(samples);
     if ((options.stopWhenDecided ?? true) && meter.unit === 'calls' && decided(samples, vote, n - samples.length)) break;
   }
-  const chosen = vote.index >= 0 ? judge.traces[vote.index] : null;
+  const chosen = vote.index >= 0 ? judge.traces[vote.index]! : null;
   const pseudoLabel = options.pseudoLabel ?? (problem.reference === undefined || problem.reference === null);
   const agreement = samples.length ? vote.votes / samples.length : 0;
   for (const t of judge.traces) t.score = judge.agreement(t.answer);

@@ -146,7 +146,7 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
         return null;
       }
       const explore = cPuct * Math.sqrt(node.visits);
-      let best = live[0];
+      let best = live[0]!;
       let bestScore = -Infinity;
       for (const c of live) {
         const q = c.visits ? c.valueSum / c.visits : fpu;
@@ -160,19 +160,19 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
 
   async function judgeTerminal(node: Node): Promise<number> {
     const [trace] = await judge.judge([node.partial]);
-    node.value = trace.score;
+    node.value = trace!.score;
     node.exhausted = true;
-    return trace.score;
+    return trace!.score;
   }
 
   /** One call from the path's last node; grows the tree along the rollout and returns its value. */
   async function expand(path: Node[]): Promise<number> {
-    const leaf = path[path.length - 1];
+    const leaf = path[path.length - 1]!;
     const widen = leaf.children !== null;
     if (widen) widened++;
     const temperature = widen ? (options.widenTemperature ?? 1) : (options.rolloutTemperature ?? 0);
     const generation = await meter.rollout(options.model, problem.prompt, leaf.partial, 1, temperature);
-    const sequence = generation.sequences[0];
+    const sequence = generation.sequences[0]!;
     if (sequence.lines.length === 0) {
       if (!sequence.finished) return 0; // cut by max_tokens (a token budget's last share) before a whole line
       // Nothing left to write: the trace so far is finished as it is.
@@ -198,14 +198,14 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
     const path = select();
     if (!path) continue;
     simulations++;
-    const leaf = path[path.length - 1];
+    const leaf = path[path.length - 1]!;
     const value = leaf.final ? (leaf.value ?? (await judgeTerminal(leaf))) : await expand(path);
     for (const node of path) {
       node.visits++;
       node.valueSum += value;
     }
     for (let i = path.length - 1; i >= 0; i--) {
-      const node = path[i];
+      const node = path[i]!;
       if (!node.final && node.children !== null && !node.open && node.children.every((c) => c.exhausted)) node.exhausted = true;
     }
     if (stopWhenCorrect && judge.firstCorrect()) break;

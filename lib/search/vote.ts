@@ -55,7 +55,7 @@ export function scoreSamples(samples: readonly ScoredSample[], scorer: Scorer): 
 export function bestOfN(samples: readonly ScoredSample[], scores: readonly number[]): number {
   let best = -1;
   for (let i = 0; i < samples.length; i++) {
-    if (best < 0 || scores[i] > scores[best] || (scores[i] === scores[best] && samples[i].index < samples[best].index)) best = i;
+    if (best < 0 || scores[i]! > scores[best]! || (scores[i] === scores[best] && samples[i]!.index < samples[best]!.index)) best = i;
   }
   return best;
 }

@@ -59,8 +59,8 @@ export function legalMoves(numbers: readonly number[]): Move[] {
   const seen = new Set<string>();
   for (let i = 0; i < sorted.length; i++) {
     for (let j = i + 1; j < sorted.length; j++) {
-      const a = sorted[i];
-      const b = sorted[j];
+      const a = sorted[i]!;
+      const b = sorted[j]!;
       for (const op of OPS) {
         const result = combine(a, op, b);
         if (result === null) continue;
@@ -97,7 +97,7 @@ const STEP_LINE = /^\s*(?:Step\s*\d+\s*:\s*)?(\d+)\s*([-+*/×÷−])\s*(\d+)\s*=
 export function parseStepLine(line: string): Step | null {
   const m = STEP_LINE.exec(line);
   if (!m) return null;
-  const op = ({ '×': '*', '÷': '/', '−': '-' } as Record<string, Op>)[m[2]] ?? (m[2] as Op);
+  const op = ({ '×': '*', '÷': '/', '−': '-' } as Record<string, Op>)[m[2]!] ?? (m[2] as Op);
   let a = Number(m[1]);
   let b = Number(m[3]);
   if (b > a && (op === '+' || op === '*')) [a, b] = [b, a];
@@ -122,7 +122,7 @@ const PROMPT = /numbers \[([\d,\s]+)\],\s*make (\d+)/;
 export function parsePrompt(text: string): CountdownProblem | null {
   const m = PROMPT.exec(text);
   if (!m) return null;
-  const numbers = m[1]
+  const numbers = m[1]!
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
@@ -154,7 +154,7 @@ export function parseTrace(problem: CountdownProblem, text: string): ParsedTrace
   for (const line of text.split('\n')) {
     const answerMatch = /^\s*Answer\s*:\s*(.*)$/i.exec(line);
     if (answerMatch) {
-      answer = answerMatch[1].trim();
+      answer = answerMatch[1]!.trim();
       break;
     }
     if (!line.trim() || illegal) continue;
@@ -177,7 +177,7 @@ export function stepsToExpression(numbers: readonly number[], steps: readonly St
   const take = (value: number) => {
     const i = pool.findIndex((p) => p.value === value);
     if (i < 0) throw new Error(`step uses ${value}, which is not available`);
-    return pool.splice(i, 1)[0];
+    return pool.splice(i, 1)[0]!;
   };
   for (const step of steps) {
     const a = take(step.a);
@@ -272,7 +272,7 @@ export function generateCountdown(options: CountdownSetOptions): GeneratedProble
     const numbers = Array.from({ length: count }, () => randInt(rng, nLo, nHi));
     const targets = [...reachableValues(numbers)].filter((v) => v >= tLo && v <= tHi).sort((x, y) => x - y);
     if (targets.length === 0) continue;
-    const target = targets[Math.floor(rng() * targets.length)];
+    const target = targets[Math.floor(rng() * targets.length)]!;
     const id = `${numbers.join('-')}_${target}`;
     if (seen.has(id)) continue;
     seen.add(id);

@@ -35,7 +35,7 @@ export function readManifest(dir: string): { manifest: CheckpointManifest } | { 
   }
   const parsed = checkpointManifestSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+    const issue = parsed.error.issues[0]!;
     return { error: `${file}: ${issue.path.join('.') || '(manifest)'}: ${issue.message}` };
   }
   for (const name of parsed.data.files) {

@@ -37,7 +37,7 @@ export function parseExpression(text: string): Expr {
     let left = primary();
     while (peek() === '*' || peek() === '/') {
       const op = tokens[pos++];
-      left = { kind: 'bin', op, left, right: primary() };
+      left = { kind: 'bin', op: op!, left, right: primary() };
     }
     return left;
   }
@@ -45,7 +45,7 @@ export function parseExpression(text: string): Expr {
     let left = product();
     while (peek() === '+' || peek() === '-') {
       const op = tokens[pos++];
-      left = { kind: 'bin', op, left, right: product() };
+      left = { kind: 'bin', op: op!, left, right: product() };
     }
     return left;
   }
@@ -100,7 +100,7 @@ function countdownReference(input: VerifyInput): CountdownProblem {
 /** The last `Answer:` line of a trace, or null. */
 export function extractAnswerLine(text: string): string | null {
   const all = [...text.matchAll(/^\s*Answer\s*:\s*(.*)$/gim)];
-  return all.length ? all[all.length - 1][1].trim() : null;
+  return all.length ? all[all.length - 1]![1]!.trim() : null;
 }
 
 export function verifyCountdown(problem: CountdownProblem, text: string): Verdict {

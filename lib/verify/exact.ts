@@ -16,7 +16,7 @@ export type AnswerSource = 'auto' | 'answer-line' | 'whole';
 export function lastAnswerLine(text: string): string | null {
   const lines = [...text.matchAll(/^[ \t>*_#-]*(?:final\s+)?answer[ \t*_]*:[ \t*_]*(.*)$/gim)];
   if (!lines.length) return null;
-  return lines[lines.length - 1][1].replace(/[ \t*_]+$/, '').trim();
+  return lines[lines.length - 1]![1]!.replace(/[ \t*_]+$/, '').trim();
 }
 
 export function extractAnswerText(text: string, source: AnswerSource): string | null {

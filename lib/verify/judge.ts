@@ -67,7 +67,7 @@ export interface JudgeReply {
  */
 export function parseJudgeReply(reply: string): JudgeReply {
   const verdicts = [...reply.matchAll(/verdict[\s*_`]*[:=][\s*_`]*(pass(?:ed)?|fail(?:ed)?|correct|incorrect)\b/gi)];
-  const last = verdicts[verdicts.length - 1]?.[1].toLowerCase();
+  const last = verdicts[verdicts.length - 1]?.[1]!.toLowerCase();
   const verdict = last === undefined ? null : last.startsWith('pass') || last === 'correct' ? 'PASS' : 'FAIL';
   const scores = [...reply.matchAll(/score[\s*_`]*[:=][\s*_`]*(-?\d+(?:\.\d+)?)\s*(?:(\/)\s*(\d+(?:\.\d+)?)|(%))?/gi)];
   const s = scores[scores.length - 1];

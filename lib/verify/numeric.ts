@@ -18,7 +18,7 @@ export const NUMERIC_VERSION = '2';
 /** A number in the reader's standard form (`-40/9`, `1000.99`) as a rational, or null. */
 function rationalOf(value: string): Rational | null {
   const [num, den] = value.split('/');
-  const r = parseDecimal(num);
+  const r = parseDecimal(num!);
   if (!r || den === undefined) return r;
   return ratDiv(r, rational(BigInt(den)));
 }
@@ -72,15 +72,15 @@ export function extractNumericAnswer(text: string): Rational | null {
   const marker = text.lastIndexOf('####');
   if (marker >= 0) {
     const after = findNumbers(text.slice(marker + 4));
-    if (after.length) return after[0];
+    if (after.length) return after[0]!;
   }
   const boxed = lastBoxed(text);
   if (boxed !== null) {
     const inBox = findNumbers(boxed);
-    if (inBox.length) return inBox[inBox.length - 1];
+    if (inBox.length) return inBox[inBox.length - 1]!;
   }
   const all = findNumbers(text);
-  return all.length ? all[all.length - 1] : null;
+  return all.length ? all[all.length - 1]! : null;
 }
 
 /** The gold number of a reference: `{answer}` or the value itself, a number or a string (a GSM8K solution too). */

@@ -142,7 +142,7 @@ const JOB_ID = /^([A-Za-z0-9._-]+)\/round-(\d+)\/job-(\d+)$/;
 export function parseJobId(jobId: string): { tag: JobTag; index: number } {
   const m = JOB_ID.exec(jobId);
   if (!m) throw new Error(`'${jobId}' is not a command-trainer job id (expected <run>/round-<n>/job-<k>)`);
-  return { tag: { runId: m[1], round: Number(m[2]) }, index: Number(m[3]) };
+  return { tag: { runId: m[1]!, round: Number(m[2]) }, index: Number(m[3]) };
 }
 
 export function jobDir(workdir: string, jobId: string): JobFiles {

@@ -58,7 +58,7 @@ export function createSlurmLauncher(options: SlurmLauncherOptions, env: NodeJS.P
     if (out.code !== 0) throw commandFailure('squeue', out);
     const comment = slurmComment(record);
     const line = out.stdout.split('\n').find((l) => l.split('|')[1]?.trim() === comment);
-    return line ? line.split('|')[0].trim() : null;
+    return line ? line.split('|')[0]!.trim() : null;
   }
 
   return {

@@ -23,11 +23,11 @@ export function extractProgram(text: string, language: CodeLanguage): string {
   const fence = /```[ \t]*([\w+#.-]*)[^\n]*\n([\s\S]*?)```/g;
   let last = 0;
   for (const m of text.matchAll(fence)) {
-    blocks.push({ tag: m[1].toLowerCase(), code: m[2] });
+    blocks.push({ tag: m[1]!.toLowerCase(), code: m[2]! });
     last = m.index + m[0].length;
   }
   const open = text.slice(last).match(/```[ \t]*([\w+#.-]*)[^\n]*\n([\s\S]*)$/);
-  if (open) blocks.push({ tag: open[1].toLowerCase(), code: open[2] });
+  if (open) blocks.push({ tag: open[1]!.toLowerCase(), code: open[2]! });
   const pick =
     blocks.findLast((b) => TAGS[language].includes(b.tag)) ?? blocks.findLast((b) => b.tag === '') ?? blocks[blocks.length - 1];
   return pick ? pick.code : text.trim() + '\n';

@@ -129,7 +129,7 @@ export function createCodeVerifier(options: CodeVerifierOptions = {}): Verifier 
     for (const r of reports) {
       if ('program' in r && r.program === 'error') programError = r.error;
       // Each test is reported once; should a second report appear, a failure is never overwritten by a pass.
-      if ('test' in r && r.test >= 0 && r.test < outcomes.length && !outcomes[r.test].why) {
+      if ('test' in r && r.test >= 0 && r.test < outcomes.length && !outcomes[r.test]!.why) {
         outcomes[r.test] = r.ok ? { ok: true } : { ok: false, why: r.error || 'failed' };
       }
     }
@@ -192,7 +192,7 @@ export function createCodeVerifier(options: CodeVerifierOptions = {}): Verifier 
       const passed = outcomes.filter((o) => o.ok).length;
       const total = outcomes.length;
       const firstFailure = outcomes.findIndex((o) => !o.ok);
-      const because = firstFailure >= 0 && !prefix ? `; test ${firstFailure + 1} failed: ${outcomes[firstFailure].why ?? 'failed'}` : '';
+      const because = firstFailure >= 0 && !prefix ? `; test ${firstFailure + 1} failed: ${outcomes[firstFailure]!.why ?? 'failed'}` : '';
       return {
         score: total ? passed / total : 0,
         correct: total > 0 && passed === total,

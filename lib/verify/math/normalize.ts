@@ -121,9 +121,9 @@ export function normalizeMathAnswer(raw: string): string {
   s = s.replace(/^[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?'*\\in(?![a-zA-Z])(?!.*=)/, '');
   if (thousands) s = s.replace(/,/g, '');
   const mixed = s.match(/^(-?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$/);
-  if (mixed) s = `${mixed[1]}\\frac{${BigInt(mixed[2]) * BigInt(mixed[4]) + BigInt(mixed[3])}}{${mixed[4]}}`;
+  if (mixed) s = `${mixed[1]}\\frac{${BigInt(mixed[2]!) * BigInt(mixed[4]!) + BigInt(mixed[3]!)}}{${mixed[4]}}`;
   s = s.replace(/(^|[^\d])\.(\d)/g, (_m, before: string, digit: string) => `${before}0.${digit}`);
   const choice = s.match(/^\(([A-Ea-e])\)$/);
-  if (choice) s = choice[1].toUpperCase();
+  if (choice) s = choice[1]!.toUpperCase();
   return s;
 }

@@ -125,7 +125,7 @@ export function proportional(a: Boxed, b: Boxed, positiveOnly: boolean): boolean
   if (variables.length === 0) return false;
   const pairs = probe(a, b, variables, 8).filter(([x, y]) => Math.abs(y) > 1e-9 && Math.abs(x) > 1e-9);
   if (pairs.length < 3) return false;
-  const k = pairs[0][0] / pairs[0][1];
+  const k = pairs[0]![0] / pairs[0]![1];
   if (positiveOnly && k <= 0) return false;
   return pairs.every(([x, y]) => close(x / y, k, 1e-6));
 }

@@ -62,14 +62,14 @@ async function detectLayout(): Promise<Layout | null> {
   for (const line of ownCgroups.trim().split('\n')) {
     const [, controllers, path] = line.split(/:(.*?):/);
     if (path === undefined) continue;
-    for (const c of controllers === '' ? [''] : controllers.split(',')) own.set(c, path);
+    for (const c of controllers === '' ? [''] : controllers!.split(',')) own.set(c, path);
   }
   const mounts = mountinfo
     .trim()
     .split('\n')
     .map(function parseMount(line) {
       const [pre, post = ''] = line.split(' - ');
-      const fields = pre.split(' ');
+      const fields = pre!.split(' ');
       const [fstype, , superOptions = ''] = post.split(' ');
       return { root: fields[3], point: fields[4], fstype, options: superOptions.split(',') };
     });
@@ -77,7 +77,7 @@ async function detectLayout(): Promise<Layout | null> {
   // cgroup v2, when memory and pids are enabled for our own cgroup's children.
   const unified = mounts.find((m) => m.fstype === 'cgroup2');
   if (unified && own.has('')) {
-    const parent = ownDirectory(unified.point, unified.root, own.get('')!);
+    const parent = ownDirectory(unified.point!, unified.root!, own.get('')!);
     const enabled = (await readText(join(parent, 'cgroup.subtree_control')))?.trim().split(/\s+/) ?? [];
     if (enabled.includes('memory') && enabled.includes('pids') && (await canCreateIn(parent))) {
       return { version: 'v2', hierarchies: [{ parent, controllers: ['memory', 'pids'] }] };
@@ -89,7 +89,7 @@ async function detectLayout(): Promise<Layout | null> {
   for (const controller of ['memory', 'pids'] as const) {
     const mount = mounts.find((m) => m.fstype === 'cgroup' && m.options.includes(controller));
     if (!mount) return null;
-    const candidates = [ownDirectory(mount.point, mount.root, own.get(controller) ?? '/'), mount.point];
+    const candidates = [ownDirectory(mount.point!, mount.root!, own.get(controller) ?? '/'), mount.point!];
     let parent: string | undefined;
     for (const candidate of candidates) {
       if (await canCreateIn(candidate)) {

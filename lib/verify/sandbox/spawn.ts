@@ -94,7 +94,7 @@ export async function runWithTools(tools: SandboxTools, request: SandboxRequest,
   for (const name of Object.keys(request.files)) {
     if (!FILE_NAME.test(name)) throw new SandboxError(`sandbox file name ${JSON.stringify(name)} is not a plain file name`);
   }
-  if (!request.command.length || !request.command[0].startsWith('/')) {
+  if (!request.command.length || !request.command[0]!.startsWith('/')) {
     throw new SandboxError(`sandbox command must start with an absolute path, got ${JSON.stringify(request.command[0])}`);
   }
   request.signal?.throwIfAborted();
