@@ -46,7 +46,7 @@ export function plainNumber(written: string): string | null {
 function before(text: string, at: number): string {
   let i = at - 1;
   while (i >= 0 && (text[i] === ' ' || text[i] === '\t')) i--;
-  return i >= 0 ? text[i] : '';
+  return i >= 0 ? text[i]! : '';
 }
 
 function numbersOf(text: string): PlainNumber[] {
@@ -61,7 +61,7 @@ function numbersOf(text: string): PlainNumber[] {
       sign = '';
     }
     const negative = (sign.trim() === '-' || sign.trim() === '−') !== (m[3] !== undefined);
-    const unsigned = plainNumber(m[4]);
+    const unsigned = plainNumber(m[4]!);
     const value = unsigned === null ? null : `${negative ? '-' : ''}${unsigned}${m[5] !== undefined ? `/${m[5]}` : ''}`;
     let end = m.index + m[0].length;
     const percent = text.slice(end).match(PERCENT);
@@ -72,8 +72,8 @@ function numbersOf(text: string): PlainNumber[] {
       written: text.slice(start, end),
       value,
       percent: percent !== null,
-      whole: m[5] === undefined && /^\d{1,3}(?:[ ,]\d{3})*$|^\d+$/.test(m[4]),
-      fraction: m[5] !== undefined && /^\d+$/.test(m[4]),
+      whole: m[5] === undefined && /^\d{1,3}(?:[ ,]\d{3})*$|^\d+$/.test(m[4]!),
+      fraction: m[5] !== undefined && /^\d+$/.test(m[4]!),
     });
   }
   return found;
@@ -82,7 +82,7 @@ function numbersOf(text: string): PlainNumber[] {
 /** `whole numerator/denominator` as one fraction, or null when it is no proper mixed number (`11 6/6`, `4 4/0`). */
 function mixedValue(whole: string, fraction: string): string | null {
   const negative = whole.startsWith('-');
-  const [num, den] = fraction.split('/').map((part) => BigInt(part));
+  const [num, den] = fraction.split('/').map((part) => BigInt(part)) as [bigint, bigint];
   if (den === 0n || num >= den) return null;
   const value = BigInt(negative ? whole.slice(1) : whole) * den + num;
   return `${negative ? '-' : ''}${value}/${den}`;
@@ -99,7 +99,7 @@ export function readNumbers(text: string): PlainNumber[] {
   const numbers = numbersOf(text);
   const out: PlainNumber[] = [];
   for (let i = 0; i < numbers.length; i++) {
-    const n = numbers[i];
+    const n = numbers[i]!;
     const next = numbers[i + 1];
     const gap = next ? text.slice(n.end, next.start) : '';
     const mixed =
@@ -115,8 +115,8 @@ export function readNumbers(text: string): PlainNumber[] {
 /** A standard-form value with its percent applied: `28` → `28/100`, `40/9` → `40/900`. */
 export function percentValue(value: string): string {
   const [num, den] = value.split('/');
-  const digits = num.replace(/^-/, '').split('.')[1]?.length ?? 0;
-  const scaledNum = BigInt(num.replace('.', ''));
+  const digits = num!.replace(/^-/, '').split('.')[1]?.length ?? 0;
+  const scaledNum = BigInt(num!.replace('.', ''));
   const scaledDen = BigInt(den ?? '1') * 10n ** BigInt(digits) * 100n;
   return `${scaledNum}/${scaledDen}`;
 }

@@ -38,7 +38,7 @@ export function splitTopLevel(text: string, separator: string | RegExp): string[
   let from = 0;
   const sticky = typeof separator === 'string' ? null : new RegExp(separator.source, 'y');
   for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
+    const ch = text[i]!;
     if (ch === '\\' && (text[i + 1] === '{' || text[i + 1] === '}')) {
       depth += text[i + 1] === '{' ? 1 : -1;
       i++;
@@ -70,8 +70,8 @@ export function splitTopLevel(text: string, separator: string | RegExp): string[
 function wholeGroup(text: string): boolean {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
-    if ('([{'.includes(text[i])) depth++;
-    else if (')]}'.includes(text[i]) && --depth === 0) return i === text.length - 1;
+    if ('([{'.includes(text[i]!)) depth++;
+    else if (')]}'.includes(text[i]!) && --depth === 0) return i === text.length - 1;
   }
   return false;
 }
@@ -85,7 +85,7 @@ function relationOf(text: string): Node | null {
   for (;;) {
     const parts = splitTopLevel(rest, RELATION);
     if (parts.length === 1) break;
-    const head = parts[0];
+    const head = parts[0]!;
     pieces.push(head);
     const op = rest.slice(head.length).match(new RegExp(`^(?:${RELATION.source})`))![0];
     ops.push(op);
@@ -105,8 +105,8 @@ function relationOf(text: string): Node | null {
 
 function matrixOf(text: string): Node | null {
   const m = text.match(/^[([]?\\begin\{([pbvBV]?matrix|array)\}(?:\{[^}]*\})?(.*)\\end\{\1\}[)\]]?$/s);
-  if (m && !m[2].includes('\\begin{')) {
-    const rows = m[2].split(/\\\\/).filter((row) => row.trim().length > 0);
+  if (m && !m[2]!.includes('\\begin{')) {
+    const rows = m[2]!.split(/\\\\/).filter((row) => row.trim().length > 0);
     return { kind: 'matrix', rows: rows.map((row) => row.split('&')) };
   }
   if (text.includes('\\begin{')) {
@@ -120,7 +120,7 @@ function matrixOf(text: string): Node | null {
 function plusMinusOf(text: string): Node | null {
   const parts = splitTopLevel(text, /\\(?:pm|mp)(?![a-zA-Z])/);
   if (parts.length !== 2) return null;
-  const minusFirst = text.slice(parts[0].length).startsWith('\\mp');
+  const minusFirst = text.slice(parts[0]!.length).startsWith('\\mp');
   const [plus, minus] = [`${parts[0]}+${parts[1]}`, `${parts[0]}-${parts[1]}`];
   return { kind: 'set', items: minusFirst ? [minus, plus] : [plus, minus], braces: false };
 }
@@ -161,9 +161,9 @@ function structure(text: string): Node {
     const inner = text.slice(2, -2);
     return { kind: 'set', items: inner === '' ? [] : splitTopLevel(inner, ','), braces: true };
   }
-  if ('(['.includes(text[0]) && ')]'.includes(text[text.length - 1]) && wholeGroup(text)) {
+  if ('(['.includes(text[0]!) && ')]'.includes(text[text.length - 1]!) && wholeGroup(text)) {
     const items = splitTopLevel(text.slice(1, -1), ',');
-    if (items.length > 1) return { kind: 'tuple', open: text[0], close: text[text.length - 1], items };
+    if (items.length > 1) return { kind: 'tuple', open: text[0]!, close: text[text.length - 1]!, items };
   }
   if (list.length > 1) return { kind: 'set', items: list, braces: false };
   return plusMinusOf(text) ?? { kind: 'scalar', text };
@@ -181,14 +181,14 @@ const isEquation = (n: Node): n is Extract<Node, { kind: 'relation' }> => n.kind
 function relationAsInterval(n: Extract<Node, { kind: 'relation' }>): Node | null {
   const less = (o: string) => o === '<' || o === '\\leq';
   const more = (o: string) => o === '>' || o === '\\geq';
-  if (n.ops.length === 2 && nameLike(n.parts[1])) {
+  if (n.ops.length === 2 && nameLike(n.parts[1]!)) {
     const bounds = n.ops.every(less)
-      ? { lo: n.parts[0], hi: n.parts[2], open: n.ops[0] === '<', close: n.ops[1] === '<' }
+      ? { lo: n.parts[0]!, hi: n.parts[2]!, open: n.ops[0] === '<', close: n.ops[1] === '<' }
       : n.ops.every(more)
-        ? { lo: n.parts[2], hi: n.parts[0], open: n.ops[1] === '>', close: n.ops[0] === '>' }
+        ? { lo: n.parts[2]!, hi: n.parts[0]!, open: n.ops[1] === '>', close: n.ops[0] === '>' }
         : null;
     if (!bounds) return null;
-    if (/^\|.*\|$/.test(n.parts[1].trim())) return absoluteBetween(bounds);
+    if (/^\|.*\|$/.test(n.parts[1]!.trim())) return absoluteBetween(bounds);
     return { kind: 'tuple', open: bounds.open ? '(' : '[', close: bounds.close ? ')' : ']', items: [bounds.lo, bounds.hi] };
   }
   return null;
@@ -230,7 +230,7 @@ function difference(n: Extract<Node, { kind: 'relation' }>): string {
 
 function relationsEquivalent(a: Extract<Node, { kind: 'relation' }>, b: Extract<Node, { kind: 'relation' }>, options: CompareOptions): boolean {
   if (isEquation(a) && isEquation(b)) {
-    if (nameLike(a.parts[0]) && nameLike(b.parts[0])) return equivalentText(a.parts[a.parts.length - 1], b.parts[b.parts.length - 1], options);
+    if (nameLike(a.parts[0]!) && nameLike(b.parts[0]!)) return equivalentText(a.parts[a.parts.length - 1]!, b.parts[b.parts.length - 1]!, options);
     const da = parseLatex(difference(a));
     const db = parseLatex(difference(b));
     return !!da && !!db && proportional(da, db, false);
@@ -248,9 +248,9 @@ function relationsEquivalent(a: Extract<Node, { kind: 'relation' }>, b: Extract<
   const ob = oriented(b);
   const samePairs = (xs: typeof oa, ys: typeof oa) =>
     xs.every((x, i) => {
-      const y = ys[i];
+      const y = ys[i]!;
       if (x.strict !== y.strict || x.neq !== y.neq) return false;
-      if (x.order.every((part, k) => equivalentText(part, y.order[k], options))) return true;
+      if (x.order.every((part, k) => equivalentText(part!, y.order[k]!, options))) return true;
       const fx = parseLatex(x.f);
       const fy = parseLatex(y.f);
       return !!fx && !!fy && proportional(fx, fy, !x.neq);
@@ -261,19 +261,19 @@ function relationsEquivalent(a: Extract<Node, { kind: 'relation' }>, b: Extract<
 function nodesEquivalent(gold: Node, pred: Node, options: CompareOptions): boolean {
   // Relations against values: a predicted `x = 3` is its value; a reference `k = 3` too when `k` is a name.
   if (pred.kind === 'relation' && gold.kind !== 'relation') {
-    if (isEquation(pred)) return nodesEquivalent(gold, structure(pred.parts[pred.parts.length - 1]), options);
+    if (isEquation(pred)) return nodesEquivalent(gold, structure(pred.parts[pred.parts.length - 1]!), options);
     const interval = options.setRelations ? relationAsInterval(pred) : null;
     return interval ? nodesEquivalent(gold, interval, options) : false;
   }
   if (gold.kind === 'relation' && pred.kind !== 'relation') {
-    if (isEquation(gold) && nameLike(gold.parts[gold.parts.length - 2])) return nodesEquivalent(structure(gold.parts[gold.parts.length - 1]), pred, options);
+    if (isEquation(gold) && nameLike(gold.parts[gold.parts.length - 2]!)) return nodesEquivalent(structure(gold.parts[gold.parts.length - 1]!), pred, options);
     const interval = relationAsInterval(gold);
     return interval ? nodesEquivalent(interval, pred, options) : false;
   }
   if (gold.kind === 'relation' && pred.kind === 'relation') return relationsEquivalent(gold, pred, options);
   // A bare list against a tuple: in order.
   if (gold.kind === 'tuple' && pred.kind === 'set' && !pred.braces && gold.open === '(' && gold.close === ')') {
-    return gold.items.length === pred.items.length && gold.items.every((item, i) => equivalentText(item, pred.items[i], options));
+    return gold.items.length === pred.items.length && gold.items.every((item, i) => equivalentText(item, pred.items[i]!, options));
   }
   if (pred.kind === 'tuple' && gold.kind === 'set' && !gold.braces) return nodesEquivalent(pred, gold, options);
   if (gold.kind !== pred.kind) return false;
@@ -284,7 +284,7 @@ function nodesEquivalent(gold: Node, pred: Node, options: CompareOptions): boole
       const p = pred as typeof gold;
       return (
         gold.open === p.open && gold.close === p.close && gold.items.length === p.items.length &&
-        gold.items.every((item, i) => equivalentText(item, p.items[i], options))
+        gold.items.every((item, i) => equivalentText(item, p.items[i]!, options))
       );
     }
     case 'set':
@@ -294,7 +294,7 @@ function nodesEquivalent(gold: Node, pred: Node, options: CompareOptions): boole
       const p = pred as typeof gold;
       return (
         gold.rows.length === p.rows.length &&
-        gold.rows.every((row, i) => row.length === p.rows[i].length && row.every((cell, j) => equivalentText(cell, p.rows[i][j], options)))
+        gold.rows.every((row, i) => row.length === p.rows[i]!.length && row.every((cell, j) => equivalentText(cell, p.rows[i]![j]!, options)))
       );
     }
     case 'relation':
@@ -333,7 +333,7 @@ const PERCENT_ANSWER = /^[^,;]*\d\s*(?:\\?%|\\text\{\s*(?:\\?%|percent)\s*\}|\s(
 export function mathAnswerKey(answer: string): string {
   const normalised = normalizeMathAnswer(answer);
   const node = structure(normalised);
-  const text = node.kind === 'relation' && isEquation(node) ? normalizeMathAnswer(node.parts[node.parts.length - 1]) : normalised;
+  const text = node.kind === 'relation' && isEquation(node) ? normalizeMathAnswer(node.parts[node.parts.length - 1]!) : normalised;
   const json = /^[-\d.\\{}frac/]+$/.test(text) ? parseLatex(text)?.json : undefined;
   const exact = rationalOf(json);
   return exact ?? text;

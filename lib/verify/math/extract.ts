@@ -74,7 +74,7 @@ function boxedSpans(text: string): Span[] {
  */
 export function lastBoxed(text: string): string | null {
   const spans = boxedSpans(text);
-  return spans.length ? spans[spans.length - 1].content : null;
+  return spans.length ? spans[spans.length - 1]!.content : null;
 }
 
 /**
@@ -97,12 +97,12 @@ function lastGroup(text: string, spans: Span[]): Span | null {
   if (spans.length === 0) return null;
   let k = spans.length - 1;
   while (k > 0) {
-    const between = text.slice(spans[k - 1].end, spans[k].start);
+    const between = text.slice(spans[k - 1]!.end, spans[k]!.start);
     if (between.length > 40 || !CONNECTOR.test(between)) break;
     k--;
   }
   const group = spans.slice(k);
-  return { content: group.map((s) => s.content).join(', '), start: group[group.length - 1].start, end: group[group.length - 1].end };
+  return { content: group.map((s) => s.content).join(', '), start: group[group.length - 1]!.start, end: group[group.length - 1]!.end };
 }
 
 /** `$...$`, `$$...$$`, `\(...\)`, `\[...\]`, in order; `\$` is a dollar sign, not a delimiter. */
@@ -110,7 +110,7 @@ export function latexSpans(text: string): Span[] {
   const spans: Span[] = [];
   const re = /\$\$([\s\S]+?)\$\$|(?<!\\)\$((?:\\\$|[^$\n])+?)(?<!\\)\$|\\\(([^\n]+?)\\\)|\\\[([\s\S]+?)\\\]/g;
   for (const m of text.matchAll(re)) {
-    const content = m[1] ?? m[2] ?? m[3] ?? m[4];
+    const content = (m[1] ?? m[2] ?? m[3] ?? m[4])!;
     if (content.trim()) spans.push({ content, start: m.index, end: m.index + m[0].length });
   }
   return spans;
@@ -141,10 +141,10 @@ function expressionText(numbers: PlainNumber[], ops: string[]): string | null {
     // `4 0/0`, `11 6/6`: no number, kept as written so that it equals no finite value.
     return numbers.map((n) => n.written.replace(/\s*(?:\\?%|percentage|percent|pct)$/, '')).join(' ');
   }
-  const last = numbers[numbers.length - 1];
+  const last = numbers[numbers.length - 1]!;
   if (numbers.length === 1) return last.percent ? percentValue(last.value!) : last.value;
   const op = (o: string) => (o === '×' ? '*' : o === '÷' ? '/' : o === '−' ? '-' : o);
-  const joined = numbers.map((n, i) => (i ? op(ops[i - 1]) : '') + (n.value!.includes('/') ? `(${n.value})` : n.value)).join('');
+  const joined = numbers.map((n, i) => (i ? op(ops[i - 1]!) : '') + (n.value!.includes('/') ? `(${n.value})` : n.value)).join('');
   return last.percent ? `(${joined})/100` : joined;
 }
 
@@ -157,17 +157,17 @@ function expressionCandidate(text: string): Candidate | null {
   const numbers = readNumbers(masked);
   let last: Candidate | null = null;
   for (let i = 0; i < numbers.length; ) {
-    const group = [numbers[i]];
+    const group = [numbers[i]!];
     const ops: string[] = [];
     let j = i + 1;
-    for (; j < numbers.length && !group[group.length - 1].percent; j++) {
-      const op = masked.slice(numbers[j - 1].end, numbers[j].start).match(OPERATOR);
-      if (!op || numbers[j].value === null || /^[-−+]/.test(numbers[j].written)) break;
-      group.push(numbers[j]);
-      ops.push(op[1]);
+    for (; j < numbers.length && !group[group.length - 1]!.percent; j++) {
+      const op = masked.slice(numbers[j - 1]!.end, numbers[j]!.start).match(OPERATOR);
+      if (!op || numbers[j]!.value === null || /^[-−+]/.test(numbers[j]!.written)) break;
+      group.push(numbers[j]!);
+      ops.push(op[1]!);
     }
     const answer = expressionText(group, ops);
-    if (answer !== null) last = { answer, mode: 'expression', at: group[0].start };
+    if (answer !== null) last = { answer, mode: 'expression', at: group[0]!.start };
     i = j;
   }
   return last;
@@ -203,7 +203,7 @@ function phraseAnswer(rest: string): string | null {
 function finalAnswerCandidate(text: string): Candidate | null {
   const phrases = [...text.matchAll(/\b(?:final\s+answer(?:\s*\**\s*:)?(?:\s*the\s+final\s+answer)?\s*(?:is\b)?|answer\s+is\b|answer\s*\**\s*:)\s*\**\s*:?/gi)];
   for (let k = phrases.length - 1; k >= 0; k--) {
-    const at = phrases[k].index + phrases[k][0].length;
+    const at = phrases[k]!.index + phrases[k]![0].length;
     const found = phraseAnswer(text.slice(at));
     if (found) return { answer: found, mode: 'final-answer', at };
   }
