@@ -57,7 +57,7 @@ const requests = (from: number, to: number, suffix = (_i: number) => ''): KeyedS
 
 async function submit(keyed: KeyedSampleRequest[], metadata?: Record<string, string>) {
   const [jsonl] = splitBatchFiles(batchInputLines(keyed));
-  const file = await client.files.create({ file: await toFile(Buffer.from(jsonl), 'requests.jsonl'), purpose: 'batch' });
+  const file = await client.files.create({ file: await toFile(Buffer.from(jsonl!), 'requests.jsonl'), purpose: 'batch' });
   return client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata });
 }
 
@@ -111,7 +111,7 @@ describe('a batch of sample requests', () => {
     expect(batch.failed_at ?? batch.expired_at ?? batch.cancelled_at ?? null).toBeNull();
 
     const [output] = await resultFiles(batch);
-    const lines = output.text.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = output!.text.trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(12);
     for (const line of lines) {
       expect(Object.keys(line).sort()).toEqual(['custom_id', 'error', 'id', 'response']);
@@ -120,12 +120,12 @@ describe('a batch of sample requests', () => {
       expect(line.response.body.choices).toHaveLength(SAMPLES);
     }
     expect(lines.map((l) => l.custom_id).sort()).toEqual(keyed.map((k) => k.key).sort());
-    const results = parseBatchResults([output], askedOf(keyed));
+    const results = parseBatchResults([output!], askedOf(keyed));
     expect(results.succeeded.size).toBe(12);
     expect(results.failed.size + results.missing.length + results.unexpected.length).toBe(0);
     // The answers are the model's: a seeded batch line answers what the same live request answers.
-    const live = await client.chat.completions.create({ model: 'countdown-mlp', messages: [{ role: 'user', content: formatPrompt(problems[3]) }], n: SAMPLES, temperature: 1, max_tokens: 256, seed: 3 });
-    expect(results.succeeded.get(keyed[3].key)!.samples.map((s) => s.text)).toEqual(live.choices.map((c) => c.message.content));
+    const live = await client.chat.completions.create({ model: 'countdown-mlp', messages: [{ role: 'user', content: formatPrompt(problems[3]!) }], n: SAMPLES, temperature: 1, max_tokens: 256, seed: 3 });
+    expect(results.succeeded.get(keyed[3]!.key)!.samples.map((s) => s.text)).toEqual(live.choices.map((c) => c.message.content));
     const tokens = [...results.succeeded.values()].reduce((s, r) => s + r.promptTokens + r.completionTokens, 0);
     expect(batch.usage?.total_tokens).toBe(tokens);
 
@@ -142,7 +142,7 @@ describe('a batch of sample requests', () => {
     expect(first.status).toBe('completed');
     expect(first.request_counts).toEqual({ total: 10, completed: 6, failed: 4 });
     const files = await resultFiles(first);
-    const errorLines = files[1].text.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const errorLines = files[1]!.text.trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(errorLines.map((l) => l.custom_id).sort()).toEqual([...flaky].sort());
     expect(errorLines[0]).toMatchObject({ error: null, response: { status_code: 500, body: { error: { type: 'server_error' } } } });
 
@@ -246,7 +246,7 @@ describe('bad input', () => {
     const text = JSON.stringify({ custom_id: 'bad-n', method: 'POST', url: '/v1/chat/completions', body: { model: 'countdown-mlp', n: 0, messages: [{ role: 'user', content: 'x' }] } });
     const batch = await waitFor((await client.batches.create({ input_file_id: (await upload(text)).id, endpoint: '/v1/chat/completions', completion_window: '24h' })).id);
     expect(batch).toMatchObject({ status: 'completed', request_counts: { total: 1, completed: 0, failed: 1 }, output_file_id: null });
-    const [line] = (await resultFiles(batch))[0].text.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const [line] = (await resultFiles(batch))[0]!.text.trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(line).toMatchObject({ custom_id: 'bad-n', response: { status_code: 400, body: { error: { param: 'n' } } } });
     const results = parseBatchResults(await resultFiles(batch), new Map([['bad-n', 1]]));
     expect(resubmission(results, new Map(), 3)).toMatchObject({ resubmit: [], givenUp: [{ key: 'bad-n', statusCode: 400, retryable: false }] });
@@ -269,7 +269,7 @@ describe('bad input', () => {
     const all = (await client.batches.list({ limit: 100 })).data;
     expect(all.length).toBeGreaterThan(5);
     expect(all.map((b) => b.id)).toEqual([...all.map((b) => b.id)].sort().reverse());
-    const page = await client.batches.list({ limit: 2, after: all[1].id });
-    expect(page.data.map((b) => b.id)).toEqual([all[2].id, all[3].id]);
+    const page = await client.batches.list({ limit: 2, after: all[1]!.id });
+    expect(page.data.map((b) => b.id)).toEqual([all[2]!.id, all[3]!.id]);
   });
 });

@@ -32,13 +32,13 @@ beforeAll(async () => {
     roundId: round.id, problemId, purpose: 'train', strategy: 'sample', sampleIndex, model: 'm', text, error,
   });
   const ids = await insertTracesReturningIds([
-    trace(p1, 0, 'so \\boxed{0.5}'),
-    trace(p2, 0, 'so $x = 3$.'), // version 1 found no answer here: no \boxed{}, no "answer is"
-    trace(p2, 1, 'I think 4'),
-    trace(p2, 2, '', 'model server timed out'),
+    trace(p1!, 0, 'so \\boxed{0.5}'),
+    trace(p2!, 0, 'so $x = 3$.'), // version 1 found no answer here: no \boxed{}, no "answer is"
+    trace(p2!, 1, 'I think 4'),
+    trace(p2!, 2, '', 'model server timed out'),
   ]);
   await insertVerdicts(database.db, [
-    { traceId: ids[1], verifier: 'math', verifierVersion: '1', score: 0, correct: false, answer: null, detail: 'no final answer' },
+    { traceId: ids[1]!, verifier: 'math', verifierVersion: '1', score: 0, correct: false, answer: null, detail: 'no final answer' },
   ]);
 }, 120_000);
 
@@ -66,7 +66,7 @@ describe('flywheel reverify', () => {
     expect(current.some((v) => v.detail.startsWith('no answer: model server timed out'))).toBe(true);
     const old = await database.db.select().from(verdicts).where(eq(verdicts.verifierVersion, '1'));
     expect(old).toHaveLength(1);
-    expect(old[0].correct).toBe(false);
+    expect(old[0]!.correct).toBe(false);
 
     const again = await runFlywheel(['reverify', runId, '--json'], env);
     expect(again.code, again.stderr).toBe(0);

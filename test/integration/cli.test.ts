@@ -63,7 +63,7 @@ async function status(runId: string) {
   expect(res.code, res.stderr).toBe(0);
   const lines = res.stdout.trim().split('\n');
   expect(lines).toHaveLength(1);
-  return JSON.parse(lines[0]) as {
+  return JSON.parse(lines[0]!) as {
     state: string;
     rounds: Array<{ round: number; stage: string; planned: number; traces: number; verified: number; fineTuneJobs: number }>;
   };
@@ -118,7 +118,7 @@ describe('the flywheel CLI', () => {
     expect(queue.pollers ?? []).toHaveLength(0);
     // The migrations ran on the given database.
     const [tables] = (await db.db.execute(sql`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'flywheel'`)).rows as Array<{ n: number }>;
-    expect(tables.n).toBeGreaterThan(5);
+    expect(tables!.n).toBeGreaterThan(5);
   });
 
   it('a bad config exits 2, names each wrong field with its line, and writes nothing', async () => {
@@ -148,7 +148,7 @@ describe('the flywheel CLI', () => {
     expect(started.code, started.stderr).toBe(0);
     const lines = started.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
-    const printed = JSON.parse(lines[0]) as Record<string, unknown>;
+    const printed = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(Object.keys(printed)).toEqual(['runId']);
     const runId = printed.runId as string;
     expect(runId).toMatch(/^cli-contract-\d{8}-\d{6}-[0-9a-f]{4}$/);
@@ -205,7 +205,7 @@ describe('the flywheel CLI', () => {
     runs.push(runId);
     await waitFor('round 0 under way', async () => {
       const rows = (await db.db.execute(sql`SELECT count(*)::int AS n FROM flywheel.traces t JOIN flywheel.rounds r ON r.id = t.round_id WHERE r.run_id = ${runId}`)).rows as Array<{ n: number }>;
-      return rows[0].n > 0;
+      return rows[0]!.n > 0;
     });
     const stopped = await cli(['stop', runId]);
     expect(stopped.code, stopped.stderr).toBe(0);

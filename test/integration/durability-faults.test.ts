@@ -160,9 +160,9 @@ durability: {activityAttempts: 20, retryInitialIntervalMs: 100, retryMaxInterval
                    JOIN flywheel.verdicts v ON v.trace_id = t.id
                    WHERE r.run_id = ${runId} AND t.error IS NOT NULL AND (v.correct OR v.detail NOT LIKE 'no answer: %'))::int AS bad_verdicts`,
     );
-    expect(stored.groups).toBe(stored.final_json);
-    expect(stored.groups, 'samples stored with an error').toBeGreaterThan(0);
-    expect(stored.bad_verdicts).toBe(0);
+    expect(stored!.groups).toBe(stored!.final_json);
+    expect(stored!.groups, 'samples stored with an error').toBeGreaterThan(0);
+    expect(stored!.bad_verdicts).toBe(0);
 
     await expectExactRun(db.db, runId, FAULTY, model.url);
   });
@@ -189,8 +189,8 @@ durability: {activityAttempts: 2, retryInitialIntervalMs: 100, retryMaxIntervalM
           FROM flywheel.rounds r JOIN flywheel.runs u ON u.id = r.run_id WHERE r.run_id = ${runId} AND r.index = 0`,
     );
     expect(rows).toMatchObject({ round: 'needs_attention', run: 'needs_attention' });
-    expect(rows.failure).toMatch(/generate/);
-    expect(rows.failure).toMatch(CONNECT_FAILED);
+    expect(rows!.failure).toMatch(/generate/);
+    expect(rows!.failure).toMatch(CONNECT_FAILED);
 
     // The current details, as the UI shows them (the SDK's built-in metadata query).
     const metadata = (await round.query<{ currentDetails: string }>('__temporal_workflow_metadata')) as { currentDetails: string };
@@ -221,6 +221,6 @@ durability: {activityAttempts: 2, retryInitialIntervalMs: 100, retryMaxIntervalM
       db.db,
       sql`SELECT stats -> 'attention' AS attention FROM flywheel.rounds WHERE run_id = ${runId} AND index = 0`,
     );
-    expect(final.attention).toBeNull();
+    expect(final!.attention).toBeNull();
   });
 });

@@ -103,7 +103,7 @@ describe('fine-tuning under worker failures: one trainer job per round', () => {
         async () => {
           if (proxy.held === 0) return undefined;
           const served = await servedJobs(model.url, runId);
-          return served.length === 1 ? served[0].id : undefined;
+          return served.length === 1 ? served[0]!.id : undefined;
         },
         { intervalMs: 50 },
       );

@@ -76,7 +76,7 @@ export async function expectExactRun(db: Db, runId: string, shape: RunShape, mod
   const planned = shape.train * shape.samplesPerProblem;
 
   const [run] = await rowsOf<{ status: string; task_set: string }>(db, sql`SELECT status, task_set FROM flywheel.runs WHERE id = ${runId}`);
-  expect(run.status).toBe('completed');
+  expect(run!.status).toBe('completed');
   const rounds = await rowsOf<{ index: number; status: string; stage: string; planned: number }>(
     db,
     sql`SELECT index, status, stage, planned FROM flywheel.rounds WHERE run_id = ${runId} ORDER BY index`,
@@ -110,9 +110,9 @@ export async function expectExactRun(db: Db, runId: string, shape: RunShape, mod
         CROSS JOIN generate_series(0, ${shape.samplesPerProblem - 1}) AS i(sample_index)
         LEFT JOIN flywheel.traces t ON t.round_id = r.id AND t.problem_id = p.id AND t.purpose = 'train'
           AND t.strategy = 'sample' AND t.sample_index = i.sample_index
-        WHERE r.run_id = ${runId} AND p.task_set = ${run.task_set} AND p.split = 'train' AND t.id IS NULL`,
+        WHERE r.run_id = ${runId} AND p.task_set = ${run!.task_set} AND p.split = 'train' AND t.id IS NULL`,
   );
-  expect(missing.n, 'train samples missing').toBe(0);
+  expect(missing!.n, 'train samples missing').toBe(0);
 
   // Verdicts: one per trace and verifier version, and a single verifier version in the run.
   const [verdicts] = await rowsOf<{ traces: number; unverified: number; duplicates: number; versions: number; verdicts: number }>(
@@ -125,8 +125,8 @@ export async function expectExactRun(db: Db, runId: string, shape: RunShape, mod
                (SELECT count(DISTINCT (verifier, verifier_version)) FROM v)::int AS versions,
                (SELECT count(*) FROM v)::int AS verdicts`,
   );
-  expect(verdicts).toEqual({ traces: verdicts.traces, unverified: 0, duplicates: 0, versions: 1, verdicts: verdicts.traces });
-  expect(verdicts.traces).toBe((shape.rounds + 1) * (planned + shape.test * ((shape.greedy ? 1 : 0) + shape.evalSamples)));
+  expect(verdicts).toEqual({ traces: verdicts!.traces, unverified: 0, duplicates: 0, versions: 1, verdicts: verdicts!.traces });
+  expect(verdicts!.traces).toBe((shape.rounds + 1) * (planned + shape.test * ((shape.greedy ? 1 : 0) + shape.evalSamples)));
 
   if (!shape.errorsAllowed) {
     const [errors] = await rowsOf<{ n: number }>(
@@ -134,7 +134,7 @@ export async function expectExactRun(db: Db, runId: string, shape: RunShape, mod
       sql`SELECT count(*)::int AS n FROM flywheel.traces t JOIN flywheel.rounds r ON r.id = t.round_id
           WHERE r.run_id = ${runId} AND t.error IS NOT NULL`,
     );
-    expect(errors.n, 'traces stored with an error').toBe(0);
+    expect(errors!.n, 'traces stored with an error').toBe(0);
   }
 
   // One trainer job per training round: recorded once, never superseded, and the only one the server has.

@@ -54,7 +54,7 @@ async function verdictInsertsRunning(): Promise<number> {
       WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
         AND query ILIKE 'insert into "flywheel"."verdicts"%'`)
   ).rows as Array<{ n: number }>;
-  return row.n;
+  return row!.n;
 }
 
 /** With no worker left, nothing advances: proof that the work was cut off, not finished by a survivor. */

@@ -53,7 +53,7 @@ describe('flywheel export', () => {
     expect(res.stderr).toContain(`${examples.length} examples of rounds 0-2 in ${n} parquet file(s)`);
 
     const read = await Promise.all(files.map((f) => readParquet(path.join(out, 'data', f))));
-    expect(read[0].columns).toEqual(['prompt', 'completion', 'system', 'trained_in_round', 'trained_model', 'trace_id', 'problem', 'sampled_by', 'sampled_in_round', 'strategy', 'rationalized', 'verifier_score']);
+    expect(read[0]!.columns).toEqual(['prompt', 'completion', 'system', 'trained_in_round', 'trained_model', 'trace_id', 'problem', 'sampled_by', 'sampled_in_round', 'strategy', 'rationalized', 'verifier_score']);
     const all = read.flatMap((r) => r.rows);
     expect(all).toHaveLength(examples.length);
     expect(read.slice(0, -1).every((r) => r.rows.length === 25)).toBe(true);
@@ -61,7 +61,7 @@ describe('flywheel export', () => {
     expect(all.map((r) => [r.trained_in_round, String(r.trace_id), r.prompt, r.completion, r.trained_model])).toEqual(
       examples.map((e) => [e.round, e.trace_id, e.prompt, e.completion, e.trained_model]),
     );
-    expect(typeof all[0].trace_id).toBe('bigint');
+    expect(typeof all[0]!.trace_id).toBe('bigint');
     expect(all.every((r) => r.sampled_in_round === Number(r.trained_in_round) - 1)).toBe(true);
 
     const card = readFileSync(path.join(out, 'README.md'), 'utf8');
@@ -69,7 +69,7 @@ describe('flywheel export', () => {
     expect(card).toContain(`**Run:** \`${runId}\``);
     expect(card).toContain('**Rounds:** 0–2');
     const [verifier] = await rows<{ verifier: string; version: string }>(sql`SELECT DISTINCT verifier, verifier_version AS version FROM flywheel.verdicts`);
-    expect(card).toContain(`\`${verifier.verifier}\` version \`${verifier.version}\``);
+    expect(card).toContain(`\`${verifier!.verifier}\` version \`${verifier!.version}\``);
     expect(card).toContain(`**Rows:** ${examples.length} in ${n} file(s)`);
     const datasets = await rows<{ round: number; items: number; filter: unknown }>(sql`SELECT round, items, filter FROM flywheel.datasets WHERE run_id = ${runId} ORDER BY round`);
     expect(datasets).toHaveLength(2);
@@ -88,15 +88,15 @@ describe('flywheel export', () => {
       SELECT count(*)::int AS n, count(*) FILTER (WHERE EXISTS (SELECT 1 FROM flywheel.verdicts v WHERE v.trace_id = t.id AND v.correct))::int AS correct
       FROM flywheel.traces t JOIN flywheel.rounds r ON r.id = t.round_id WHERE r.run_id = ${runId} AND r.index BETWEEN 1 AND 2`);
     const { rows: traces, columns } = await readParquet(path.join(out, 'data', 'train-00000-of-00001.parquet'));
-    expect(traces).toHaveLength(count.n);
+    expect(traces).toHaveLength(count!.n);
     expect(columns).toEqual(expect.arrayContaining(['round', 'purpose', 'strategy', 'text', 'verifier', 'verifier_version', 'correct', 'verifier_score', 'chosen_by', 'flags']));
-    expect(traces.filter((t) => t.correct === true)).toHaveLength(count.correct);
+    expect(traces.filter((t) => t.correct === true)).toHaveLength(count!.correct);
     expect(new Set(traces.map((t) => t.round))).toEqual(new Set([1, 2]));
     const chosen = traces.filter((t) => t.chosen_by !== null && t.chosen_by !== undefined);
     expect(chosen.length).toBeGreaterThan(0);
-    const meta = (typeof chosen[0].chosen_by === 'string' ? JSON.parse(chosen[0].chosen_by) : chosen[0].chosen_by) as Array<{ strategy: string; calls: number }>;
+    const meta = (typeof chosen[0]!.chosen_by === 'string' ? JSON.parse(chosen[0]!.chosen_by) : chosen[0]!.chosen_by) as Array<{ strategy: string; calls: number }>;
     expect(meta[0]).toEqual({ strategy: expect.any(String), votes: expect.any(Number), calls: expect.any(Number), tokens: expect.any(Number) });
-    expect(readFileSync(path.join(out, 'README.md'), 'utf8')).toContain(`Traces: ${count.n}, verified correct: ${count.correct}.`);
+    expect(readFileSync(path.join(out, 'README.md'), 'utf8')).toContain(`Traces: ${count!.n}, verified correct: ${count!.correct}.`);
   });
 
   it('chat: the messages JSONL of one round on stdout, what its trainer read', async () => {
@@ -107,7 +107,7 @@ describe('flywheel export', () => {
     const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as { messages: Array<{ role: string; content: string }> });
     expect(lines).toHaveLength(examples.length);
     expect(lines.map((l) => l.messages.map((m) => m.role))).toEqual(examples.map(() => ['user', 'assistant']));
-    expect(lines.map((l) => [l.messages[0].content, l.messages[1].content])).toEqual(examples.map((e) => [e.prompt, e.completion]));
+    expect(lines.map((l) => [l.messages[0]!.content, l.messages[1]!.content])).toEqual(examples.map((e) => [e.prompt, e.completion]));
     expect(res.stderr).toContain(`${examples.length} examples of round 1`);
   });
 
@@ -117,16 +117,16 @@ describe('flywheel export', () => {
     expect(res.code, res.stderr).toBe(0);
     const info = JSON.parse(readFileSync(path.join(out, 'dataset_info.json'), 'utf8')) as Record<string, { file_name: string; formatting: string; columns: Record<string, string>; tags: Record<string, string> }>;
     const [name] = Object.keys(info);
-    expect(info[name]).toEqual({
+    expect(info[name!]).toEqual({
       file_name: `${name}.jsonl`,
       formatting: 'sharegpt',
       columns: { messages: 'conversations', system: 'system' },
       tags: { role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt' },
     });
-    const lines = readFileSync(path.join(out, info[name].file_name), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { conversations: Array<{ from: string; value: string }> });
+    const lines = readFileSync(path.join(out, info[name!]!.file_name), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { conversations: Array<{ from: string; value: string }> });
     const [items] = await rows<{ n: number }>(sql`SELECT sum(items)::int AS n FROM flywheel.datasets WHERE run_id = ${runId} AND round BETWEEN 1 AND 2`);
-    expect(lines).toHaveLength(items.n);
-    expect(lines.every((l) => l.conversations.map((c) => c.from).join() === 'human,gpt' && l.conversations[1].value.length > 0)).toBe(true);
+    expect(lines).toHaveLength(items!.n);
+    expect(lines.every((l) => l.conversations.map((c) => c.from).join() === 'human,gpt' && l.conversations[1]!.value.length > 0)).toBe(true);
   });
 
   it('--traces as JSON lines: each trace of a round with verdict, scores and search metadata', async () => {
@@ -134,7 +134,7 @@ describe('flywheel export', () => {
     expect(res.code, res.stderr).toBe(0);
     const traces = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const [count] = await rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM flywheel.traces t JOIN flywheel.rounds r ON r.id = t.round_id WHERE r.run_id = ${runId} AND r.index = 0`);
-    expect(traces).toHaveLength(count.n);
+    expect(traces).toHaveLength(count!.n);
     expect(new Set(traces.map((t) => t.purpose))).toEqual(new Set(['train', 'eval']));
     expect(traces.every((t) => typeof t.verifier === 'string' && typeof t.correct === 'boolean' && typeof t.trace_id === 'number')).toBe(true);
     expect(traces.some((t) => Array.isArray(t.chosen_by))).toBe(true);

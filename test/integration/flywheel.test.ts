@@ -44,7 +44,7 @@ const rows = async <T = Record<string, unknown>>(query: ReturnType<typeof sql>) 
 describe('a 2-round flywheel', () => {
   it('completes the run and every round', async () => {
     const [run] = await rows<{ status: string; current_model: string }>(sql`SELECT status, current_model FROM flywheel.runs WHERE id = ${runId}`);
-    expect(run.status).toBe('completed');
+    expect(run!.status).toBe('completed');
     const rounds = await rows<{ index: number; status: string; stage: string }>(
       sql`SELECT index, status, stage FROM flywheel.rounds WHERE run_id = ${runId} ORDER BY index`,
     );
@@ -52,8 +52,8 @@ describe('a 2-round flywheel', () => {
     const stages = await rows<{ index: number; stages: string[] }>(sql`
       SELECT r.index, array_agg(s.stage ORDER BY s.started_at) AS stages FROM flywheel.round_stages s
       JOIN flywheel.rounds r ON r.id = s.round_id WHERE r.run_id = ${runId} AND s.status = 'done' GROUP BY r.index ORDER BY r.index`);
-    expect(stages[0].stages.sort()).toEqual(['evaluate', 'generate', 'search', 'verify']);
-    expect(stages[1].stages.sort()).toEqual(['evaluate', 'filter', 'fine-tune', 'generate', 'promote', 'search', 'verify']);
+    expect(stages[0]!.stages.sort()).toEqual(['evaluate', 'generate', 'search', 'verify']);
+    expect(stages[1]!.stages.sort()).toEqual(['evaluate', 'filter', 'fine-tune', 'generate', 'promote', 'search', 'verify']);
   });
 
   it('stores exactly problems × samples traces per round, each verified once', async () => {
@@ -114,7 +114,7 @@ describe('a 2-round flywheel', () => {
     expect(lineage.every((l) => l.trained_from === 'countdown-mlp' && l.dataset_items > 0)).toBe(true);
     const [examples] = await rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM flywheel.training_examples WHERE run_id = ${runId}`);
     const [items] = await rows<{ n: number }>(sql`SELECT sum(items)::int AS n FROM flywheel.datasets WHERE run_id = ${runId}`);
-    expect(examples.n).toBe(items.n);
+    expect(examples!.n).toBe(items!.n);
   });
 
   it('records held-out metrics per round and the promotion decisions', async () => {
@@ -123,13 +123,13 @@ describe('a 2-round flywheel', () => {
     for (const r of report) {
       expect(r.greedyPassAt1).toBeGreaterThanOrEqual(0);
       expect(Object.keys(r.passAtK).sort()).toEqual(['1', '4']);
-      expect(r.passAtK['4']).toBeGreaterThanOrEqual(r.passAtK['1']);
+      expect(r.passAtK['4']).toBeGreaterThanOrEqual(r.passAtK['1']!);
       expect(r.traces).toBe(TRAIN * SAMPLES);
     }
-    expect(report[0].model).toBe('countdown-mlp');
-    expect(report[1].model).toMatch(/^ft:countdown-mlp/);
+    expect(report[0]!.model).toBe('countdown-mlp');
+    expect(report[1]!.model).toMatch(/^ft:countdown-mlp/);
     // Training on verified traces beats the untrained base on held-out problems.
-    expect(report[1].greedyPassAt1!).toBeGreaterThan(report[0].greedyPassAt1!);
+    expect(report[1]!.greedyPassAt1!).toBeGreaterThan(report[0]!.greedyPassAt1!);
     const searched = await rows<{ strategy: string; n: number }>(sql`
       SELECT strategy, count(*)::int AS n FROM flywheel.search_results s JOIN flywheel.rounds r ON r.id = s.round_id
       WHERE r.run_id = ${runId} GROUP BY strategy ORDER BY strategy`);

@@ -50,13 +50,13 @@ test('chat: hinted samples of the base model mostly solve; plain ones rarely', a
 });
 
 test('completions: step by step with stop "\\n", the hint stays in the prompt and is followed greedily', async () => {
-  const p = problems[0];
-  let text = `${hinted(p)}\n`;
+  const p = problems[0]!;
+  let text = `${hinted(p!)}\n`;
   for (let i = 0; i < p.numbers.length - 1; i++) {
     const res = await client.completions.create({ model: BASE, prompt: text, stop: ['\n'], temperature: 0, logprobs: 2 });
-    text += `${res.choices[0].text}\n`;
+    text += `${res.choices[0]!.text}\n`;
   }
-  expect(parseTrace(p, text)).toMatchObject({ illegal: false, answer: null });
+  expect(parseTrace(p!, text)).toMatchObject({ illegal: false, answer: null });
   const answer = await client.completions.create({ model: BASE, prompt: text, stop: ['\n'], temperature: 0 });
-  expect(verifyCountdown(p, answer.choices[0].text).correct).toBe(true);
+  expect(verifyCountdown(p!, answer.choices[0]!.text).correct).toBe(true);
 });

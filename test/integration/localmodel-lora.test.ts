@@ -29,7 +29,7 @@ async function startServer(runtimeLora: boolean): Promise<{ url: string; child: 
     child.stdout!.on('data', (c: Buffer) => {
       out += c;
       const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]);
+      if (m) resolve(m[1]!);
     });
     child.once('exit', (code) => reject(new Error(`localmodel exited ${code}: ${out}`)));
   });
@@ -57,7 +57,7 @@ async function passAt1(url: string, model: string): Promise<number> {
       body: JSON.stringify({ model, messages: [{ role: 'user', content: formatPrompt(p) }], temperature: 0 }),
     });
     const body = (await res.json()) as { choices: Array<{ message: { content: string } }> };
-    if (verifyCountdown(p, body.choices[0].message.content).correct) solved++;
+    if (verifyCountdown(p, body.choices[0]!.message.content).correct) solved++;
   }
   return solved / heldOut.length;
 }

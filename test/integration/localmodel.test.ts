@@ -49,7 +49,7 @@ async function greedySolved(model: string, set: readonly CountdownProblem[]): Pr
   let solved = 0;
   for (const p of set) {
     const res = await client.chat.completions.create({ model, messages: [{ role: 'user', content: formatPrompt(p) }], temperature: 0 });
-    if (verifyCountdown(p, res.choices[0].message.content ?? '').correct) solved++;
+    if (verifyCountdown(p, res.choices[0]!.message.content ?? '').correct) solved++;
   }
   return solved;
 }
@@ -78,7 +78,7 @@ describe('inference', () => {
       model: BASE,
       messages: [
         { role: 'system' as const, content: 'Solve it.' },
-        { role: 'user' as const, content: formatPrompt(p) },
+        { role: 'user' as const, content: formatPrompt(p!) },
       ],
       n: 8,
       seed: 123,
@@ -94,61 +94,61 @@ describe('inference', () => {
     for (const choice of a.choices) {
       const text = choice.message.content!;
       expect(choice.finish_reason).toBe('stop');
-      expect(parseTrace(p, text)).toMatchObject({ illegal: false });
-      expect(parseTrace(p, text).steps).toHaveLength(3);
+      expect(parseTrace(p!, text)).toMatchObject({ illegal: false });
+      expect(parseTrace(p!, text).steps).toHaveLength(3);
       const tokens = choice.logprobs!.content!;
       expect(tokens).toHaveLength(4);
       expect(tokens.map((t) => t.token).join('')).toBe(text);
       // Exactly as many alternatives as asked at every token, the forced answer line too (padded with -9999).
       for (const t of tokens) expect(t.top_logprobs).toHaveLength(3);
-      expect(tokens[3].top_logprobs.slice(1).map((a) => a.logprob)).toEqual([-9999, -9999]);
-      expect(tokens[0].logprob).toBeCloseTo(tokens[0].top_logprobs[0].logprob, 9); // uniform base model
+      expect(tokens[3]!.top_logprobs.slice(1).map((a) => a.logprob)).toEqual([-9999, -9999]);
+      expect(tokens[0]!.logprob).toBeCloseTo(tokens[0]!.top_logprobs[0]!.logprob, 9); // uniform base model
     }
     expect(a.usage).toMatchObject({ completion_tokens: 32 });
     expect(a.usage!.prompt_tokens).toBeGreaterThan(50);
   });
 
   test('chat completions: temperature 0 is greedy, max_tokens counts steps', async () => {
-    const messages = [{ role: 'user' as const, content: formatPrompt(problems[1]) }];
+    const messages = [{ role: 'user' as const, content: formatPrompt(problems[1]!) }];
     const greedy = await client.chat.completions.create({ model: BASE, messages, temperature: 0, n: 3 });
     expect(new Set(greedy.choices.map((c) => c.message.content)).size).toBe(1);
     const short = await client.chat.completions.create({ model: BASE, messages, max_tokens: 2 });
-    expect(short.choices[0].finish_reason).toBe('length');
+    expect(short.choices[0]!.finish_reason).toBe('length');
     // Each step token carries its newline, so a cut trace ends with one.
-    expect(short.choices[0].message.content!).toMatch(/^[^\n]+\n[^\n]+\n$/);
+    expect(short.choices[0]!.message.content!).toMatch(/^[^\n]+\n[^\n]+\n$/);
   });
 
   test('chat completions: a prompt that is not countdown gets a short plain reply', async () => {
     const res = await client.chat.completions.create({ model: BASE, messages: [{ role: 'user', content: 'Hello there' }] });
-    expect(res.choices[0].message.content).toMatch(/countdown/);
-    expect(res.choices[0].finish_reason).toBe('stop');
+    expect(res.choices[0]!.message.content).toMatch(/countdown/);
+    expect(res.choices[0]!.finish_reason).toBe('stop');
   });
 
   test('completions: stop "\\n" gives exactly the next step, with the top alternatives', async () => {
     const p = problems[2];
-    const prompt = `${formatPrompt(p)}\n`;
+    const prompt = `${formatPrompt(p!)}\n`;
     const res = await client.completions.create({ model: BASE, prompt, stop: ['\n'], logprobs: 5, temperature: 0, max_tokens: 1 });
-    const choice = res.choices[0];
+    const choice = res.choices[0]!;
     expect(choice.text).not.toContain('\n');
-    const first = parseTrace(p, choice.text);
+    const first = parseTrace(p!, choice.text);
     expect(first.steps).toHaveLength(1);
     expect(choice.logprobs!.tokens).toEqual([`${choice.text}\n`]);
-    expect(Object.keys(choice.logprobs!.top_logprobs![0])).toHaveLength(5);
+    expect(Object.keys(choice.logprobs!.top_logprobs![0]!)).toHaveLength(5);
     expect(choice.logprobs!.text_offset).toEqual([prompt.length]);
 
     // Continue from the state after that step, then the last step, then the answer line.
     let text = `${prompt}${choice.text}\n`;
     for (let i = 0; i < 2; i++) {
       const next = await client.completions.create({ model: BASE, prompt: text, stop: '\n', temperature: 1, seed: 9 });
-      text += `${next.choices[0].text}\n`;
+      text += `${next.choices[0]!.text}\n`;
     }
     const answer = await client.completions.create({ model: BASE, prompt: text, stop: ['\n'] });
-    expect(answer.choices[0].text).toMatch(/^Answer: /);
-    expect(parseTrace(p, text).steps).toHaveLength(3);
+    expect(answer.choices[0]!.text).toMatch(/^Answer: /);
+    expect(parseTrace(p!, text).steps).toHaveLength(3);
   });
 
   test('bad requests get a 400 that names the field', async () => {
-    const messages = [{ role: 'user' as const, content: formatPrompt(problems[0]) }];
+    const messages = [{ role: 'user' as const, content: formatPrompt(problems[0]!) }];
     await expect(client.chat.completions.create({ model: BASE, messages, n: 0 })).rejects.toMatchObject({ status: 400, param: 'n' });
     await expect(client.chat.completions.create({ model: BASE, messages, temperature: 5 })).rejects.toMatchObject({ status: 400, param: 'temperature' });
     await expect(client.chat.completions.create({ model: BASE, messages, top_logprobs: 50, logprobs: true })).rejects.toMatchObject({
@@ -163,7 +163,7 @@ describe('inference', () => {
 
 describe('inference with subword tokens', () => {
   const p = problems[3];
-  const messages = [{ role: 'user' as const, content: formatPrompt(p) }];
+  const messages = [{ role: 'user' as const, content: formatPrompt(p!) }];
 
   test('chat: a trace is many tokens, each with exactly top_logprobs alternatives, and usage counts them', async () => {
     for (const topLogprobs of [1, 3, 20]) {
@@ -172,8 +172,8 @@ describe('inference with subword tokens', () => {
       for (const choice of res.choices) {
         const text = choice.message.content!;
         expect(choice.finish_reason).toBe('stop');
-        expect(parseTrace(p, text)).toMatchObject({ illegal: false });
-        expect(parseTrace(p, text).steps).toHaveLength(3);
+        expect(parseTrace(p!, text)).toMatchObject({ illegal: false });
+        expect(parseTrace(p!, text).steps).toHaveLength(3);
         const tokens = choice.logprobs!.content!;
         expect(tokens.map((t) => t.token).join('')).toBe(text);
         expect(tokens.length).toBeGreaterThan(30);
@@ -192,39 +192,39 @@ describe('inference with subword tokens', () => {
 
   test('chat: max_tokens counts subword tokens', async () => {
     const res = await client.chat.completions.create({ model: SUBWORD, messages, max_tokens: 5, logprobs: true });
-    expect(res.choices[0].finish_reason).toBe('length');
-    expect(res.choices[0].logprobs!.content).toHaveLength(5);
+    expect(res.choices[0]!.finish_reason).toBe('length');
+    expect(res.choices[0]!.logprobs!.content).toHaveLength(5);
     expect(res.usage!.completion_tokens).toBe(5);
   });
 
   test('completions: stop "\\n" gives the next step as ~10 tokens whose logprobs sum to the step’s', async () => {
-    const prompt = `${formatPrompt(p)}\n\n`;
+    const prompt = `${formatPrompt(p!)}\n\n`;
     const steps = await client.completions.create({ model: BASE, prompt, stop: ['\n'], logprobs: 20, temperature: 0, max_tokens: 1 });
-    const stepLogprobs = Object.fromEntries(Object.entries(steps.choices[0].logprobs!.top_logprobs![0]).map(([t, lp]) => [t.trimEnd(), lp]));
+    const stepLogprobs = Object.fromEntries(Object.entries(steps.choices[0]!.logprobs!.top_logprobs![0]!).map(([t, lp]) => [t.trimEnd(), lp]));
     const res = await client.completions.create({ model: SUBWORD, prompt, n: 6, stop: ['\n'], logprobs: 5, temperature: 1, seed: 3, max_tokens: 64 });
     for (const choice of res.choices) {
       expect(choice.finish_reason).toBe('stop');
       expect((choice as unknown as { stop_reason: unknown }).stop_reason).toBe('\n');
-      expect(parseTrace(p, choice.text).steps).toHaveLength(1);
+      expect(parseTrace(p!, choice.text).steps).toHaveLength(1);
       const lp = choice.logprobs!;
       expect(lp.tokens!.join('')).toBe(`${choice.text}\n`);
       expect(lp.tokens!.length).toBeGreaterThanOrEqual(10);
       expect(lp.text_offset![0]).toBe(prompt.length);
       // As vLLM: the 5 best tokens, plus the sampled one when it is not among them.
       lp.top_logprobs!.forEach((top, i) => {
-        expect(top[lp.tokens![i]]).toBe(lp.token_logprobs![i]);
+        expect(top[lp.tokens![i]!]).toBe(lp.token_logprobs![i]);
         const best5 = Object.entries(top).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([t]) => t);
-        expect(Object.keys(top)).toHaveLength(best5.includes(lp.tokens![i]) ? 5 : 6);
+        expect(Object.keys(top)).toHaveLength(best5.includes(lp.tokens![i]!) ? 5 : 6);
       });
       // The same policy: the line's probability is the step's in steps mode.
-      expect(lp.token_logprobs!.reduce((a, b) => a + b, 0)).toBeCloseTo(stepLogprobs[choice.text], 9);
+      expect(lp.token_logprobs!.reduce((a, b) => a + b, 0)).toBeCloseTo(stepLogprobs[choice.text]!, 9);
     }
   });
 
   test('a repeated prompt prefix is reported as cached prompt tokens', async () => {
-    const prompt = `${formatPrompt(p)}\n\n`;
+    const prompt = `${formatPrompt(p!)}\n\n`;
     const first = await client.completions.create({ model: SUBWORD, prompt: `${prompt}`, max_tokens: 12, temperature: 0 });
-    const again = await client.completions.create({ model: SUBWORD, prompt: `${prompt}${first.choices[0].text}`, max_tokens: 12, temperature: 0 });
+    const again = await client.completions.create({ model: SUBWORD, prompt: `${prompt}${first.choices[0]!.text}`, max_tokens: 12, temperature: 0 });
     expect(first.usage!.prompt_tokens).toBeGreaterThan(16);
     expect(again.usage!.prompt_tokens_details!.cached_tokens).toBeGreaterThanOrEqual(16);
     expect(again.usage!.prompt_tokens_details!.cached_tokens! % 16).toBe(0);
@@ -326,8 +326,8 @@ describe('files and fine-tuning', () => {
     const job = await client.fineTuning.jobs.create({ model: SUBWORD, training_file: fileId, suffix: 'sw', hyperparameters: { n_epochs: 2 } });
     const done = await waitForJob(job.id, finished);
     expect(done.fine_tuned_model).toMatch(/^ft:countdown-mlp-subword:sw:[0-9a-f]{8}$/);
-    const res = await client.chat.completions.create({ model: done.fine_tuned_model!, messages: [{ role: 'user', content: formatPrompt(problems[0]) }], logprobs: true });
-    expect(res.choices[0].logprobs!.content!.length).toBeGreaterThan(30);
+    const res = await client.chat.completions.create({ model: done.fine_tuned_model!, messages: [{ role: 'user', content: formatPrompt(problems[0]!) }], logprobs: true });
+    expect(res.choices[0]!.logprobs!.content!.length).toBeGreaterThan(30);
   });
 
   test('a restart keeps models, files and jobs, and re-runs an interrupted job to the same model', async () => {
@@ -355,7 +355,7 @@ describe('files and fine-tuning', () => {
 
     // Same data, seed and hyperparameters: the re-run job's weights equal the uninterrupted twin's.
     const request = (model: string) =>
-      client.chat.completions.create({ model, messages: [{ role: 'user', content: formatPrompt(problems[4]) }], n: 4, seed: 1, logprobs: true, top_logprobs: 5 });
+      client.chat.completions.create({ model, messages: [{ role: 'user', content: formatPrompt(problems[4]!) }], n: 4, seed: 1, logprobs: true, top_logprobs: 5 });
     const [x, y] = await Promise.all([request(twinDone.fine_tuned_model!), request(rerun.fine_tuned_model!)]);
     expect(y.choices.map((c) => c.logprobs)).toEqual(x.choices.map((c) => c.logprobs));
   });

@@ -21,8 +21,8 @@ function parseMetrics(text: string): Sample[] {
     const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
     if (!m) throw new Error(`not a Prometheus sample line: ${line}`);
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    samples.push({ name: m[1], labels, value: Number(m[3]) });
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   return samples;
 }
@@ -94,12 +94,12 @@ describe('worker metrics at /metrics', () => {
     ).rows as Array<{ traces: number; searched: number; verdicts: number; correct: number; sampled_tokens: number }>;
     // Every sampled trace is written by exactly one shard attempt that reports it (a retry reports only what was
     // missing), and every problem MCTS searched by one search shard.
-    expect(total(after, 'flywheel_traces_written_total')).toBe(db.traces);
-    expect(total(after, 'flywheel_search_problems_total')).toBe(db.searched);
+    expect(total(after, 'flywheel_traces_written_total')).toBe(db!.traces);
+    expect(total(after, 'flywheel_search_problems_total')).toBe(db!.searched);
     // Verdicts the verifier gave: at least one per stored verdict (a retried shard may judge a trace again).
-    expect(total(after, 'flywheel_verdicts_total')).toBeGreaterThanOrEqual(db.verdicts);
-    expect(total(after, 'flywheel_verdicts_total', { correct: 'true' })).toBeGreaterThanOrEqual(db.correct);
-    expect(total(after, 'flywheel_model_tokens_total', { kind: 'completion' })).toBeGreaterThanOrEqual(db.sampled_tokens);
+    expect(total(after, 'flywheel_verdicts_total')).toBeGreaterThanOrEqual(db!.verdicts);
+    expect(total(after, 'flywheel_verdicts_total', { correct: 'true' })).toBeGreaterThanOrEqual(db!.correct);
+    expect(total(after, 'flywheel_model_tokens_total', { kind: 'completion' })).toBeGreaterThanOrEqual(db!.sampled_tokens);
     expect(total(after, 'flywheel_model_request_duration_seconds_count')).toBe(total(after, 'flywheel_model_requests_total'));
     expect(total(after, 'flywheel_shard_duration_seconds_count', { activity: 'generateShard', outcome: 'completed' })).toBeGreaterThan(0);
     expect(total(after, 'flywheel_activity_duration_seconds_count', { activity: 'fineTune' })).toBeGreaterThan(0);

@@ -57,28 +57,28 @@ async function seed(): Promise<void> {
   const trace = (round: unknown, problem: unknown, purpose: string, strategy: string, i: number, model: string, pt: number, ct: number) =>
     sql`(${round}, ${problem}, ${purpose}, ${strategy}, ${i}, ${model}, 'text', ${pt}, ${ct})`;
   const rows = [
-    trace(r0.id, p1.id, 'train', 'sample', 0, 'm-base', 100, 400),
-    trace(r0.id, p1.id, 'train', 'sample', 1, 'm-base', 100, 350),
-    trace(r0.id, p2.id, 'train', 'sample', 0, 'm-base', 120, 500),
-    trace(r0.id, p2.id, 'train', 'rationalize', 0, 'm-base', 180, 90),
-    trace(r0.id, p3.id, 'eval', 'greedy', 0, 'm-base', 110, 300),
-    trace(r0.id, p3.id, 'eval', 'sample', 0, 'm-base', 110, 310),
-    trace(r0.id, p1.id, 'train', 'mcts', 0, 'm-base', 100, 999), // counted through search_results, not here
-    trace(r1.id, p1.id, 'train', 'sample', 0, FT, 100, 200),
-    trace(r1.id, p3.id, 'eval', 'greedy', 0, FT, 110, 150),
+    trace(r0!.id, p1!.id, 'train', 'sample', 0, 'm-base', 100, 400),
+    trace(r0!.id, p1!.id, 'train', 'sample', 1, 'm-base', 100, 350),
+    trace(r0!.id, p2!.id, 'train', 'sample', 0, 'm-base', 120, 500),
+    trace(r0!.id, p2!.id, 'train', 'rationalize', 0, 'm-base', 180, 90),
+    trace(r0!.id, p3!.id, 'eval', 'greedy', 0, 'm-base', 110, 300),
+    trace(r0!.id, p3!.id, 'eval', 'sample', 0, 'm-base', 110, 310),
+    trace(r0!.id, p1!.id, 'train', 'mcts', 0, 'm-base', 100, 999), // counted through search_results, not here
+    trace(r1!.id, p1!.id, 'train', 'sample', 0, FT, 100, 200),
+    trace(r1!.id, p3!.id, 'eval', 'greedy', 0, FT, 110, 150),
   ];
   const traces = await exec(sql`
     INSERT INTO flywheel.traces (round_id, problem_id, purpose, strategy, sample_index, model, text, prompt_tokens, completion_tokens)
     VALUES ${sql.join(rows, sql`, `)} RETURNING id`);
   await exec(sql`
     INSERT INTO flywheel.search_results (round_id, problem_id, purpose, strategy, calls, tokens) VALUES
-      (${r0.id}, ${p1.id}, 'train', 'mcts', 40, 6000), (${r0.id}, ${p3.id}, 'eval', 'mcts', 30, 4000),
-      (${r0.id}, ${p1.id}, 'train', 'best-of-n', 2, 750)`);
+      (${r0!.id}, ${p1!.id}, 'train', 'mcts', 40, 6000), (${r0!.id}, ${p3!.id}, 'eval', 'mcts', 30, 4000),
+      (${r0!.id}, ${p1!.id}, 'train', 'best-of-n', 2, 750)`);
   const [dataset] = await exec(sql`INSERT INTO flywheel.datasets (run_id, round, filter, items, problems) VALUES (${RUN}, 1, '{}', 2, 2) RETURNING id`);
-  await exec(sql`INSERT INTO flywheel.dataset_items (dataset_id, trace_id) VALUES (${dataset.id}, ${traces[0].id}), (${dataset.id}, ${traces[2].id})`);
+  await exec(sql`INSERT INTO flywheel.dataset_items (dataset_id, trace_id) VALUES (${dataset!.id}, ${traces[0]!.id}), (${dataset!.id}, ${traces[2]!.id})`);
   await exec(sql`
     INSERT INTO flywheel.fine_tunes (run_id, round, backend, status, base_model, result_model, dataset_id, hyperparameters, created_at, updated_at)
-    VALUES (${RUN}, 1, 'openai', 'succeeded', 'm-base', ${FT}, ${dataset.id}, ${JSON.stringify(config.finetune.hyperparameters)}::jsonb,
+    VALUES (${RUN}, 1, 'openai', 'succeeded', 'm-base', ${FT}, ${dataset!.id}, ${JSON.stringify(config.finetune.hyperparameters)}::jsonb,
             now() - interval '90 minutes', now())`);
 }
 

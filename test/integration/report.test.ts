@@ -102,7 +102,7 @@ describe('flywheel report', () => {
         const c = el as unknown as { id: string; width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
         const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let painted = 0;
-        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
+        for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) painted++;
         return { id: c.id, painted, width: c.width };
       }),
     );

@@ -55,10 +55,10 @@ describe('search in the flywheel with subword tokens', () => {
                  AND t.problem_id NOT IN (SELECT problem_id FROM solved))::int AS found,
              (SELECT max(s.calls) FROM flywheel.search_results s
                WHERE s.round_id = (SELECT id FROM round0) AND s.strategy = 'mcts')::int AS max_calls`);
-    expect(r0.unsolved).toBeGreaterThan(0);
-    expect(r0.searched).toBe(r0.unsolved);
-    expect(r0.found).toBeGreaterThan(0);
-    expect(r0.max_calls).toBeLessThanOrEqual(32);
+    expect(r0!.unsolved).toBeGreaterThan(0);
+    expect(r0!.searched).toBe(r0!.unsolved);
+    expect(r0!.found).toBeGreaterThan(0);
+    expect(r0!.max_calls).toBeLessThanOrEqual(32);
 
     const [trained] = await rows<{ from_search: number; problems_from_search: number; unverified: number }>(sql`
       SELECT count(*) FILTER (WHERE t.strategy = 'mcts')::int AS from_search,
@@ -67,12 +67,12 @@ describe('search in the flywheel with subword tokens', () => {
       FROM flywheel.dataset_items di JOIN flywheel.datasets d ON d.id = di.dataset_id
       JOIN flywheel.traces t ON t.id = di.trace_id LEFT JOIN flywheel.verdicts v ON v.trace_id = t.id
       WHERE d.run_id = ${runId} AND d.round = 1`);
-    expect(trained.unverified).toBe(0);
-    expect(trained.from_search).toBeGreaterThan(0);
-    expect(trained.problems_from_search).toBe(r0.found);
+    expect(trained!.unverified).toBe(0);
+    expect(trained!.from_search).toBeGreaterThan(0);
+    expect(trained!.problems_from_search).toBe(r0!.found);
 
     const report = await roundReports(db.db, runId);
-    expect(report[1].model).toMatch(/^ft:countdown-mlp-subword:/);
+    expect(report[1]!.model).toMatch(/^ft:countdown-mlp-subword:/);
   });
 
   it('records compute per problem as a GPU sees it: calls, generated tokens, prompt tokens and cached prompt tokens', async () => {
@@ -99,6 +99,6 @@ describe('search in the flywheel with subword tokens', () => {
       expect(r.search).toMatchObject({ strategy: 'mcts', budget: 32 });
       expect(r.search!.meanCalls!).toBeLessThanOrEqual(32);
     }
-    expect(report[0].search!.accuracy).toBeGreaterThan(report[0].greedyPassAt1!);
+    expect(report[0]!.search!.accuracy).toBeGreaterThan(report[0]!.greedyPassAt1!);
   });
 });

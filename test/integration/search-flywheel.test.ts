@@ -49,7 +49,7 @@ describe('search in the flywheel', () => {
       expect(r.search!.meanCalls!).toBeLessThanOrEqual(32);
     }
     // The trained model with search beats the trained model without.
-    expect(report[1].search!.accuracy).toBeGreaterThan(report[1].greedyPassAt1!);
+    expect(report[1]!.search!.accuracy).toBeGreaterThan(report[1]!.greedyPassAt1!);
     const evalSearch = await rows<{ index: number; n: number; max_calls: number; chosen: number; verified: number }>(sql`
       SELECT r.index, count(*)::int AS n, max(s.calls)::int AS max_calls, count(s.trace_id)::int AS chosen,
              count(v.id)::int AS verified
@@ -74,16 +74,16 @@ describe('search in the flywheel', () => {
                WHERE r.run_id = ${runId} AND r.index = 0 AND s.purpose = 'train' AND s.strategy = 'mcts')::int AS searched,
              (SELECT max(s.calls) FROM flywheel.search_results s JOIN flywheel.rounds r ON r.id = s.round_id
                WHERE r.run_id = ${runId} AND r.index = 0 AND s.purpose = 'train')::int AS max_calls`);
-    expect(r0.searched).toBe(r0.unsolved);
-    expect(r0.max_calls).toBeLessThanOrEqual(8);
+    expect(r0!.searched).toBe(r0!.unsolved);
+    expect(r0!.max_calls).toBeLessThanOrEqual(8);
     const [trained] = await rows<{ from_search: number; unverified: number }>(sql`
       SELECT count(*) FILTER (WHERE t.strategy = 'mcts')::int AS from_search,
              count(*) FILTER (WHERE v.id IS NULL)::int AS unverified
       FROM flywheel.dataset_items di JOIN flywheel.datasets d ON d.id = di.dataset_id
       JOIN flywheel.traces t ON t.id = di.trace_id LEFT JOIN flywheel.verdicts v ON v.trace_id = t.id
       WHERE d.run_id = ${runId} AND d.round = 1`);
-    expect(trained.unverified).toBe(0);
-    expect(trained.from_search).toBeGreaterThan(0);
+    expect(trained!.unverified).toBe(0);
+    expect(trained!.from_search).toBeGreaterThan(0);
   });
 
   it('rationalizes (STaR) only what sampling and search both missed, verified, and trains on it without the hint', async () => {
@@ -98,10 +98,10 @@ describe('search in the flywheel', () => {
              (SELECT count(*) FROM rat WHERE problem_id IN (SELECT problem_id FROM solved))::int AS wrongly_rationalized,
              (SELECT count(*) FROM rat WHERE verdict_id IS NULL)::int AS unverified,
              (SELECT count(*) FROM rat WHERE correct)::int AS correct`);
-    expect(r0.wrongly_rationalized).toBe(0);
-    expect(r0.unverified).toBe(0);
-    expect(r0.rationalized_problems).toBeGreaterThan(0);
-    expect(r0.correct).toBeGreaterThan(0);
+    expect(r0!.wrongly_rationalized).toBe(0);
+    expect(r0!.unverified).toBe(0);
+    expect(r0!.rationalized_problems).toBeGreaterThan(0);
+    expect(r0!.correct).toBeGreaterThan(0);
     const examples = await rows<{ prompt: string; completion: string; rationalized: boolean }>(sql`
       SELECT prompt, completion, rationalized FROM flywheel.training_examples
       WHERE run_id = ${runId} AND trained_in_round = 1 AND strategy = 'rationalize'`);
@@ -125,7 +125,7 @@ describe('search in the flywheel', () => {
     expect(total).toBeLessThanOrEqual(TRAIN * SAMPLES);
     expect(new Set(budgets.map((b) => b.samples + b.search_budget)).size).toBeGreaterThan(1);
     const planned = budgets.reduce((s, b) => s + b.samples, 0);
-    const r2 = (await roundReports(db.db, runId))[2];
+    const r2 = (await roundReports(db.db, runId))[2]!;
     expect(r2.planned).toBe(planned);
     expect(r2.traces).toBe(planned);
     const perProblem = await rows<{ ok: boolean }>(sql`
@@ -134,6 +134,6 @@ describe('search in the flywheel', () => {
       JOIN LATERAL (SELECT count(*)::int AS n FROM flywheel.traces t
                     WHERE t.round_id = b.round_id AND t.problem_id = b.problem_id AND t.strategy = 'sample') c ON true
       WHERE r.run_id = ${runId} AND r.index = 2`);
-    expect(perProblem[0].ok).toBe(true);
+    expect(perProblem[0]!.ok).toBe(true);
   });
 });

@@ -67,7 +67,7 @@ afterAll(async () => {
 describe('step model over /v1/completions', () => {
   test('one n = 1 step request with logprobs gives the whole next-step distribution', async () => {
     const p = held[0];
-    const generation = await model.step(formatPrompt(p), '', { n: 1, temperature: 0, seed: 1 });
+    const generation = await model.step(formatPrompt(p!), '', { n: 1, temperature: 0, seed: 1 });
     expect(generation.completionTokens).toBe(1);
     const children = childrenOf(generation);
     expect(children.length).toBeGreaterThanOrEqual(10);
@@ -82,15 +82,15 @@ describe('step model over /v1/completions', () => {
 
   test('a rollout continues a partial trace to the answer in one request', async () => {
     const p = held[1];
-    const first = await model.step(formatPrompt(p), '', { n: 1, temperature: 0 });
-    const partial = `${first.sequences[0].lines[0].text}\n`;
-    const rollout = await model.rollout(formatPrompt(p), partial, { n: 2, temperature: 1, seed: 3 });
+    const first = await model.step(formatPrompt(p!), '', { n: 1, temperature: 0 });
+    const partial = `${first.sequences[0]!.lines[0]!.text}\n`;
+    const rollout = await model.rollout(formatPrompt(p!), partial, { n: 2, temperature: 1, seed: 3 });
     expect(rollout.sequences).toHaveLength(2);
     for (const s of rollout.sequences) {
       expect(s.finished).toBe(true);
       expect(s.lines.at(-1)!.text).toMatch(/^Answer: /);
       expect(s.lines).toHaveLength(3); // two more steps and the answer
-      expect(parseTrace(p, partial + s.lines.map((l) => l.text).join('\n')).illegal).toBe(false);
+      expect(parseTrace(p!, partial + s.lines.map((l) => l.text).join('\n')).illegal).toBe(false);
     }
   });
 });
@@ -106,10 +106,10 @@ describe('strategies over HTTP', () => {
     for (const [i, o] of outcomes.entries()) {
       expect(o.calls).toBeLessThanOrEqual(64);
       // The verdict is the verifier's own, on the chosen text, from the prompt alone.
-      if (o.correct) expect((await countdownVerifier.verify({ prompt: formatPrompt(held[i]), reference: null, text: o.text! })).correct).toBe(true);
+      if (o.correct) expect((await countdownVerifier.verify({ prompt: formatPrompt(held[i]!), reference: null, text: o.text! })).correct).toBe(true);
     }
-    const again = await mctsSearch(asProblem(held[3]), { ...verifying, model, budget: 64, seed: 3 });
-    expect([again.text, again.calls, again.traces.length]).toEqual([outcomes[3].text, outcomes[3].calls, outcomes[3].traces.length]);
+    const again = await mctsSearch(asProblem(held[3]!), { ...verifying, model, budget: 64, seed: 3 });
+    expect([again.text, again.calls, again.traces.length]).toEqual([outcomes[3]!.text, outcomes[3]!.calls, outcomes[3]!.traces.length]);
   });
 
   test('best-of-N, majority vote and beam search stay within their budgets', async () => {
@@ -131,7 +131,7 @@ describe('strategies over HTTP', () => {
 
   test('majority vote through chat completions labels a problem with no reference', async () => {
     const sampler = createChatSampler(client, { model: MODEL, maxTokens: 8 });
-    const outcome = await majoritySearch({ prompt: formatPrompt(held[5]) }, { sampler, budget: 16, seed: 1 });
+    const outcome = await majoritySearch({ prompt: formatPrompt(held[5]!) }, { sampler, budget: 16, seed: 1 });
     expect(outcome.calls).toBe(16);
     expect(outcome.detail.pseudoLabel).toBe(outcome.answer);
     expect(Number(outcome.detail.agreement)).toBeGreaterThan(0);
@@ -141,17 +141,17 @@ describe('strategies over HTTP', () => {
 describe('strategies over HTTP with subword tokens (the regime of a real LLM)', () => {
   test('a step request shows only sampled children; n samples with stop "\\n" give distinct children with priors', async () => {
     const p = held[0];
-    const one = await subword.step(formatPrompt(p), '', { n: 1, temperature: 0, seed: 1 });
+    const one = await subword.step(formatPrompt(p!), '', { n: 1, temperature: 0, seed: 1 });
     expect(one.completionTokens).toBeGreaterThanOrEqual(10);
-    expect(one.sequences[0].lines[0].alternatives).toEqual([]);
+    expect(one.sequences[0]!.lines[0]!.alternatives).toEqual([]);
     expect(childrenOf(one)).toHaveLength(1);
-    const many = await subword.step(formatPrompt(p), '', { n: 16, temperature: 1, seed: 2 });
+    const many = await subword.step(formatPrompt(p!), '', { n: 16, temperature: 1, seed: 2 });
     const children = childrenOf(many);
     expect(children.length).toBeGreaterThan(1);
     expect(children.reduce((s, c) => s + c.count, 0)).toBe(16);
     expect(children.reduce((s, c) => s + c.prior, 0)).toBeCloseTo(1, 9);
     // The sequence log-probability of a sampled line is the step's, as the steps-mode model lists it.
-    const listed = childrenOf(await model.step(formatPrompt(p), '', { n: 1, temperature: 0 }));
+    const listed = childrenOf(await model.step(formatPrompt(p!), '', { n: 1, temperature: 0 }));
     for (const c of children) expect(c.logprob!).toBeCloseTo(listed.find((l) => l.text === c.text)!.logprob!, 9);
     expect(many.promptTokens).toBeGreaterThan(16);
   });
@@ -170,7 +170,7 @@ describe('strategies over HTTP with subword tokens (the regime of a real LLM)', 
       // Later requests re-send the problem and a partial trace: the server finds that prefix in its cache.
       if (o.calls > 1) expect(o.cachedPromptTokens!).toBeGreaterThan(0);
       expect(o.cachedPromptTokens!).toBeLessThan(o.promptTokens);
-      if (o.correct) expect((await countdownVerifier.verify({ prompt: formatPrompt(held[i]), reference: null, text: o.text! })).correct).toBe(true);
+      if (o.correct) expect((await countdownVerifier.verify({ prompt: formatPrompt(held[i]!), reference: null, text: o.text! })).correct).toBe(true);
     }
   });
 

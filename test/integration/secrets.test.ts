@@ -70,7 +70,7 @@ async function metricsWorker(): Promise<{ worker: FlywheelProcess; url: string }
   workers.push(worker);
   const [, url] = await worker.waitForOutput(/"metricsUrl":"([^"]+)"/, 120_000);
   await worker.waitForOutput(/worker serving flywheel/, 120_000);
-  return { worker, url };
+  return { worker, url: url! };
 }
 
 const metricsSeen: string[] = [];
@@ -166,7 +166,7 @@ describe('a model key in the worker environment', () => {
       db.db,
       sql`SELECT stats -> 'attention' ->> 'failure' AS failure FROM flywheel.rounds WHERE run_id = ${runId} AND index = 0`,
     );
-    expect(row.failure).toContain(`model.apiKeyEnv names ${KEY_VAR}, which is not set in this worker's environment`);
+    expect(row!.failure).toContain(`model.apiKeyEnv names ${KEY_VAR}, which is not set in this worker's environment`);
     const details = (
       (await client.workflow.getHandle(workflowIds.round(runId, 0)).query('__temporal_workflow_metadata')) as { currentDetails: string }
     ).currentDetails;
@@ -189,11 +189,11 @@ describe('a model key in the worker environment', () => {
 
     // Every workflow of the runs, by id (each run and its rounds) and by search attribute: the same five.
     const ids = new Set([
-      workflowIds.run(runIds[0]),
-      workflowIds.round(runIds[0], 0),
-      workflowIds.round(runIds[0], 1),
-      workflowIds.run(runIds[1]),
-      workflowIds.round(runIds[1], 0),
+      workflowIds.run(runIds[0]!),
+      workflowIds.round(runIds[0]!, 0),
+      workflowIds.round(runIds[0]!, 1),
+      workflowIds.run(runIds[1]!),
+      workflowIds.round(runIds[1]!, 0),
     ]);
     await waitFor('visibility to list every workflow of the runs', async () => {
       const listed = new Set<string>();
@@ -207,7 +207,7 @@ describe('a model key in the worker environment', () => {
       // The decoding works: the run id, which is in every input payload, is found as text.
       expect(runIds.some((runId) => text.includes(runId)), id).toBe(true);
       // ...and so are failure messages: the round that waited for the variable names it (the name, never the value).
-      if (id === workflowIds.round(runIds[1], 0)) expect(text).toContain(`model.apiKeyEnv names ${KEY_VAR}`);
+      if (id === workflowIds.round(runIds[1]!, 0)) expect(text).toContain(`model.apiKeyEnv names ${KEY_VAR}`);
       expect(leaks(text), `history of ${id}`).toEqual([]);
     }
 
@@ -238,11 +238,11 @@ describe('a model key in the worker environment', () => {
     }
     const activityLines = workers.flatMap((w) => w.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)).filter((r) => r.activity);
     expect(activityLines.length).toBeGreaterThan(0);
-    expect(activityLines.find((r) => r.activity === 'fineTune')).toMatchObject({ runId: runIds[0], round: 1, stage: 'fine-tune', attempt: 1, workflowId: workflowIds.round(runIds[0], 1) });
+    expect(activityLines.find((r) => r.activity === 'fineTune')).toMatchObject({ runId: runIds[0], round: 1, stage: 'fine-tune', attempt: 1, workflowId: workflowIds.round(runIds[0]!, 1) });
 
     // The keyed worker's metrics.
     expect(metricsSeen).toHaveLength(1);
-    expect(leaks(metricsSeen[0]), 'metrics of the keyed worker').toEqual([]);
+    expect(leaks(metricsSeen[0]!), 'metrics of the keyed worker').toEqual([]);
 
     // The Temporal dev server's log.
     expect(temporal.logFile).not.toBeNull();

@@ -83,7 +83,7 @@ describe.skipIf(unavailable !== null)('slurm launcher on a real cluster', () => 
         for (const p of problems) {
           const res = await fetch(`${server.url}/chat/completions`, { method: 'POST', body: JSON.stringify({ model, temperature: 0, messages: [{ role: 'user', content: formatPrompt(p) }] }) });
           const body = (await res.json()) as { choices: Array<{ message: { content: string } }> };
-          if (verifyCountdown(p, body.choices[0].message.content).correct) solved++;
+          if (verifyCountdown(p, body.choices[0]!.message.content).correct) solved++;
         }
         return solved / problems.length;
       };
@@ -177,6 +177,6 @@ describe.skipIf(unavailable !== null)('slurm launcher on a real cluster', () => 
     const job = await settle(trainer, submitted.id);
     expect(job.status).toBe('cancelled');
     await waitFor('the jobcomp record', () => records('cancel').length === 1);
-    expect(records('cancel')[0].state).toBe('CANCELLED');
+    expect(records('cancel')[0]!.state).toBe('CANCELLED');
   });
 });

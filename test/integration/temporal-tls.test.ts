@@ -168,7 +168,7 @@ describe('a run through TLS (client, API key) and mTLS (workers)', () => {
       TEMPORAL_TLS_SERVER_CA_CERT_PATH: file('server-ca.pem'),
     }, 180_000);
     expect(r.code, r.stderr).toBe(0);
-    const { runId } = JSON.parse(r.stdout.trim().split('\n')[0]) as { runId: string };
+    const { runId } = JSON.parse(r.stdout.trim().split('\n')[0]!) as { runId: string };
     expect(r.stderr.match(/^flywheel: Temporal at .*$/gm)).toEqual([`flywheel: Temporal at ${tlsAddress} (namespace ${temporal.namespace}, from TEMPORAL_* variables, TLS, own CA, API key set)`]);
     expect(r.stdout + r.stderr).not.toContain(API_KEY);
     const rounds = (await db.db.execute(sql`SELECT index, status FROM flywheel.rounds WHERE run_id = ${runId} ORDER BY index`)).rows;
