@@ -14,7 +14,7 @@ interface DriverOptions extends CommandTrainerOptions {
   epochs?: number;
 }
 
-const options = JSON.parse(process.argv[2]) as DriverOptions;
+const options = JSON.parse(process.argv[2]!) as DriverOptions;
 const trainer = createCommandTrainer(options);
 const tag = { runId: options.runId, round: options.round };
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);

@@ -21,7 +21,7 @@ describe('heartbeats', () => {
     const times = await heartbeatTimes(1000, () => slowControl(undefined as never));
     expect(times[0]).toBeLessThan(100);
     expect(times.length).toBeGreaterThanOrEqual(3);
-    for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeLessThan(500);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeLessThan(500);
   });
 
   it('an activity that heartbeats itself does so on the same period', async () => {
