@@ -5,6 +5,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { RunConfig } from '../config/schema.js';
 import type { Db } from '../db/client.js';
+import { createDeployer, deployerOptions, type Deployer } from '../lib/deploy/index.js';
 import { createModelClient, type ModelEndpoint } from '../lib/llm/client.js';
 import { createRewardModelClient, type RewardModelClient } from '../lib/search/reward-model.js';
 import { createCommandTrainer } from '../lib/train/command/trainer.js';
@@ -21,6 +22,8 @@ export interface ActivityDeps {
   /** The run's verifier; only an LLM judge needs the model endpoint (and its key) on this worker. */
   verifier(spec: RunConfig['verifier'], model: RunConfig['model']): Verifier;
   trainer(config: RunConfig, endpoint: ModelEndpoint): Trainer;
+  /** How the run's new checkpoints reach its inference replicas; null when the run does not deploy (`deploy.kind: none`). */
+  deployer(config: RunConfig): Deployer | null;
   /** The reward model step search ranks with, its key (if any) from this worker's environment. */
   rewardModel(spec: RewardModelSpec): RewardModelClient;
   log(line: string): void;
@@ -118,6 +121,16 @@ export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
         return createCommandTrainer(options);
       }
       return createOpenAITrainer(createModelClient(endpoint), { maxRetries: endpoint.maxRetries });
+    },
+    deployer(config) {
+      if (config.deploy.kind === 'none') return null;
+      // The replicas default to the model's, `embedded` resolved as generation resolves it.
+      const endpoint = config.deploy.replicas ? null : deps.modelEndpoint(config.model);
+      const replicas = config.deploy.replicas ?? endpoint?.baseUrls ?? [endpoint!.baseUrl];
+      if (config.deploy.apiKeyEnv) secret('deploy.apiKeyEnv', config.deploy.apiKeyEnv);
+      const options = deployerOptions(config.deploy, replicas, env);
+      if (options && !options.apiKey && !config.deploy.apiKeyEnv) options.apiKey = endpoint?.apiKey;
+      return options ? createDeployer(options) : null;
     },
     rewardModel(spec) {
       const apiKey = spec.apiKeyEnv ? secret('search.step.rewardModel.apiKeyEnv', spec.apiKeyEnv) : undefined;

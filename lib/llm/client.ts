@@ -7,7 +7,10 @@
 import OpenAI from 'openai';
 
 export interface ModelEndpoint {
+  /** The first replica's base URL (the only one, unless `baseUrls` lists several). */
   baseUrl: string;
+  /** Several replicas of the same model (`model.baseUrls`): requests are spread across them. */
+  baseUrls?: string[];
   /** The key itself, resolved from the environment by the caller; never logged or stored. */
   apiKey?: string;
   timeoutMs: number;
