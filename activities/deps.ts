@@ -85,6 +85,12 @@ export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
   const deps: ActivityDeps = {
     db: options.db,
     modelEndpoint(model) {
+      // Several replicas (they replace `baseUrl`): requests are spread across them (lib/llm/replicas.ts).
+      const baseUrls = model.baseUrls;
+      if (baseUrls?.[0]) {
+        const apiKey = model.apiKeyEnv ? secret('model.apiKeyEnv', model.apiKeyEnv) : undefined;
+        return { baseUrl: baseUrls[0], baseUrls, apiKey, timeoutMs: model.timeoutMs, maxRetries: model.maxRetries };
+      }
       let baseUrl = model.baseUrl;
       if (baseUrl === 'embedded') {
         baseUrl = options.embeddedModelUrl ?? env.FLYWHEEL_MODEL_URL ?? '';
