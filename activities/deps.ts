@@ -131,12 +131,12 @@ export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
     deployer(config) {
       if (config.deploy.kind === 'none') return null;
       // The replicas default to the model's, `embedded` resolved as generation resolves it.
-      const endpoint = config.deploy.replicas ? null : deps.modelEndpoint(config.model);
-      const replicas = config.deploy.replicas ?? endpoint?.baseUrls ?? [endpoint!.baseUrl];
-      if (config.deploy.apiKeyEnv) secret('deploy.apiKeyEnv', config.deploy.apiKeyEnv);
+      const replicas = config.deploy.replicas ?? ((e) => e.baseUrls ?? [e.baseUrl])(deps.modelEndpoint(config.model));
+      const { apiKeyEnv } = config.deploy;
+      const modelKeyEnv = config.model.apiKeyEnv;
+      const apiKey = apiKeyEnv ? secret('deploy.apiKeyEnv', apiKeyEnv) : modelKeyEnv ? secret('model.apiKeyEnv', modelKeyEnv) : undefined;
       const options = deployerOptions(config.deploy, replicas, env);
-      if (options && !options.apiKey && !config.deploy.apiKeyEnv) options.apiKey = endpoint?.apiKey;
-      return options ? createDeployer(options) : null;
+      return options ? createDeployer({ ...options, apiKey }) : null;
     },
     rewardModel(spec) {
       const apiKey = spec.apiKeyEnv ? secret('search.step.rewardModel.apiKeyEnv', spec.apiKeyEnv) : undefined;
