@@ -10,7 +10,7 @@ import { sampleChat } from '../../../lib/llm/sample.js';
 /** An OpenAI-compatible replica that answers every chat request with its own name (or `status` when set). */
 async function replica(name: string) {
   const seen: string[] = [];
-  const state = { status: 200, delayMs: 0 };
+  const state = { status: 200, hold: false, held: [] as Array<() => void> };
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -20,12 +20,14 @@ async function replica(name: string) {
         res.writeHead(404, { 'content-type': 'application/json' });
         return void res.end(JSON.stringify({ error: { message: 'no such batch' } }));
       }
-      setTimeout(() => {
+      const answer = () => {
         res.writeHead(state.status, { 'content-type': 'application/json' });
         if (state.status !== 200) return res.end(JSON.stringify({ error: { message: `${name} is overloaded` } }));
         const { model } = JSON.parse(body) as { model: string };
         res.end(JSON.stringify({ id: 'c', object: 'chat.completion', created: 0, model, choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: name } }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
-      }, state.delayMs);
+      };
+      if (state.hold) state.held.push(answer);
+      else answer();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -41,6 +43,11 @@ async function closedPort(): Promise<string> {
   return `http://127.0.0.1:${port}/v1`;
 }
 
+async function waitUntil(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!check()) throw new Error('timed out waiting');
+}
+
 let a: Awaited<ReturnType<typeof replica>>;
 let b: Awaited<ReturnType<typeof replica>>;
 beforeAll(async () => {
@@ -52,7 +59,7 @@ beforeEach(() => {
   a.seen.length = 0;
   b.seen.length = 0;
   a.state.status = b.state.status = 200;
-  a.state.delayMs = b.state.delayMs = 0;
+  a.state.hold = b.state.hold = false;
 });
 
 const ask = (client: ReturnType<typeof createModelClient>, maxRetries = 0) =>
@@ -65,17 +72,21 @@ describe('replicas', () => {
     expect(a.seen).toHaveLength(3);
     expect(b.seen).toHaveLength(3);
     expect(a.seen[0]).toBe('POST /v1/chat/completions');
-    // A slow replica holds its requests: the concurrent ones go to the other.
-    a.state.delayMs = 300;
+    // A replica holding a request: the next ones go to the other, which has none in flight.
+    a.state.hold = true;
     a.seen.length = b.seen.length = 0;
-    const pending = [];
-    for (let i = 0; i < 6; i++) {
-      pending.push(ask(client));
-      await new Promise((r) => setTimeout(r, 20));
+    const held: Array<Promise<unknown>> = [];
+    while (a.seen.length === 0) {
+      held.push(ask(client));
+      await waitUntil(() => a.seen.length + b.seen.length === held.length);
     }
-    await Promise.all(pending);
-    expect(a.seen.length).toBeLessThanOrEqual(1);
-    expect(b.seen.length).toBeGreaterThanOrEqual(5);
+    const before = b.seen.length;
+    for (let i = 0; i < 4; i++) expect((await ask(client)).samples[0]?.text).toBe('b');
+    expect(b.seen.length - before).toBe(4);
+    expect(a.seen).toHaveLength(1);
+    a.state.hold = false;
+    for (const answer of a.state.held.splice(0)) answer();
+    await Promise.all(held);
   });
 
   it('a replica that is down costs no request: each goes to the one that is up, and the down one is left out', async () => {
