@@ -10,9 +10,10 @@
  *   serves, and resumeRound deploys it once the checkpoint is repaired;
  * - a trainer that exits 1: NeedsAttention with its exit code and log tail; resumeRound submits a new job, the
  *   train worker is SIGKILLed while that job runs, a new worker reattaches: one more Slurm job, not two;
+ * - the local launcher: the train worker SIGKILLed under its detached trainer; one job;
  * - two replicas, one of them down (a closed port): the round completes.
  */
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -233,6 +234,25 @@ durability: {activityAttempts: 2, retryInitialIntervalMs: 200, retryMaxIntervalM
     const [model] = await rows<{ served_at: string[] }>(sql`SELECT served_at FROM flywheel.models WHERE run_id = ${runId} AND name = ${`flywheel-${runId}-r1-j2`}`);
     expect(model?.served_at).toEqual([server.url]);
   }, 360_000);
+
+  it('the local launcher: a train worker SIGKILLed while its detached trainer runs; the new worker reattaches, one job', async () => {
+    const text = configText('cluster-local', 1, `sleep 3 && ${TRAIN}`).replace(/launcher: \{kind: slurm[^}]*\}/, 'launcher: {kind: local}');
+    const { runId, result } = await startRun(text, 'cluster-local');
+    await waitFor('the trainer running', async () => {
+      const [row] = await rows<{ status: string }>(sql`SELECT status FROM flywheel.fine_tunes WHERE run_id = ${runId} AND round = 1`);
+      return row?.status === 'running';
+    }, { timeoutMs: 120_000, intervalMs: 100 });
+    expect((await trainWorker.kill()).signal).toBe('SIGKILL');
+    await startTrainWorker();
+    expect((await result).state).toBe('completed');
+    // One job directory, one job recorded, none superseded: the new worker found the running process again.
+    expect(readdirSync(path.join(workdir, runId, 'round-1')).filter((f) => f.startsWith('job-'))).toEqual(['job-1']);
+    const [row] = await rows<{ status: string; launcher: string; external_job_id: string; superseded_job_ids: string[] }>(
+      sql`SELECT status, launcher, external_job_id, superseded_job_ids FROM flywheel.fine_tunes WHERE run_id = ${runId} AND round = 1`,
+    );
+    expect(row).toEqual({ status: 'succeeded', launcher: 'local', external_job_id: `${runId}/round-1/job-1`, superseded_job_ids: [] });
+    expect(slurmJobs(runId)).toEqual([]);
+  }, 240_000);
 
   it('two replicas, the first of them down: generation goes to the one that is up and the round completes', async () => {
     const down = `http://127.0.0.1:${await closedPort()}/v1`;
