@@ -149,6 +149,8 @@ durability: {activityAttempts: 2, retryInitialIntervalMs: 200, retryMaxIntervalM
     const waiting = await attention(runId, 2, 'deploy');
     expect(waiting.failure).toMatch(/deploying flywheel-.*-r2 failed on 1 replica: .*refused the adapter \(400\): Loading lora .*policy\.json/);
     expect(waiting.failure).toMatch(/is still served/);
+    const { currentDetails } = (await client.workflow.getHandle(workflowIds.round(runId, 2)).query('__temporal_workflow_metadata')) as { currentDetails: string };
+    expect(currentDetails).toMatch(/Stage \*\*deploy\*\* of run/);
     // The current model still serves: listed, and answering.
     const [{ current } = { current: '' }] = await rows<{ current: string }>(sql`SELECT current_model AS current FROM flywheel.runs WHERE id = ${runId}`);
     expect((await listed()).map((m) => m.id)).toContain(current);
@@ -210,6 +212,11 @@ durability: {activityAttempts: 2, retryInitialIntervalMs: 200, retryMaxIntervalM
     const waiting = await attention(runId, 1, 'fine-tune');
     expect(waiting.failure).toMatch(/trainer job .*job-1 failed \(exit code 1\)/);
     expect(waiting.failure).toMatch(/RuntimeError: CUDA error: out of memory/);
+    // What the Temporal UI shows on the round: the exit code and the end of the job's log.
+    const { currentDetails } = (await client.workflow.getHandle(workflowIds.round(runId, 1)).query('__temporal_workflow_metadata')) as { currentDetails: string };
+    expect(currentDetails).toMatch(/## Round 1 needs attention/);
+    expect(currentDetails).toMatch(/exit code 1/);
+    expect(currentDetails).toMatch(/RuntimeError: CUDA error: out of memory/);
     writeFileSync(allow, '');
     await resume(runId, 1, 'more GPU memory');
 
