@@ -7,6 +7,7 @@
  * await Worker.create({ activities, taskQueue: TASK_QUEUES.control, ... });
  */
 import { adaptToTemporal } from './adapt.js';
+import { batchActivities } from './batch.js';
 import type { ActivityDeps } from './deps.js';
 import { evaluateActivities } from './evaluate.js';
 import { filterActivities } from './filter.js';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...evaluateActivities(deps),
     ...promoteActivities(deps),
     ...generateActivities(deps),
+    ...batchActivities(deps),
     ...verifyActivities(deps),
     ...searchActivities(deps),
     ...stepSearchActivities(deps),
