@@ -78,7 +78,8 @@ export function batchActivities(deps: ActivityDeps) {
         const slot: BatchSlot = { roundId, purpose, attempt: at, fileIndex };
         const requestCount = text.split('\n').length - 1;
         const batch = (await findCreated(client, slot)) ?? (await createBatch(client, slot, text));
-        await recordBatch(db, { ...slot, inputFileId: batch.input_file_id, batchId: batch.id, requests: requestCount, status: batch.status });
+        // Recorded as validating: the first poll records its real status together with its result files.
+        await recordBatch(db, { ...slot, inputFileId: batch.input_file_id, batchId: batch.id, requests: requestCount });
         created++;
         deps.log(`round ${roundId} ${purpose}: batch ${batch.id} (attempt ${at}, file ${fileIndex + 1}/${files.length}, ${requestCount} requests)`);
       }
