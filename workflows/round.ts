@@ -408,20 +408,31 @@ async function batchGenerate(r: RoundRuntime, purpose: Purpose, batch: { pollSec
   const acts = proxyActivities<Activities>({ ...r.options.shard.generate, startToCloseTimeout: '30m' });
   let submitted = await acts.submitBatches({ roundId, purpose });
   for (let attempts = 1; ; attempts++) {
+    const since = Date.now(); // workflow time: the same on replay
     for (;;) {
       const poll = await acts.pollBatches({ roundId, purpose, attempt: submitted.attempt });
       if (poll.final) break;
+      const waitMs = pollInterval(batch.pollSeconds, Date.now() - since);
       setCurrentDetails(
         `Round ${r.round}: **${purpose}** samples in ${submitted.batches} provider batch${submitted.batches === 1 ? '' : 'es'} ` +
-          `(attempt ${submitted.attempt}): ${poll.completed + poll.failed} of ${poll.total} requests done; next look in ${batch.pollSeconds} s.`,
+          `(attempt ${submitted.attempt}): ${poll.completed + poll.failed} of ${poll.total} requests done; next look in ${Math.round(waitMs / 1000)} s.`,
       );
-      await sleep(batch.pollSeconds * 1000);
+      await sleep(waitMs);
       await r.paused();
     }
     const ingested = await acts.ingestBatches({ roundId, purpose, attempt: submitted.attempt, last: attempts >= batch.attempts });
     if (ingested.missing === 0) return;
     submitted = await acts.submitBatches({ roundId, purpose, attempt: submitted.attempt + 1 });
   }
+}
+
+/**
+ * The wait before the next look at a batch: `pollSeconds`, stretched to 1/25 of the time the attempt has waited so
+ * far, so a batch that takes its whole 24-hour window costs at most about 230 looks whatever `pollSeconds` is (a
+ * bounded history, each look a handful of events) and is noticed at most 4% of its wait late.
+ */
+function pollInterval(pollSeconds: number, waitedMs: number): number {
+  return Math.max(pollSeconds * 1000, Math.round(waitedMs / 25));
 }
 
 /** Shards that failed after their retries; identical causes are reported once, with the shards they hit. */
