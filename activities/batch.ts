@@ -137,7 +137,8 @@ export function batchActivities(deps: ActivityDeps) {
       const rows = (await roundBatches(db, roundId, purpose)).filter((b) => b.attempt === attempt);
       const failures = new Map<string, BatchFailure>();
       for (const row of rows) {
-        if (row.ingestedAt) continue;
+        // A batch still running is not ingested (the workflow ingests only after a poll found all of them final).
+        if (row.ingestedAt || !FINAL_BATCH_STATUSES.has(row.status)) continue;
         const files: Array<{ name: string; text: string }> = [];
         for (const id of [row.outputFileId, row.errorFileId]) {
           if (!id) continue;
