@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { roundCosts } from '../db/costs.js';
 import { formatCost } from '../lib/cost/index.js';
+import { pct, roundColumns } from '../lib/report/round-table.js';
 import type { ReportRound } from '../lib/report/types.js';
 
 /** A round as `status` and the demo show it: the report's round (lib/report/types.ts) and the operator's counts. */
@@ -59,27 +60,16 @@ export async function roundReports(db: Db, runId: string): Promise<RoundReport[]
   }));
 }
 
-const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
-
 /** A fixed-width table for terminals. */
 export function formatTable(rounds: RoundReport[]): string {
-  const ks = [...new Set(rounds.flatMap((r) => Object.keys(r.passAtK)))].sort((a, b) => Number(a) - Number(b));
-  const search = rounds.find((r) => r.search)?.search;
-  const searchHeader = search ? [`${search.strategy}@${search.budget}`] : [];
+  const columns = roundColumns(rounds);
   // Cost columns only for runs whose config prices something, so an unpriced run's table stays as it was.
   const priced = rounds.some((r) => r.cost !== null);
-  const header = ['round', 'model', 'traces', 'correct', 'train set', 'greedy pass@1', ...ks.map((k) => `pass@${k}`), ...ks.map((k) => `maj@${k}`), ...searchHeader, 'promoted', ...(priced ? ['tokens', 'cost'] : [])];
+  const header = ['round', 'model', ...columns.head, ...(priced ? ['tokens', 'cost'] : [])];
   const rows = rounds.map((r) => [
     String(r.round),
     shortModel(r.model),
-    String(r.traces),
-    String(r.correct),
-    r.datasetItems === null ? '—' : String(r.datasetItems),
-    pct(r.greedyPassAt1),
-    ...ks.map((k) => pct(r.passAtK[k])),
-    ...ks.map((k) => pct(r.majAtK[k])),
-    ...(search ? [pct(r.search?.accuracy)] : []),
-    r.round === 0 ? 'base' : r.promoted === null ? '—' : r.promoted ? 'yes' : 'no',
+    ...columns.cells(r),
     ...(priced ? [String(r.tokens), r.cost === null ? '—' : formatCost(r.cost)] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
