@@ -1,7 +1,7 @@
 // Lint rules that protect what types cannot: floating promises, workflow code that must stay deterministic (no Node
 // built-ins, no database or HTTP clients, activities imported as types only), and the layers of docs/architecture.md:
 // lib/ is the domain and imports none of db/, activities/, workflows/, cli/; db/ imports no infra/ or cli/;
-// activities/ hold no SQL and do not import one another.
+// activities/ and cli/ hold no SQL, and activities do not import one another.
 import tseslint from 'typescript-eslint';
 
 /** `../x/*` at any depth, for a folder of the project seen from inside another. */
@@ -56,6 +56,15 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         { patterns: [{ group: layer('infra', 'cli', 'activities', 'workflows'), message: 'db/ owns queries: it imports no infra/, cli/, activities/ or workflows/ (docs/architecture.md).' }] },
+      ],
+    },
+  },
+  {
+    files: ['cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['drizzle-orm', 'drizzle-orm/*', 'pg'], message: 'cli/ holds no SQL: put the query in db/ (docs/architecture.md).' }] },
       ],
     },
   },

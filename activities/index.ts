@@ -7,6 +7,7 @@
  * await Worker.create({ activities, taskQueue: TASK_QUEUES.control, ... });
  */
 import { adaptToTemporal } from './adapt.js';
+import { batchActivities } from './batch.js';
 import type { ActivityDeps } from './deps.js';
 import { deployActivities } from './deploy.js';
 import { evaluateActivities } from './evaluate.js';
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...evaluateActivities(deps),
     ...promoteActivities(deps),
     ...generateActivities(deps),
+    ...batchActivities(deps),
     ...verifyActivities(deps),
     ...searchActivities(deps),
     ...stepSearchActivities(deps),

@@ -5,7 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Db } from '../db/client.js';
-import { roundReports, type RoundReport } from './report.js';
+import { roundReports, type RoundReport } from '../db/report.js';
 
 export function describeProgress(r: RoundReport): string {
   const head = `round ${r.round} · ${r.stage}`;

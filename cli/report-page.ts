@@ -3,10 +3,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Db } from '../db/client.js';
-import { budgetBins, lineage, modelErrorCounts, problemPrompts, problemRounds, searchOutcomes, trainedFromRound, trainerJobs } from '../db/report.js';
+import { budgetBins, lineage, modelErrorCounts, problemPrompts, problemRounds, roundReports, searchOutcomes, trainedFromRound, trainerJobs } from '../db/report.js';
 import { getRun } from '../db/runs.js';
 import { difficulty, renderReport, type ReportInput } from '../lib/report/index.js';
-import { roundReports } from './report.js';
 
 const require = createRequire(import.meta.url);
 let chartJs: string | null = null;

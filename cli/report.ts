@@ -1,85 +1,18 @@
-/** What `demo`, `status` and `report` print: per-round numbers read from the `flywheel.round_metrics` view. */
-import { sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
-import { roundCosts } from '../db/costs.js';
+/** What `demo`, `status` and `report` print of the per-round numbers db/report.ts reads (`roundReports`). */
+import type { RoundReport } from '../db/report.js';
 import { formatCost } from '../lib/cost/index.js';
-import type { ReportRound } from '../lib/report/types.js';
-
-/** A round as `status` and the demo show it: the report's round (lib/report/types.ts) and the operator's counts. */
-export interface RoundReport extends ReportRound {
-  sampler: string | null;
-  errors: number;
-  fineTuneJobs: number;
-  searchProblemsSolved: number;
-  rationalized: number;
-  rationalizedCorrect: number;
-  /** Inference tokens (prompt + completion) of the round's stages, from flywheel.round_costs. */
-  tokens: number;
-  /** What the round cost at the config's prices; null when nothing in it is priced. */
-  cost: number | null;
-}
-
-export async function roundReports(db: Db, runId: string): Promise<RoundReport[]> {
-  const res = await db.execute(sql`SELECT * FROM flywheel.round_metrics WHERE run_id = ${runId} ORDER BY round`);
-  const costs = new Map((await roundCosts(db, runId)).map((c) => [c.round, c]));
-  return (res.rows as Array<Record<string, unknown>>).map((r) => ({
-    round: Number(r.round),
-    model: (r.model as string) ?? null,
-    sampler: (r.sampler as string) ?? null,
-    stage: String(r.stage),
-    status: String(r.status),
-    planned: Number(r.planned),
-    traces: Number(r.traces),
-    verified: Number(r.verified),
-    correct: Number(r.correct),
-    errors: Number(r.errors),
-    fineTuneJobs: Number(r.fine_tune_jobs),
-    datasetItems: r.dataset_items === null ? null : Number(r.dataset_items),
-    greedyPassAt1: r.greedy_pass_at_1 === null ? null : Number(r.greedy_pass_at_1),
-    passAtK: (r.pass_at_k as Record<string, number>) ?? {},
-    majAtK: (r.maj_at_k as Record<string, number>) ?? {},
-    promoted: (r.promoted as boolean | null) ?? null,
-    searchTraces: Number(r.search_traces),
-    searchProblemsSolved: Number(r.search_problems_solved),
-    search:
-      r.search_strategy === null
-        ? null
-        : {
-            strategy: String(r.search_strategy),
-            budget: Number(r.search_budget),
-            accuracy: Number(r.search_accuracy),
-            meanCalls: r.search_mean_calls === null ? null : Number(r.search_mean_calls),
-          },
-    modelErrors: Number(r.model_errors),
-    coverage: (r.coverage as RoundReport['coverage']) ?? null,
-    rationalized: Number(r.rationalized),
-    rationalizedCorrect: Number(r.rationalized_correct),
-    tokens: costs.get(Number(r.round))?.tokens ?? 0,
-    cost: costs.get(Number(r.round))?.cost ?? null,
-  }));
-}
-
-const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
+import { pct, roundColumns } from '../lib/report/round-table.js';
 
 /** A fixed-width table for terminals. */
 export function formatTable(rounds: RoundReport[]): string {
-  const ks = [...new Set(rounds.flatMap((r) => Object.keys(r.passAtK)))].sort((a, b) => Number(a) - Number(b));
-  const search = rounds.find((r) => r.search)?.search;
-  const searchHeader = search ? [`${search.strategy}@${search.budget}`] : [];
+  const columns = roundColumns(rounds);
   // Cost columns only for runs whose config prices something, so an unpriced run's table stays as it was.
   const priced = rounds.some((r) => r.cost !== null);
-  const header = ['round', 'model', 'traces', 'correct', 'train set', 'greedy pass@1', ...ks.map((k) => `pass@${k}`), ...ks.map((k) => `maj@${k}`), ...searchHeader, 'promoted', ...(priced ? ['tokens', 'cost'] : [])];
+  const header = ['round', 'model', ...columns.head, ...(priced ? ['tokens', 'cost'] : [])];
   const rows = rounds.map((r) => [
     String(r.round),
     shortModel(r.model),
-    String(r.traces),
-    String(r.correct),
-    r.datasetItems === null ? '—' : String(r.datasetItems),
-    pct(r.greedyPassAt1),
-    ...ks.map((k) => pct(r.passAtK[k])),
-    ...ks.map((k) => pct(r.majAtK[k])),
-    ...(search ? [pct(r.search?.accuracy)] : []),
-    r.round === 0 ? 'base' : r.promoted === null ? '—' : r.promoted ? 'yes' : 'no',
+    ...columns.cells(r),
     ...(priced ? [String(r.tokens), r.cost === null ? '—' : formatCost(r.cost)] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));

@@ -1,8 +1,9 @@
 /** `flywheel run <config>`: validate, store, start. Bad input exits non-zero and writes nothing. */
 import { loadRunConfig } from '../config/load.js';
+import { roundReports } from '../db/report.js';
 import { openDatabase, resolveConnections } from './connections.js';
 import { followProgress } from './progress.js';
-import { formatTable, roundReports } from './report.js';
+import { formatTable } from './report.js';
 import { connectClient, createRun, loadTaskSet, startRunWorkflow } from './start.js';
 
 export async function runCommand(file: string, options: { json?: boolean; wait?: boolean }) {

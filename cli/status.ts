@@ -6,11 +6,12 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.js';
 import { listFineTunes } from '../db/fine-tunes.js';
+import { roundReports, type RoundReport } from '../db/report.js';
 import { getRun, listRuns } from '../db/runs.js';
 import { formatCost } from '../lib/cost/index.js';
 import { statusQuery, workflowIds, type RunStatus } from '../workflows/shared.js';
 import { openDatabase, resolveConnections } from './connections.js';
-import { formatCoverage, formatTable, roundReports, type RoundReport } from './report.js';
+import { formatCoverage, formatTable } from './report.js';
 import { progressView } from './progress.js';
 import { connectClient } from './start.js';
 

@@ -401,15 +401,6 @@ export const runConfigSchema = z
     budget: budgetSchema.default({}),
   })
   .superRefine((config, ctx) => {
-    // The batch records, requests and ingestion exist (db/batches.ts, lib/generate/batch.ts), but the round does not
-    // drive them yet: refuse the mode rather than generate online while the config says batch.
-    if (config.generate.mode === 'batch') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['generate', 'mode'],
-        message: "generate.mode 'batch' is not wired into the round yet; use 'online' (the default)",
-      });
-    }
     // A cost limit needs prices: without one for the model, spend would read 0 and the limit would never hold.
     if (config.budget.maxCost !== undefined && !priceFor(config.costs.models, config.model.name)) {
       ctx.addIssue({

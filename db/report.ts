@@ -1,12 +1,69 @@
 /**
- * What the run report reads beyond `flywheel.round_metrics`: search compute per problem, the adaptive plan's bins,
- * per-problem difficulty, the funnel into training sets, trainer progress, lineage and model errors. Plain rows;
- * lib/report turns them into charts.
+ * What the run report reads: the per-round numbers of `flywheel.round_metrics` (also what `status` and `demo` print),
+ * search compute per problem, the adaptive plan's bins, per-problem difficulty, the funnel into training sets,
+ * trainer progress, lineage and model errors. Plain rows; lib/report turns them into charts.
  */
 import { sql } from 'drizzle-orm';
+import type { ReportRound } from '../lib/report/types.js';
 import type { Db } from './client.js';
+import { roundCosts } from './costs.js';
 
 const rowsOf = async <T>(db: Db, query: ReturnType<typeof sql>) => (await db.execute(query)).rows as T[];
+
+/** A round as `status` and the demo show it: the report's round (lib/report/types.ts) and the operator's counts. */
+export interface RoundReport extends ReportRound {
+  sampler: string | null;
+  errors: number;
+  fineTuneJobs: number;
+  searchProblemsSolved: number;
+  rationalized: number;
+  rationalizedCorrect: number;
+  /** Inference tokens (prompt + completion) of the round's stages, from flywheel.round_costs. */
+  tokens: number;
+  /** What the round cost at the config's prices; null when nothing in it is priced. */
+  cost: number | null;
+}
+
+/** A run's rounds from `flywheel.round_metrics`, with each round's tokens and cost from `flywheel.round_costs`. */
+export async function roundReports(db: Db, runId: string): Promise<RoundReport[]> {
+  const res = await db.execute(sql`SELECT * FROM flywheel.round_metrics WHERE run_id = ${runId} ORDER BY round`);
+  const costs = new Map((await roundCosts(db, runId)).map((c) => [c.round, c]));
+  return (res.rows as Array<Record<string, unknown>>).map((r) => ({
+    round: Number(r.round),
+    model: (r.model as string) ?? null,
+    sampler: (r.sampler as string) ?? null,
+    stage: String(r.stage),
+    status: String(r.status),
+    planned: Number(r.planned),
+    traces: Number(r.traces),
+    verified: Number(r.verified),
+    correct: Number(r.correct),
+    errors: Number(r.errors),
+    fineTuneJobs: Number(r.fine_tune_jobs),
+    datasetItems: r.dataset_items === null ? null : Number(r.dataset_items),
+    greedyPassAt1: r.greedy_pass_at_1 === null ? null : Number(r.greedy_pass_at_1),
+    passAtK: (r.pass_at_k as Record<string, number>) ?? {},
+    majAtK: (r.maj_at_k as Record<string, number>) ?? {},
+    promoted: (r.promoted as boolean | null) ?? null,
+    searchTraces: Number(r.search_traces),
+    searchProblemsSolved: Number(r.search_problems_solved),
+    search:
+      r.search_strategy === null
+        ? null
+        : {
+            strategy: String(r.search_strategy),
+            budget: Number(r.search_budget),
+            accuracy: Number(r.search_accuracy),
+            meanCalls: r.search_mean_calls === null ? null : Number(r.search_mean_calls),
+          },
+    modelErrors: Number(r.model_errors),
+    coverage: (r.coverage as RoundReport['coverage']) ?? null,
+    rationalized: Number(r.rationalized),
+    rationalizedCorrect: Number(r.rationalized_correct),
+    tokens: costs.get(Number(r.round))?.tokens ?? 0,
+    cost: costs.get(Number(r.round))?.cost ?? null,
+  }));
+}
 
 export interface SearchOutcomeRow {
   round: number;

@@ -1,5 +1,6 @@
 /** Traces, their verdicts and search results: bulk writes keyed for idempotency. */
 import { and, asc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import type { VerifiedSample } from '../lib/search/rank-samples.js';
 import type { Db } from './client.js';
 import { modelErrors, problems, searchResults, traces, verdicts, type NewTrace } from './schema.js';
 
@@ -116,18 +117,6 @@ export async function insertVerdicts(db: Db, rows: NewVerdict[]): Promise<number
     written += res.length;
   }
   return written;
-}
-
-export interface VerifiedSample {
-  traceId: number;
-  problemId: number;
-  strategy: string;
-  sampleIndex: number;
-  logprob: number | null;
-  completionTokens: number;
-  answer: string | null;
-  score: number;
-  correct: boolean;
 }
 
 /** Every trace of a round and purpose with its verdict, ordered by problem, strategy and sample index. */

@@ -65,8 +65,8 @@ type Handler = (ctx: { batches: Batches }, req: IncomingMessage, res: ServerResp
 export const batchRoutes: Array<{ method: string; pattern: RegExp; handle: Handler }> = [
   { method: 'POST', pattern: /^\/v1\/batches$/, handle: async ({ batches }, req, res) => sendJson(res, 200, batches.create(await readJsonObject(req))) },
   { method: 'GET', pattern: /^\/v1\/batches$/, handle: ({ batches }, _q, res, _p, query) => sendJson(res, 200, batches.list(query)) },
-  { method: 'GET', pattern: /^\/v1\/batches\/([^/]+)$/, handle: ({ batches }, _q, res, [id]) => sendJson(res, 200, batches.get(id)) },
-  { method: 'POST', pattern: /^\/v1\/batches\/([^/]+)\/cancel$/, handle: ({ batches }, _q, res, [id]) => sendJson(res, 200, batches.cancel(id)) },
+  { method: 'GET', pattern: /^\/v1\/batches\/([^/]+)$/, handle: ({ batches }, _q, res, [id]) => sendJson(res, 200, batches.get(id!)) },
+  { method: 'POST', pattern: /^\/v1\/batches\/([^/]+)\/cancel$/, handle: ({ batches }, _q, res, [id]) => sendJson(res, 200, batches.cancel(id!)) },
 ];
 
 export class Batches {

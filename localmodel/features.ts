@@ -65,7 +65,7 @@ export function writeMoveFeatures(move: Move, target: number, out: Float64Array,
   f(7, k === 1 && r === target);
   f(8, r === target);
   f(9, left.includes(target));
-  f(10, k === 2 && oneOpTo(left[0], left[1], target));
+  f(10, k === 2 && oneOpTo(left[0]!, left[1]!, target));
   let partner = false;
   if (k >= 2 && others.length <= 3) for (const p of reachableValues(others)) if (oneOpTo(r, p, target)) partner = true;
   f(11, partner);

@@ -110,7 +110,7 @@ export function applyStop(tokens: Token[], stop: readonly string[], finished: bo
   let text = '';
   for (let k = 0; k < tokens.length; k++) {
     const scanFrom = Math.max(0, text.length - longest(stop) + 1);
-    text += tokens[k].text;
+    text += tokens[k]!.text;
     let cut = -1;
     let matched = '';
     for (const s of stop) {

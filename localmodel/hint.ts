@@ -69,7 +69,7 @@ function flatten(e: ReturnType<typeof parseExpression>, nodes: HintNode[]): numb
   } else {
     const left = flatten(e.left, nodes);
     const right = flatten(e.right, nodes);
-    const [l, r] = [nodes[left].value, nodes[right].value];
+    const [l, r] = [nodes[left]!.value, nodes[right]!.value];
     const op = e.op as Op;
     nodes.push({ value: l === null || r === null ? null : combine(l, op, r), op, left, right });
   }
@@ -84,8 +84,8 @@ function stepKey(a: number, op: Op, b: number): string {
 /** The step that builds a node from its children; null for leaves and nodes no legal step builds. */
 function nodeKey(hint: Hint, node: HintNode): string | null {
   if (node.op === null || node.value === null) return null;
-  const l = hint.nodes[node.left].value!;
-  const r = hint.nodes[node.right].value!;
+  const l = hint.nodes[node.left]!.value!;
+  const r = hint.nodes[node.right]!.value!;
   // + and * commute (steps are written larger first); - and / must already be larger first to be legal at all.
   return node.op === '+' || node.op === '*' ? stepKey(Math.max(l, r), node.op, Math.min(l, r)) : stepKey(l, node.op, r);
 }
@@ -126,7 +126,7 @@ export function trackHint(hint: Hint, numbers: readonly number[]): HintTracker {
 
   /** Readings after one number of `value` leaves `pool`: it was either a number no node stands for, or a node. */
   const consumed = (reading: number[], value: number, pool: readonly number[]): number[][] => {
-    const held = reading.filter((i) => hint.nodes[i].value === value);
+    const held = reading.filter((i) => hint.nodes[i]!.value === value);
     const out = held.map((i) => reading.filter((j) => j !== i));
     if (count(pool, value) > held.length) out.push(reading);
     return out;
@@ -137,7 +137,7 @@ export function trackHint(hint: Hint, numbers: readonly number[]): HintTracker {
       const consistent = new Set<string>();
       for (const reading of readings) {
         hint.nodes.forEach((node, i) => {
-          if (keys[i] !== null && reading.includes(node.left) && reading.includes(node.right)) consistent.add(keys[i]);
+          if (keys[i] !== null && reading.includes(node.left) && reading.includes(node.right)) consistent.add(keys[i]!);
         });
       }
       if (consistent.size === 0) return null;
@@ -182,7 +182,7 @@ function subsets(items: readonly number[], k: number): number[][] {
   if (k === 0) return [[]];
   if (items.length < k) return [];
   const [first, ...rest] = items;
-  return [...subsets(rest, k - 1).map((s) => [first, ...s]), ...subsets(rest, k)];
+  return [...subsets(rest, k - 1).map((s) => [first!, ...s]), ...subsets(rest, k)];
 }
 
 function count(values: readonly number[], value: number): number {

@@ -128,7 +128,7 @@ export class FineTuningJobs {
   list(query: URLSearchParams) {
     const wanted = [...query.entries()].flatMap(([k, v]) => {
       const m = /^metadata\[(.+)\]$/.exec(k);
-      return m ? [[m[1], v] as const] : [];
+      return m ? [[m[1]!, v] as const] : [];
     });
     const jobs = this.sorted()
       .reverse()
@@ -180,7 +180,7 @@ export class FineTuningJobs {
     if (!job || job.status !== 'validating_files' || this.closed) return;
     try {
       const set = parseTrainingJsonl(this.files.content(job.training_file).toString('utf8'));
-      const skipped = set.skipped.length ? ` (${set.skipped.length} lines skipped, first: line ${set.skipped[0].line}, ${set.skipped[0].reason})` : '';
+      const skipped = set.skipped.length ? ` (${set.skipped.length} lines skipped, first: line ${set.skipped[0]!.line}, ${set.skipped[0]!.reason})` : '';
       this.event(job, `Files validated: ${set.traces} traces, ${set.examples.length} step decisions${skipped}. Moving job to queued state.`);
       this.update(job, { status: 'queued' });
     } catch (err) {

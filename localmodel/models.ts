@@ -101,7 +101,7 @@ export class ModelRegistry {
 
   /** What a model's clients see as tokens: the server's `tokens` option, else its base's tokenizer. */
   tokens(id: string): TokenMode {
-    return this.forcedTokens ?? BASE_MODELS[this.root(id)];
+    return this.forcedTokens ?? BASE_MODELS[this.root(id)]!;
   }
 
   /** The model object, or a 404 naming the model. */

@@ -91,12 +91,12 @@ export function scoreRows(p: Policy, features: Float64Array, count: number, out 
   for (let m = 0; m < count; m++) {
     const x = m * inputs;
     let s = 0;
-    for (let i = 0; i < inputs; i++) s += skip[i] * features[x + i];
+    for (let i = 0; i < inputs; i++) s += skip[i]! * features[x + i]!;
     for (let h = 0; h < hidden; h++) {
-      let a = b1[h];
+      let a = b1[h]!;
       const row = h * inputs;
-      for (let i = 0; i < inputs; i++) a += w1[row + i] * features[x + i];
-      s += w2[h] * Math.tanh(a);
+      for (let i = 0; i < inputs; i++) a += w1[row + i]! * features[x + i]!;
+      s += w2[h]! * Math.tanh(a);
     }
     out[m] = s;
   }
@@ -106,11 +106,11 @@ export function scoreRows(p: Policy, features: Float64Array, count: number, out 
 /** Log-softmax of logits / temperature (temperature > 0), in place into `out`. */
 export function logSoftmax(logits: Float64Array, temperature = 1, out = new Float64Array(logits.length)): Float64Array {
   let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i] / temperature);
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]! / temperature);
   let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] / temperature - max);
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! / temperature - max);
   const lse = max + Math.log(sum);
-  for (let i = 0; i < logits.length; i++) out[i] = logits[i] / temperature - lse;
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i]! / temperature - lse;
   return out;
 }
 
@@ -137,14 +137,14 @@ export function stepDistribution(p: Policy, numbers: readonly number[], target: 
 
 /** The distribution with `bonus` added to its logits and renormalised: what a hint in the context does to it. */
 export function withBonus(dist: StepDistribution, bonus: Float64Array): StepDistribution {
-  const logits = dist.logits.map((l, i) => l + bonus[i]);
+  const logits = dist.logits.map((l, i) => l + bonus[i]!);
   return { moves: dist.moves, logits, logprobs: logSoftmax(logits) };
 }
 
 /** Greedy pick: the highest score, the first legal move on ties (deterministic). */
 export function argmax(values: Float64Array): number {
   let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
   return best;
 }
 
@@ -154,7 +154,7 @@ export function chooseMove(dist: StepDistribution, temperature: number, rng: Rng
   const lp = temperature === 1 ? dist.logprobs : logSoftmax(dist.logits, temperature);
   let u = rng();
   for (let i = 0; i < lp.length; i++) {
-    u -= Math.exp(lp[i]);
+    u -= Math.exp(lp[i]!);
     if (u < 0) return i;
   }
   return lp.length - 1;
@@ -192,8 +192,8 @@ export interface Rollout {
 /** The k most likely moves of a distribution, best first (ties: canonical order). */
 export function topAlternatives(dist: StepDistribution, k: number): Array<{ text: string; logprob: number }> {
   if (k <= 0) return [];
-  const order = dist.moves.map((_, i) => i).sort((a, b) => dist.logprobs[b] - dist.logprobs[a] || a - b);
-  return order.slice(0, k).map((i) => ({ text: dist.moves[i].text, logprob: dist.logprobs[i] }));
+  const order = dist.moves.map((_, i) => i).sort((a, b) => dist.logprobs[b]! - dist.logprobs[a]! || a - b);
+  return order.slice(0, k).map((i) => ({ text: dist.moves[i]!.text, logprob: dist.logprobs[i]! }));
 }
 
 /** The answer line token that ends every trace: forced, so its log-probability is 0. */
@@ -247,10 +247,10 @@ export function rollout(p: Policy, problem: CountdownProblem, options: RolloutOp
     }
     const dist = hintedDistribution(p, numbers, problem.target, hint);
     const i = chooseMove(dist, options.temperature, options.rng);
-    const move = dist.moves[i];
+    const move = dist.moves[i]!;
     hint?.advance(numbers, move.step);
     steps.push(move.step);
-    tokens.push({ text: move.text, logprob: dist.logprobs[i], top: topAlternatives(dist, topK) });
+    tokens.push({ text: move.text, logprob: dist.logprobs[i]!, top: topAlternatives(dist, topK) });
     numbers = move.left;
   }
   return { steps, tokens, finished: false };

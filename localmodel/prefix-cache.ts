@@ -47,7 +47,7 @@ function blockKey(previous: string, tokens: readonly string[], from: number, to:
     h1 = Math.imul(h1 ^ 0xff, 0x01000193);
   };
   mix(previous);
-  for (let i = from; i < to; i++) mix(tokens[i]);
+  for (let i = from; i < to; i++) mix(tokens[i]!);
   return `${(h1 >>> 0).toString(36)}.${(h2 >>> 0).toString(36)}.${to}`;
 }
 

@@ -69,7 +69,7 @@ type Route = {
 
 const routes: Route[] = [
   { method: 'GET', pattern: /^\/v1\/models$/, handle: (c, _q, res) => sendJson(res, 200, { object: 'list', data: c.models.list() }) },
-  { method: 'GET', pattern: /^\/v1\/models\/([^/]+)$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.models.get(id)) },
+  { method: 'GET', pattern: /^\/v1\/models\/([^/]+)$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.models.get(id!)) },
   {
     method: 'POST',
     pattern: /^\/v1\/chat\/completions$/,
@@ -86,24 +86,24 @@ const routes: Route[] = [
     handle: async (c, req, res) => sendJson(res, 200, await c.files.upload(req.headers['content-type'], await readBody(req, MAX_UPLOAD_BYTES))),
   },
   { method: 'GET', pattern: /^\/v1\/files$/, handle: (c, _q, res, _p, query) => sendJson(res, 200, c.files.list(query)) },
-  { method: 'GET', pattern: /^\/v1\/files\/([^/]+)$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.files.get(id)) },
-  { method: 'DELETE', pattern: /^\/v1\/files\/([^/]+)$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.files.delete(id)) },
+  { method: 'GET', pattern: /^\/v1\/files\/([^/]+)$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.files.get(id!)) },
+  { method: 'DELETE', pattern: /^\/v1\/files\/([^/]+)$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.files.delete(id!)) },
   {
     method: 'GET',
     pattern: /^\/v1\/files\/([^/]+)\/content$/,
     handle: (c, _q, res, [id]) => {
-      const bytes = c.files.content(id);
+      const bytes = c.files.content(id!);
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
       res.end(bytes);
     },
   },
   { method: 'POST', pattern: /^\/v1\/fine_tuning\/jobs$/, handle: async (c, req, res) => sendJson(res, 200, c.jobs.create(await readJsonObject(req))) },
   { method: 'GET', pattern: /^\/v1\/fine_tuning\/jobs$/, handle: (c, _q, res, _p, query) => sendJson(res, 200, c.jobs.list(query)) },
-  { method: 'GET', pattern: /^\/v1\/fine_tuning\/jobs\/([^/]+)$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.jobs.get(id)) },
+  { method: 'GET', pattern: /^\/v1\/fine_tuning\/jobs\/([^/]+)$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.jobs.get(id!)) },
   {
     method: 'GET',
     pattern: /^\/v1\/fine_tuning\/jobs\/([^/]+)\/events$/,
-    handle: (c, _q, res, [id], query) => sendJson(res, 200, c.jobs.events(id, query)),
+    handle: (c, _q, res, [id], query) => sendJson(res, 200, c.jobs.events(id!, query)),
   },
   {
     method: 'POST',
@@ -115,7 +115,7 @@ const routes: Route[] = [
     pattern: /^\/v1\/unload_lora_adapter$/,
     handle: async (c, req, res) => unloadLoraAdapter(c.models, await readJsonObject(req), res),
   },
-  { method: 'POST', pattern: /^\/v1\/fine_tuning\/jobs\/([^/]+)\/cancel$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.jobs.cancel(id)) },
+  { method: 'POST', pattern: /^\/v1\/fine_tuning\/jobs\/([^/]+)\/cancel$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.jobs.cancel(id!)) },
   ...batchRoutes,
 ];
 

@@ -65,7 +65,7 @@ function logSumExp(values: readonly number[]): number {
 export function nextTokenMarginals(live: readonly LineOption[], pos: number): Array<{ text: string; logprob: number }> {
   const groups = new Map<string, number[]>();
   for (const line of live) {
-    const t = line.tokens[pos];
+    const t = line.tokens[pos]!;
     const g = groups.get(t);
     if (g) g.push(line.logprob);
     else groups.set(t, [line.logprob]);
@@ -79,14 +79,14 @@ function pick(options: ReadonlyArray<{ logprob: number }>, temperature: number, 
   if (options.length === 1) return 0;
   if (temperature <= 0) {
     let best = 0;
-    for (let i = 1; i < options.length; i++) if (options[i].logprob > options[best].logprob) best = i;
+    for (let i = 1; i < options.length; i++) if (options[i]!.logprob > options[best]!.logprob) best = i;
     return best;
   }
   const scaled = options.map((o) => o.logprob / temperature);
   const lse = logSumExp(scaled);
   let u = rng();
   for (let i = 0; i < scaled.length; i++) {
-    u -= Math.exp(scaled[i] - lse);
+    u -= Math.exp(scaled[i]! - lse);
     if (u < 0) return i;
   }
   return scaled.length - 1;
@@ -94,8 +94,8 @@ function pick(options: ReadonlyArray<{ logprob: number }>, temperature: number, 
 
 function topOf(marginals: ReadonlyArray<{ text: string; logprob: number }>, k: number): Array<{ text: string; logprob: number }> {
   if (k <= 0) return [];
-  const order = marginals.map((_, i) => i).sort((a, b) => marginals[b].logprob - marginals[a].logprob || a - b);
-  return padAlternatives(order.slice(0, k).map((i) => marginals[i]), k, 'subword');
+  const order = marginals.map((_, i) => i).sort((a, b) => marginals[b]!.logprob - marginals[a]!.logprob || a - b);
+  return padAlternatives(order.slice(0, k).map((i) => marginals[i]!), k, 'subword');
 }
 
 /**
@@ -117,19 +117,19 @@ export function subwordRollout(p: Policy, problem: CountdownProblem, options: Su
       lines = [{ tokens: subwordTokens(`Answer: ${stepsToExpression(problem.numbers, steps)}`), logprob: 0, move: null }];
     } else {
       const dist = hintedDistribution(p, numbers, problem.target, state.hint);
-      lines = dist.moves.map((move, i) => ({ tokens: tokensOfMove(move), logprob: dist.logprobs[i], move }));
+      lines = dist.moves.map((move, i) => ({ tokens: tokensOfMove(move), logprob: dist.logprobs[i]!, move }));
     }
     let live = lines;
     for (let pos = 0; ; pos++) {
       if (tokens.length >= maxTokens) return { tokens, finished: false };
       const marginals = nextTokenMarginals(live, pos);
-      const chosen = marginals[pick(marginals, options.temperature, options.rng)];
+      const chosen = marginals[pick(marginals, options.temperature, options.rng)]!;
       tokens.push({ text: chosen.text, logprob: chosen.logprob, top: topOf(marginals, topK) });
       live = live.filter((l) => l.tokens[pos] === chosen.text);
       // Lines are distinct and each ends with its own last token, so a line is done exactly when it is the only one left.
-      if (live.length === 1 && live[0].tokens.length === pos + 1) break;
+      if (live.length === 1 && live[0]!.tokens.length === pos + 1) break;
     }
-    const move = live[0].move;
+    const move = live[0]!.move;
     if (!move) return { tokens, finished: true };
     state.hint?.advance(numbers, move.step);
     steps.push(move.step);

@@ -32,7 +32,7 @@ export function examplesFromTrace(problem: CountdownProblem, trace: string): Ste
     const choice = moves.findIndex((m) => m.text === text);
     if (choice < 0) break;
     out.push({ numbers, target: problem.target, choice });
-    numbers = moves[choice].left;
+    numbers = moves[choice]!.left;
   }
   return out;
 }
@@ -93,13 +93,13 @@ export function trainPolicy(examples: readonly StepExample[], options: TrainOpti
     maxMoves = Math.max(maxMoves, x.s.moves.length);
   });
   const X = new Float64Array(rows * F);
-  useful.forEach((x, i) => X.set(x.s.features, offsets[i] * F));
+  useful.forEach((x, i) => X.set(x.s.features, offsets[i]! * F));
 
   const params = [policy.w1, policy.b1, policy.w2, policy.skip];
   const grads = params.map((p) => new Float64Array(p.length));
   const m1 = params.map((p) => new Float64Array(p.length));
   const m2 = params.map((p) => new Float64Array(p.length));
-  const [gW1, gB1, gW2, gSkip] = grads;
+  const [gW1, gB1, gW2, gSkip] = grads as [Float64Array, Float64Array, Float64Array, Float64Array];
   const hid = new Float64Array(maxMoves * H);
   const score = new Float64Array(maxMoves);
   const prob = new Float64Array(maxMoves);
@@ -113,51 +113,51 @@ export function trainPolicy(examples: readonly StepExample[], options: TrainOpti
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     for (let i = order.length - 1; i > 0; i--) {
       const j = Math.floor(rng() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
+      [order[i], order[j]] = [order[j]!, order[i]!];
     }
     let epochLoss = 0;
     for (let start = 0; start < order.length; start += options.batchSize) {
       const end = Math.min(order.length, start + options.batchSize);
       for (const g of grads) g.fill(0);
       for (let b = start; b < end; b++) {
-        const ex = order[b];
-        const n = counts[ex];
-        const base = offsets[ex] * F;
+        const ex = order[b]!;
+        const n = counts[ex]!;
+        const base = offsets[ex]! * F;
         // Forward.
         let max = -Infinity;
         for (let m = 0; m < n; m++) {
           const x = base + m * F;
           let s = 0;
-          for (let f = 0; f < F; f++) s += policy.skip[f] * X[x + f];
+          for (let f = 0; f < F; f++) s += policy.skip[f]! * X[x + f]!;
           for (let h = 0; h < H; h++) {
-            let a = policy.b1[h];
+            let a = policy.b1[h]!;
             const row = h * F;
-            for (let f = 0; f < F; f++) a += policy.w1[row + f] * X[x + f];
+            for (let f = 0; f < F; f++) a += policy.w1[row + f]! * X[x + f]!;
             const z = Math.tanh(a);
             hid[m * H + h] = z;
-            s += policy.w2[h] * z;
+            s += policy.w2[h]! * z;
           }
           score[m] = s;
           if (s > max) max = s;
         }
         let sum = 0;
-        for (let m = 0; m < n; m++) sum += (prob[m] = Math.exp(score[m] - max));
-        for (let m = 0; m < n; m++) prob[m] /= sum;
-        epochLoss -= Math.log(Math.max(prob[choices[ex]], 1e-300));
+        for (let m = 0; m < n; m++) sum += (prob[m] = Math.exp(score[m]! - max));
+        for (let m = 0; m < n; m++) prob[m]! /= sum;
+        epochLoss -= Math.log(Math.max(prob[choices[ex]!]!, 1e-300));
         // Backward: d loss / d score = p - onehot.
         for (let m = 0; m < n; m++) {
-          const d = prob[m] - (m === choices[ex] ? 1 : 0);
+          const d = prob[m]! - (m === choices[ex] ? 1 : 0);
           if (d === 0) continue;
           const x = base + m * F;
-          for (let f = 0; f < F; f++) gSkip[f] += d * X[x + f];
+          for (let f = 0; f < F; f++) gSkip[f]! += d * X[x + f]!;
           for (let h = 0; h < H; h++) {
-            const z = hid[m * H + h];
-            gW2[h] += d * z;
-            const da = d * policy.w2[h] * (1 - z * z);
+            const z = hid[m * H + h]!;
+            gW2[h]! += d * z;
+            const da = d * policy.w2[h]! * (1 - z * z);
             if (da === 0) continue;
-            gB1[h] += da;
+            gB1[h]! += da;
             const row = h * F;
-            for (let f = 0; f < F; f++) gW1[row + f] += da * X[x + f];
+            for (let f = 0; f < F; f++) gW1[row + f]! += da * X[x + f]!;
           }
         }
       }
@@ -166,15 +166,15 @@ export function trainPolicy(examples: readonly StepExample[], options: TrainOpti
       const scale = 1 / (end - start);
       const lrT = (options.learningRate * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
       for (let k = 0; k < params.length; k++) {
-        const p = params[k];
-        const g = grads[k];
-        const a = m1[k];
-        const v = m2[k];
+        const p = params[k]!;
+        const g = grads[k]!;
+        const a = m1[k]!;
+        const v = m2[k]!;
         for (let i = 0; i < p.length; i++) {
-          const gi = g[i] * scale + decay * p[i];
-          a[i] = beta1 * a[i] + (1 - beta1) * gi;
-          v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
-          p[i] -= (lrT * a[i]) / (Math.sqrt(v[i]) + 1e-8);
+          const gi = g[i]! * scale + decay * p[i]!;
+          a[i] = beta1 * a[i]! + (1 - beta1) * gi;
+          v[i] = beta2 * v[i]! + (1 - beta2) * gi * gi;
+          p[i]! -= (lrT * a[i]!) / (Math.sqrt(v[i]!) + 1e-8);
         }
       }
     }

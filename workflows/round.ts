@@ -12,6 +12,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
@@ -241,6 +242,11 @@ type RoundRuntime = ReturnType<typeof roundRuntime>;
 async function stageBody(r: RoundRuntime, spec: StageSpec): Promise<unknown> {
   for (const f of spec.fanOuts ?? []) {
     if (f.when && !r.plan[f.when]) continue;
+    // Batch mode (only such runs reach the patch marker): the provider's Batch API instead of generate shards.
+    if (f.kind === 'generate' && r.plan.batch && patched('batch-generate')) {
+      await batchGenerate(r, f.purpose, r.plan.batch);
+      continue;
+    }
     const count = f.purpose === 'train' ? r.plan.trainShards : r.plan.evalShards;
     await fanOut(r, f.kind, f.purpose, count);
   }
@@ -400,6 +406,44 @@ async function fanOut(r: RoundRuntime, kind: ShardKind, purpose: Purpose, count:
   await Promise.all(Array.from({ length: Math.min(r.plan.maxShardsInFlight, pending.length) }, lane));
   if (failures.length) throw new ShardsFailed(kind, count, failures);
   return totals;
+}
+
+/**
+ * Batch mode: submit the purpose's missing samples as a batch attempt, look at it once per durable timer
+ * (`sleep(pollSeconds)`: no worker waits, a restart changes nothing), ingest it when every batch of it is final, and
+ * resubmit only what is still missing, in at most `attempts` attempts; past them, or for lines the provider refused,
+ * ingest fails and the stage needs attention (a resume gives the missing samples `attempts` more).
+ */
+async function batchGenerate(r: RoundRuntime, purpose: Purpose, batch: { pollSeconds: number; attempts: number }): Promise<void> {
+  const roundId = r.plan.roundId;
+  const acts = proxyActivities<Activities>({ ...r.options.shard.generate, startToCloseTimeout: '30m' });
+  let submitted = await acts.submitBatches({ roundId, purpose });
+  for (let attempts = 1; ; attempts++) {
+    const since = Date.now(); // workflow time: the same on replay
+    for (;;) {
+      const poll = await acts.pollBatches({ roundId, purpose, attempt: submitted.attempt });
+      if (poll.final) break;
+      const waitMs = pollInterval(batch.pollSeconds, Date.now() - since);
+      setCurrentDetails(
+        `Round ${r.round}: **${purpose}** samples in ${submitted.batches} provider batch${submitted.batches === 1 ? '' : 'es'} ` +
+          `(attempt ${submitted.attempt}): ${poll.completed + poll.failed} of ${poll.total} requests done; next look in ${Math.round(waitMs / 1000)} s.`,
+      );
+      await sleep(waitMs);
+      await r.paused();
+    }
+    const ingested = await acts.ingestBatches({ roundId, purpose, attempt: submitted.attempt, last: attempts >= batch.attempts });
+    if (ingested.missing === 0) return;
+    submitted = await acts.submitBatches({ roundId, purpose, attempt: submitted.attempt + 1 });
+  }
+}
+
+/**
+ * The wait before the next look at a batch: `pollSeconds`, stretched to 1/25 of the time the attempt has waited so
+ * far, so a batch that takes its whole 24-hour window costs at most about 230 looks whatever `pollSeconds` is (a
+ * bounded history, each look a handful of events) and is noticed at most 4% of its wait late.
+ */
+function pollInterval(pollSeconds: number, waitedMs: number): number {
+  return Math.max(pollSeconds * 1000, Math.round(waitedMs / 25));
 }
 
 /** Shards that failed after their retries; identical causes are reported once, with the shards they hit. */

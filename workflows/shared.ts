@@ -96,6 +96,8 @@ export interface RoundPlan {
   rationalize?: boolean;
   /** The run has a budget (budget.maxCost or maxTokens): each stage is checked against it before it starts. */
   budgeted?: boolean;
+  /** Batch mode: the generate fan-outs are provider batches, polled every `pollSeconds` (lib/round/plan.ts). */
+  batch?: { pollSeconds: number; attempts: number };
 }
 
 export interface Durability {
@@ -103,6 +105,41 @@ export interface Durability {
   retryInitialIntervalMs: number;
   retryMaxIntervalMs: number;
   heartbeatTimeoutSeconds: number;
+}
+
+/** Batch mode: the round's batches of one purpose. */
+export interface BatchStageInput {
+  roundId: number;
+  purpose: Purpose;
+}
+
+/** One attempt's batches: 1 for the first submission, then one per resubmission of failed or expired lines. */
+export interface BatchAttemptInput extends BatchStageInput {
+  attempt: number;
+}
+
+export interface BatchSubmitted {
+  attempt: number;
+  /** Batches (files) of the attempt, and the requests in them (0: nothing was missing). */
+  batches: number;
+  requests: number;
+  /** Batches this call created (a retried or repeated call creates none it finds recorded). */
+  created: number;
+}
+
+export interface BatchPoll {
+  /** Every batch of the attempt has reached a final status. */
+  final: boolean;
+  total: number;
+  completed: number;
+  failed: number;
+}
+
+export interface BatchIngested {
+  /** Traces new in Postgres, failed lines seen, and samples of the purpose still missing. */
+  written: number;
+  failed: number;
+  missing: number;
 }
 
 export interface ShardInput {

@@ -16,6 +16,7 @@ import {
   trainerChart,
   type Chart,
 } from './charts.js';
+import { roundColumns } from './round-table.js';
 import type { ReportInput, ReportRound } from './types.js';
 
 export interface RenderOptions {
@@ -44,8 +45,6 @@ export function scriptJson(value: unknown): string {
 /** A script's source that cannot end its <script> element early. */
 const inlineScript = (source: string) => source.replace(/<\/script/gi, '<\\/script').replace(/\/\/# sourceMappingURL=.*$/gm, '');
 
-const pct = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
-
 /** Every chart of the report, in page order. */
 export function reportCharts(input: ReportInput): Chart[] {
   const d = difficulty(input.problemRounds);
@@ -62,23 +61,9 @@ export function reportCharts(input: ReportInput): Chart[] {
 }
 
 function roundsTable(rounds: ReportRound[]): string {
-  const ks = [...new Set(rounds.flatMap((r) => Object.keys(r.passAtK)))].sort((a, b) => Number(a) - Number(b));
-  const search = rounds.find((r) => r.search)?.search;
-  const head = ['round', 'model', 'stage', 'traces', 'correct', 'train set', 'greedy pass@1', ...ks.map((k) => `pass@${k}`), ...ks.map((k) => `maj@${k}`), ...(search ? [`${search.strategy}@${search.budget}`] : []), 'promoted', 'model errors'];
-  const rows = rounds.map((r) => [
-    String(r.round),
-    r.model ?? '—',
-    r.stage,
-    String(r.traces),
-    String(r.correct),
-    r.datasetItems === null ? '—' : String(r.datasetItems),
-    pct(r.greedyPassAt1),
-    ...ks.map((k) => pct(r.passAtK[k])),
-    ...ks.map((k) => pct(r.majAtK[k])),
-    ...(search ? [pct(r.search?.accuracy)] : []),
-    r.round === 0 ? 'base' : r.promoted === null ? '—' : r.promoted ? 'yes' : 'no',
-    String(r.modelErrors),
-  ]);
+  const columns = roundColumns(rounds);
+  const head = ['round', 'model', 'stage', ...columns.head, 'model errors'];
+  const rows = rounds.map((r) => [String(r.round), r.model ?? '—', r.stage, ...columns.cells(r), String(r.modelErrors)]);
   return table(head, rows);
 }
 

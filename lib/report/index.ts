@@ -1,3 +1,4 @@
 export { renderReport, reportCharts, escapeHtml, scriptJson, type RenderOptions } from './html.js';
+export { pct, roundColumns, type RoundColumns } from './round-table.js';
 export * from './charts.js';
 export type * from './types.js';

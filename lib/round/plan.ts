@@ -28,6 +28,12 @@ export interface RoundShape {
   searchTrain: boolean;
   searchEval: boolean;
   rationalize: boolean;
+  /**
+   * Batch mode (`generate.mode: batch`): the generate fan-outs (train samples, and the evaluate stage's held-out
+   * samples) go to the provider's Batch API, looked at every `pollSeconds` by a workflow timer, each missing request
+   * in at most `attempts` batches before the stage needs attention. Absent in online mode.
+   */
+  batch?: { pollSeconds: number; attempts: number };
 }
 
 /** The shape of round `round`: what is still to run (`done`: stages Postgres records as done) and how it fans out. */
@@ -49,5 +55,6 @@ export function planRound(
     searchTrain: step.strategy !== 'none' && (step.train !== 'none' || config.adaptive.enabled),
     searchEval: step.strategy !== 'none' && step.eval,
     rationalize: config.rationalize.enabled,
+    ...(config.generate.mode === 'batch' ? { batch: { pollSeconds: config.generate.batchPollSeconds, attempts: config.generate.batchAttempts } } : {}),
   };
 }

@@ -12,6 +12,12 @@ export interface RankedSample {
   correct: boolean;
 }
 
+/** A trace of a round with its verdict, as db/traces.ts `verifiedSamples` reads it: a ranked sample and its strategy. */
+export interface VerifiedSample extends RankedSample {
+  /** 'sample', 'greedy', or a search strategy such as 'mcts'. */
+  strategy: string;
+}
+
 export interface ProblemPick {
   problemId: number;
   strategy: 'best-of-n' | 'majority';

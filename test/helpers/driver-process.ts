@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { processEnv, processGroup } from './processes.js';
+import { killGroup, processEnv } from './processes.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -69,12 +69,7 @@ export function startDriver(options: Record<string, unknown>, env: Record<string
     },
     /** SIGKILL to the driver's process group, as the OOM killer would; resolves once nothing of it is left. */
     async kill(): Promise<void> {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-      for (let i = 0; i < 200 && processGroup(pid).length > 0; i++) await new Promise((r) => setTimeout(r, 25));
+      await killGroup(pid, 5_000);
     },
   };
 }

@@ -110,13 +110,7 @@ export function spawnFlywheel(args: string[], env: Record<string, string | undef
   const pid = child.pid;
 
   const members = () => processGroup(pid);
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      // The group is gone already.
-    }
-  };
+  const signal = (sig: NodeJS.Signals) => signalGroup(pid, sig);
   const waitGone = async (timeoutMs: number) => {
     const deadline = Date.now() + timeoutMs;
     while (members().length > 0 || exit === null) {
@@ -226,6 +220,29 @@ export async function startWorkerProcess(env: WorkerEnv, queues?: string): Promi
     throw err;
   }
   return worker;
+}
+
+/** Sends `signal` to every process of group `pgid`; nothing when the group is gone already. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // The group is gone already.
+  }
+}
+
+/**
+ * SIGKILL to process group `pgid`, as the OOM killer would; resolves true once no member is left, false if one
+ * is still there after `timeoutMs`.
+ */
+export async function killGroup(pgid: number, timeoutMs = 10_000): Promise<boolean> {
+  signalGroup(pgid, 'SIGKILL');
+  const deadline = Date.now() + timeoutMs;
+  while (processGroup(pgid).length > 0) {
+    if (Date.now() > deadline) return false;
+    await sleep(25);
+  }
+  return true;
 }
 
 /** Live (non-zombie) processes whose process group is `pgid` (Linux /proc). */

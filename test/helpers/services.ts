@@ -13,6 +13,7 @@ import { installQuietRuntime } from '../../cli/runtime.js';
 import { connectDatabase, type Database } from '../../db/client.js';
 import { dropDatabase, ensureDatabase, startPostgres } from '../../infra/postgres.js';
 import { startTemporalDevServer, type TemporalDevServer } from '../../infra/temporal-server.js';
+import type { BatchOptions } from '../../localmodel/batches.js';
 import { startLocalModelServer } from '../../localmodel/server.js';
 
 export function tempDir(prefix: string): { dir: string; remove(): void } {
@@ -78,9 +79,9 @@ export async function testTemporal(): Promise<TemporalDevServer> {
   return startTemporalDevServer({ uiPort: false, log: () => {} });
 }
 
-export async function testModelServer(options: { dataDir?: string; apiKey?: string } = {}) {
+export async function testModelServer(options: { dataDir?: string; apiKey?: string; batches?: BatchOptions } = {}) {
   const dir = options.dataDir ? null : tempDir('model');
-  const server = await startLocalModelServer({ dataDir: options.dataDir ?? dir!.dir, port: 0, apiKey: options.apiKey, log: () => {} });
+  const server = await startLocalModelServer({ dataDir: options.dataDir ?? dir!.dir, port: 0, apiKey: options.apiKey, batches: options.batches, log: () => {} });
   return {
     ...server,
     async close() {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { createRun, startRunWorkflow } from '../../cli/start.js';
 import { parseRunConfig } from '../../config/load.js';
 import type { TemporalDevServer } from '../../infra/temporal-server.js';
+import type { BatchOptions } from '../../localmodel/batches.js';
 import type { RunResult } from '../../workflows/run.js';
 import { terminateRunning } from '../integration/durability-invariants.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
@@ -37,6 +38,8 @@ export function useWorkerHarness(
   prefix: string,
   configText: (name: string) => string,
   onReady: (services: HarnessServices) => void,
+  /** The model server's Batch API hooks (which lines fail, when a batch expires), read on every batch and line. */
+  modelOptions: { batches?: BatchOptions } = {},
 ): WorkerHarness {
   let services: HarnessServices | null = null;
   let home: ReturnType<typeof tempDir> | null = null;
@@ -58,7 +61,7 @@ export function useWorkerHarness(
 
   beforeAll(async () => {
     home = tempDir(prefix);
-    const [db, temporal, model] = await Promise.all([testDatabase(), testTemporal(), testModelServer()]);
+    const [db, temporal, model] = await Promise.all([testDatabase(), testTemporal(), testModelServer(modelOptions)]);
     const proxy = await startFaultProxy({ target: model.url.replace(/\/v1$/, '') });
     const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
     services = { db, temporal, model, proxy, client };

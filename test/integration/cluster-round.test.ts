@@ -23,7 +23,7 @@ import { Client, Connection } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDefaultDeps } from '../../activities/deps.js';
-import { roundReports } from '../../cli/report.js';
+import { roundReports } from '../../db/report.js';
 import { createRun, startRunWorkflow } from '../../cli/start.js';
 import { startWorkers, type RunningWorkers } from '../../cli/worker.js';
 import { parseRunConfig } from '../../config/load.js';

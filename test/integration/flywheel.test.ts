@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRunConfig } from '../../config/load.js';
-import { roundReports } from '../../cli/report.js';
+import { roundReports } from '../../db/report.js';
 import { SEARCH_ATTRIBUTES, workflowIds } from '../../workflows/shared.js';
 import type { TestDatabase } from '../helpers/services.js';
 import { completedRun, type CompletedRun } from '../helpers/flywheel-run.js';

@@ -45,18 +45,18 @@ describe('run config', () => {
     );
     const byPath = Object.fromEntries(issues.map((i) => [i.path, i]));
     expect(Object.keys(byPath).sort()).toEqual(['evaluate.k.1', 'generate.samplesPerProblem', 'rounds', 'task.trian'].sort());
-    expect(byPath['rounds'].line).toBe(1);
-    expect(byPath['task.trian'].line).toBe(4);
-    expect(byPath['task.trian'].message).toMatch(/unknown key/);
-    expect(byPath['generate.samplesPerProblem'].line).toBe(6);
-    expect(byPath['evaluate.k.1'].message).toMatch(/k=8 needs at least 8 samples/);
+    expect(byPath['rounds']!.line).toBe(1);
+    expect(byPath['task.trian']!.line).toBe(4);
+    expect(byPath['task.trian']!.message).toMatch(/unknown key/);
+    expect(byPath['generate.samplesPerProblem']!.line).toBe(6);
+    expect(byPath['evaluate.k.1']!.message).toMatch(/k=8 needs at least 8 samples/);
   });
 
   it('refuses an API key in the config and says where it belongs', () => {
     const issues = issuesOf('task: {kind: countdown}\nmodel:\n  apiKey: sk-live-123\n');
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatchObject({ path: 'model.apiKey', line: 3 });
-    expect(issues[0].message).toMatch(/environment variable.*model\.apiKeyEnv/);
+    expect(issues[0]!.message).toMatch(/environment variable.*model\.apiKeyEnv/);
   });
 
   it('takes ${VAR} and ${VAR:-default} from the environment, and reports unset ones', () => {
@@ -67,12 +67,12 @@ describe('run config', () => {
     expect(config.model.baseUrl).toBe('http://gpu-node:8000/v1');
     const issues = issuesOf('task: {kind: countdown}\nmodel: {baseUrl: "${MISSING_URL}"}\n');
     expect(issues[0]).toMatchObject({ path: 'model.baseUrl', line: 2 });
-    expect(issues[0].message).toMatch(/MISSING_URL is not set/);
+    expect(issues[0]!.message).toMatch(/MISSING_URL is not set/);
   });
 
   it('reports YAML syntax errors with their line', () => {
     const issues = issuesOf('task:\n  kind: countdown\n  seed: [1, 2\n');
-    expect(issues[0].line).toBeGreaterThanOrEqual(3);
+    expect(issues[0]!.line).toBeGreaterThanOrEqual(3);
   });
 
   it('reads JSON configs too, with positions', () => {

@@ -15,8 +15,8 @@ describe('search.step budgets', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const [issue] = (err as ConfigError).issues;
-      expect(issue.path).toBe('search.step.budget');
-      expect(issue.message).toMatch(/at most 4096 model calls.*budgetUnit: tokens/);
+      expect(issue!.path).toBe('search.step.budget');
+      expect(issue!.message).toMatch(/at most 4096 model calls.*budgetUnit: tokens/);
     }
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatTable, type RoundReport } from '../../../cli/report.js';
+import { formatTable } from '../../../cli/report.js';
+import type { RoundReport } from '../../../db/report.js';
 
 const round = (r: number, cost: number | null, tokens: number): RoundReport => ({
   round: r, model: 'm', sampler: 'm', stage: 'done', status: 'completed', planned: 10, traces: 10, verified: 10, correct: 3, errors: 0,

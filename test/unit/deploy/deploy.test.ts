@@ -119,7 +119,7 @@ describe('sglang deploys', () => {
 
   it('sglang-weights updates from disk, waits for the new model_path and probes the served name', async () => {
     const result = await createDeployer({ kind: 'sglang-weights', replicas: [url], timeoutMs: 5_000 }).deploy({ model: 'fw-r2', checkpointPath: '/ckpt/r2', keep: [] });
-    expect(result.replicas[0].servedAs).toBe('served-model');
+    expect(result.replicas[0]!.servedAs).toBe('served-model');
     expect(calls.find((c) => c.path === '/update_weights_from_disk')?.body).toEqual({ model_path: '/ckpt/r2' });
     await expect(createDeployer({ kind: 'sglang-weights', replicas: [url] }).deploy({ model: 'x', checkpointPath: '/bad', keep: [] })).rejects.toThrow(
       /refused the new weights \(400\): Failed to load weights: shape mismatch/,
@@ -128,7 +128,7 @@ describe('sglang deploys', () => {
 
   it('sglang-lora loads the adapter and unloads this run\'s others', async () => {
     const result = await createDeployer({ kind: 'sglang-lora', replicas: [url] }).deploy({ model: 'fw-r2', checkpointPath: '/a2', keep: [], unloadPrefix: 'fw-' });
-    expect(result.replicas[0].unloaded).toEqual(['fw-r1']);
+    expect(result.replicas[0]!.unloaded).toEqual(['fw-r1']);
     expect(calls.find((c) => c.path === '/load_lora_adapter')?.body).toEqual({ lora_name: 'fw-r2', lora_path: '/a2' });
   });
 });
@@ -138,7 +138,7 @@ describe('command deploy', () => {
     const r9 = ckpt('r9');
     const command = `curl -sf -X POST {replica}/load_lora_adapter -d "{{\\"lora_name\\": \\"$FLYWHEEL_MODEL_NAME\\", \\"lora_path\\": \\"{checkpoint}\\"}}"`;
     const result = await createDeployer({ kind: 'command', replicas: [a.url], command, timeoutMs: 10_000 }).deploy({ model: 'fw-cmd-r1', checkpointPath: r9, keep: [] });
-    expect(result.replicas[0].servedAs).toBe('fw-cmd-r1');
+    expect(result.replicas[0]!.servedAs).toBe('fw-cmd-r1');
     await expect(createDeployer({ kind: 'command', replicas: [a.url], command: 'echo no GPU left >&2; exit 4' }).deploy({ model: 'y', checkpointPath: r9, keep: [] })).rejects.toThrow(
       /the deploy command exited with code 4: no GPU left/,
     );

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { batchRequests, parseSampleKey, sampleKey, tracesFromResults } from '../../../lib/generate/batch.js';
+import {
+  batchErrorRecords,
+  batchMetadata,
+  batchRequests,
+  describeBatchFailures,
+  isBatchOf,
+  parseSampleKey,
+  plannedKeys,
+  sampleKey,
+  tracesFromResults,
+} from '../../../lib/generate/batch.js';
 import { planMissingSamples } from '../../../lib/generate/shard.js';
 import { batchInputLines, parseBatchResults, resubmission } from '../../../lib/llm/batch.js';
 
@@ -59,12 +69,51 @@ describe('batch generation keys', () => {
 });
 
 describe('generate.mode', () => {
-  it('is online by default and refuses batch until the round drives it', async () => {
+  it('is online by default; batch mode puts its poll interval and attempts in the round plan', async () => {
     const { parseRunConfig } = await import('../../../config/load.js');
+    const { planRound } = await import('../../../lib/round/plan.js');
     const base = ['name: b', 'rounds: 1', 'task: {kind: countdown, train: 2, test: 1}'];
     const config = parseRunConfig(base.join('\n'), 'b.yaml', {});
     expect(config.generate).toMatchObject({ mode: 'online', batchPollSeconds: 60, batchAttempts: 3 });
-    expect(() => parseRunConfig([...base, 'generate: {mode: batch}'].join('\n'), 'b.yaml', {})).toThrow(/generate\.mode 'batch' is not wired/);
+    expect(planRound(config, 0, { train: 2, test: 1 }, new Set())).not.toHaveProperty('batch');
+    const batch = parseRunConfig([...base, 'generate: {mode: batch, batchPollSeconds: 5, batchAttempts: 2}'].join('\n'), 'b.yaml', {});
+    expect(planRound(batch, 0, { train: 2, test: 1 }, new Set()).batch).toEqual({ pollSeconds: 5, attempts: 2 });
     expect(() => parseRunConfig([...base, 'generate: {batchAttempts: 0}'].join('\n'), 'b.yaml', {})).toThrow(/batchAttempts/);
+  });
+});
+
+describe('batch bookkeeping', () => {
+  it('tags a batch with its slot and recognises only that slot', () => {
+    const slot = { roundId: 4, purpose: 'train', attempt: 2, fileIndex: 1 };
+    const metadata = batchMetadata(slot);
+    expect(metadata).toEqual({ flywheel_round_id: '4', flywheel_purpose: 'train', flywheel_attempt: '2', flywheel_file: '1' });
+    expect(isBatchOf({ ...metadata, other: 'x' }, slot)).toBe(true);
+    expect(isBatchOf(metadata, { ...slot, attempt: 3 })).toBe(false);
+    expect(isBatchOf(metadata, { ...slot, purpose: 'eval' })).toBe(false);
+    expect(isBatchOf(null, slot)).toBe(false);
+  });
+
+  it('knows every planned key, stored or not', () => {
+    const tasks = planMissingSamples([{ id: 3, prompt: 'p' }], [{ strategy: 'greedy', n: 1, temperature: 0 }, { strategy: 'sample', n: 2, temperature: 1 }], new Map([[3, new Map([['sample', new Set([0])]])]]));
+    expect([...plannedKeys(tasks, 'eval').keys()]).toEqual(['eval/p3/greedy/s0', 'eval/p3/sample/s0', 'eval/p3/sample/s1']);
+  });
+
+  it('records failed lines as model errors, final when they will not be sent again, and sums them up for an operator', () => {
+    const failures = [
+      { key: 'train/p1/sample/s0', statusCode: null, code: 'batch_expired', message: 'window closed', retryable: true },
+      { key: 'train/p1/sample/s1', statusCode: 500, code: 'server_error', message: 'boom', retryable: true },
+      { key: 'train/p2/sample/s0', statusCode: 400, code: null, message: 'bad n', retryable: false },
+    ];
+    const records = batchErrorRecords(failures, 2, false);
+    expect(records.map((r) => [r.problemId, r.strategy, r.attempt, r.final])).toEqual([
+      [1, 'sample', 2, false],
+      [1, 'sample', 2, false],
+      [2, 'sample', 2, true],
+    ]);
+    expect(records[1]!.error).toBe('batch line train/p1/sample/s1: 500 server_error: boom');
+    expect(batchErrorRecords(failures, 3, true).every((r) => r.final)).toBe(true);
+    expect(describeBatchFailures([...failures, { ...failures[0]!, key: 'train/p9/sample/s0' }], 1)).toBe(
+      '2 × batch_expired (train/p1/sample/s0, …); 1 × 500 server_error: boom (train/p1/sample/s1); 1 × 400: bad n (train/p2/sample/s0)',
+    );
   });
 });

@@ -37,6 +37,12 @@ describe('layer rules', () => {
     expect(await restricted('db/x.ts', "import { redactUrl } from '../lib/redact.js';")).toHaveLength(0);
   });
 
+  it('cli/ holds no SQL: its queries are in db/', async () => {
+    expect(await restricted('cli/x.ts', "import { sql } from 'drizzle-orm';")).toHaveLength(1);
+    expect(await restricted('cli/x.ts', "import pg from 'pg';")).toHaveLength(1);
+    expect(await restricted('cli/x.ts', "import { roundReports } from '../db/report.js';")).toHaveLength(0);
+  });
+
   it('activities hold no SQL and import no other activity file', async () => {
     expect(await restricted('activities/x.ts', "import { sql } from 'drizzle-orm';")).toHaveLength(1);
     expect(await restricted('activities/x.ts', "import { traces } from '../db/schema.js';")).toHaveLength(1);

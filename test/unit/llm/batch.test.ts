@@ -32,7 +32,7 @@ describe('batchInputLines', () => {
       { custom_id: 'r1/p1/sample/0', method: 'POST', url: BATCH_ENDPOINT, body: chatRequestBody(request(1).request) },
       { custom_id: 'r1/p2/sample/0', method: 'POST', url: BATCH_ENDPOINT, body: chatRequestBody(request(2).request) },
     ]);
-    expect(lines[0].body).toMatchObject({ model: 'm', n: 2, max_tokens: 64, seed: 1, messages: [{ role: 'system', content: 'Solve it.' }, { role: 'user', content: 'problem 1' }] });
+    expect(lines[0]!.body).toMatchObject({ model: 'm', n: 2, max_tokens: 64, seed: 1, messages: [{ role: 'system', content: 'Solve it.' }, { role: 'user', content: 'problem 1' }] });
   });
 
   it('refuses duplicate and empty keys', () => {

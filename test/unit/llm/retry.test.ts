@@ -62,11 +62,11 @@ describe('model client retries', () => {
       baseDelayMs: 10,
       onRetry: (e) => events.push(e),
     });
-    expect(res.samples[0].text).toBe('Answer: 4');
+    expect(res.samples[0]!.text).toBe('Answer: 4');
     expect(res.retries).toBe(3);
     expect(requests).toBe(4);
     expect(events.map((e) => e.error.slice(0, 3))).toEqual(['429', '503', '500']);
-    expect(events[0].delayMs).toBe(200);
+    expect(events[0]!.delayMs).toBe(200);
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);
   });
 
@@ -79,7 +79,7 @@ describe('model client retries', () => {
       onRetry: (e) => events.push(e),
     });
     expect(res.samples).toHaveLength(1);
-    expect(events[0].error).toMatch(/timed out/);
+    expect(events[0]!.error).toMatch(/timed out/);
   });
 
   it('gives up on malformed responses after its retries, with an error callers can record', async () => {

@@ -38,15 +38,15 @@ describe('generateChoices', () => {
   });
 
   test('step tokens end with a newline and the text is their concatenation', () => {
-    const [c] = generateChoices(base, problem, [], opts);
+    const c = generateChoices(base, problem, [], opts)[0]!;
     expect(c.tokens.map((t) => t.text).join('')).toBe(c.text);
     expect(c.tokens.slice(0, -1).every((t) => t.text.endsWith('\n'))).toBe(true);
     expect(c.tokens.at(-1)!.text).toMatch(/^Answer: /);
-    expect(c.tokens[0].top).toHaveLength(2);
+    expect(c.tokens[0]!.top).toHaveLength(2);
   });
 
   test('max tokens counts steps', () => {
-    const [c] = generateChoices(base, problem, [], { ...opts, n: 1, maxTokens: 1 });
+    const c = generateChoices(base, problem, [], { ...opts, n: 1, maxTokens: 1 })[0]!;
     expect(c.tokens).toHaveLength(1);
     expect(c.finishReason).toBe('length');
   });
@@ -56,20 +56,20 @@ describe('continuePrompt', () => {
   const prompt = `${formatPrompt(problem)}\n`;
 
   test('with stop "\\n" returns exactly one legal next step', () => {
-    const [c] = continuePrompt(base, prompt, { n: 1, temperature: 0, stop: ['\n'], topLogprobs: 0 });
+    const c = continuePrompt(base, prompt, { n: 1, temperature: 0, stop: ['\n'], topLogprobs: 0 })[0]!;
     expect(parseTrace(problem, c.text).steps).toHaveLength(1);
     expect(c.text).not.toContain('\n');
   });
 
   test('continues from the steps already in the prompt, and ends with the answer line', () => {
-    const [c] = continuePrompt(base, `${prompt}75 - 3 = 72\n8 * 5 = 40\n72 + 40 = 112\n`, { n: 1, temperature: 0, stop: ['\n'], topLogprobs: 0 });
+    const c = continuePrompt(base, `${prompt}75 - 3 = 72\n8 * 5 = 40\n72 + 40 = 112\n`, { n: 1, temperature: 0, stop: ['\n'], topLogprobs: 0 })[0]!;
     expect(c.text).toBe('Answer: (75 - 3) + (8 * 5)');
-    const [d] = continuePrompt(base, `${prompt}75 - 3 = 72\n8 * 5 = 40\n`, { n: 1, temperature: 0, stop: ['\n'], topLogprobs: 0 });
+    const d = continuePrompt(base, `${prompt}75 - 3 = 72\n8 * 5 = 40\n`, { n: 1, temperature: 0, stop: ['\n'], topLogprobs: 0 })[0]!;
     expect(parseTrace({ numbers: [72, 40], target: 24 }, d.text).steps).toHaveLength(1);
   });
 
   test('replies in plain text to a prompt that is not countdown', () => {
-    const [c] = continuePrompt(base, 'Tell me a joke', { n: 1, temperature: 1, stop: [], topLogprobs: 0 });
+    const c = continuePrompt(base, 'Tell me a joke', { n: 1, temperature: 1, stop: [], topLogprobs: 0 })[0]!;
     expect(c.text).toMatch(/countdown/);
   });
 });

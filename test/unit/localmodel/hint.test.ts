@@ -27,7 +27,7 @@ function bonusedSteps(expression: string, numbers: number[], taken: string[] = [
   const bonus = tracker.bonus(moves);
   if (!bonus) return [];
   expect(bonus.every((b) => b === 0 || b === HINT_BONUS)).toBe(true);
-  return moves.filter((_, i) => bonus[i] > 0).map((m) => `${m.step.a} ${m.step.op} ${m.step.b}`);
+  return moves.filter((_, i) => bonus[i]! > 0).map((m) => `${m.step.a} ${m.step.op} ${m.step.b}`);
 }
 
 describe('parseHint', () => {
@@ -120,17 +120,17 @@ describe('hinted decoding', () => {
 
   test('hinted logprobs are those of the shifted distribution', () => {
     const p = { numbers: [53, 98, 63, 1], target: 89 };
-    const [c] = generateChoices(base, p, [], { n: 1, temperature: 0, stop: [], topLogprobs: 2, hint: parseHint(hinted(p, '(53 + (98 - 63)) + 1')) });
+    const c = generateChoices(base, p, [], { n: 1, temperature: 0, stop: [], topLogprobs: 2, hint: parseHint(hinted(p, '(53 + (98 - 63)) + 1')) })[0]!;
     expect(c.text).toBe('98 - 63 = 35\n53 + 35 = 88\n88 + 1 = 89\nAnswer: (53 + (98 - 63)) + 1');
     const moves = legalMoves(p.numbers).length;
-    expect(c.tokens[0].logprob).toBeCloseTo(HINT_BONUS - Math.log(Math.exp(HINT_BONUS) + moves - 1), 12);
-    expect(c.tokens[0].top.map((t) => t.text)[0]).toBe('98 - 63 = 35\n');
+    expect(c.tokens[0]!.logprob).toBeCloseTo(HINT_BONUS - Math.log(Math.exp(HINT_BONUS) + moves - 1), 12);
+    expect(c.tokens[0]!.top.map((t) => t.text)[0]).toBe('98 - 63 = 35\n');
   });
 
   test('completions read the hint and follow it from the steps already taken', () => {
     const p = { numbers: [53, 98, 63, 1], target: 89 };
     const prompt = `${hinted(p, '(53 + (98 - 63)) + 1')}\n98 - 63 = 35\n`;
-    const [c] = continuePrompt(base, prompt, { n: 1, temperature: 0, stop: [], topLogprobs: 0 });
+    const c = continuePrompt(base, prompt, { n: 1, temperature: 0, stop: [], topLogprobs: 0 })[0]!;
     expect(c.text).toBe('53 + 35 = 88\n88 + 1 = 89\nAnswer: (53 + (98 - 63)) + 1');
   });
 
@@ -138,7 +138,7 @@ describe('hinted decoding', () => {
     const p = { numbers: [53, 98, 63, 1], target: 89 };
     const models = { policy: () => base, tokens: () => 'steps' } as unknown as ModelRegistry;
     const reply = (content: string) =>
-      createChatCompletion({ model: 'countdown-mlp', messages: [{ role: 'user', content }], temperature: 0 }, models).choices[0].message.content;
+      createChatCompletion({ model: 'countdown-mlp', messages: [{ role: 'user', content }], temperature: 0 }, models).choices[0]!.message.content;
     expect(reply(hinted(p, '(53 + (98 - 63)) + 1'))).toBe('98 - 63 = 35\n53 + 35 = 88\n88 + 1 = 89\nAnswer: (53 + (98 - 63)) + 1');
     expect(verifyCountdown(p, reply(formatPrompt(p)) ?? '').correct).toBe(false);
   });

@@ -29,11 +29,11 @@ describe('base policy', () => {
 
   test('greedy decoding is deterministic: ties go to the first legal move', () => {
     const base = createBasePolicy();
-    const p = problems[0];
+    const p = problems[0]!;
     const a = rollout(base, p, { temperature: 0, rng: createRng(1) });
     const b = rollout(base, p, { temperature: 0, rng: createRng(999) });
     expect(a.steps).toEqual(b.steps);
-    expect(a.steps[0]).toEqual(legalMoves(p.numbers)[0].step);
+    expect(a.steps[0]).toEqual(legalMoves(p.numbers)[0]!.step);
   });
 
   test('the same seed gives the same weights; another seed other weights', () => {
@@ -45,7 +45,7 @@ describe('base policy', () => {
 describe('rollout', () => {
   test('sampling is deterministic given the rng seed and writes a full trace', () => {
     const base = createBasePolicy();
-    const p = problems[3];
+    const p = problems[3]!;
     const a = rolloutText(rollout(base, p, { temperature: 1, rng: createRng(42) }));
     const b = rolloutText(rollout(base, p, { temperature: 1, rng: createRng(42) }));
     expect(a).toBe(b);
@@ -55,14 +55,14 @@ describe('rollout', () => {
   });
 
   test('maxTokens cuts the trace and marks it unfinished', () => {
-    const r = rollout(createBasePolicy(), problems[0], { temperature: 1, rng: createRng(1), maxTokens: 2 });
+    const r = rollout(createBasePolicy(), problems[0]!, { temperature: 1, rng: createRng(1), maxTokens: 2 });
     expect(r.tokens).toHaveLength(2);
     expect(r.finished).toBe(false);
   });
 
   test('topK lists the best alternatives, best first', () => {
-    const r = rollout(createBasePolicy(), problems[0], { temperature: 1, rng: createRng(1), topK: 3 });
-    expect(r.tokens[0].top).toHaveLength(3);
+    const r = rollout(createBasePolicy(), problems[0]!, { temperature: 1, rng: createRng(1), topK: 3 });
+    expect(r.tokens[0]!.top).toHaveLength(3);
     expect(r.tokens.at(-1)!.logprob).toBe(0);
   });
 });
@@ -71,6 +71,6 @@ test('weights survive a JSON round trip', () => {
   const p = createBasePolicy(3);
   p.w2[0] = 0.5;
   const back = policyFromJson(JSON.parse(JSON.stringify(policyToJson(p))));
-  const s = problems[0];
+  const s = problems[0]!;
   expect(Array.from(stepDistribution(back, s.numbers, s.target).logprobs)).toEqual(Array.from(stepDistribution(p, s.numbers, s.target).logprobs));
 });

@@ -65,7 +65,7 @@ describe('subwordRollout', () => {
       expect(line.endsWith('\n')).toBe(true);
       const i = dist.moves.findIndex((m) => `${m.text}\n` === line);
       expect(i).toBeGreaterThanOrEqual(0);
-      expect(run.tokens.reduce((s, t) => s + t.logprob, 0)).toBeCloseTo(dist.logprobs[i], 9);
+      expect(run.tokens.reduce((s, t) => s + t.logprob, 0)).toBeCloseTo(dist.logprobs[i]!, 9);
       for (const t of run.tokens) {
         const mass = t.top.filter((a) => a.logprob > IMPOSSIBLE_LOGPROB).reduce((s, a) => s + Math.exp(a.logprob), 0);
         expect(mass).toBeCloseTo(1, 9); // a position has at most 20 distinct next tokens here
@@ -84,7 +84,7 @@ describe('subwordRollout', () => {
       counts.set(line, (counts.get(line) ?? 0) + 1);
     }
     dist.moves.forEach((m, i) => {
-      const p = Math.exp(dist.logprobs[i]);
+      const p = Math.exp(dist.logprobs[i]!);
       const sd = Math.sqrt((p * (1 - p)) / draws);
       expect(Math.abs((counts.get(m.text) ?? 0) / draws - p)).toBeLessThan(4 * sd + 1e-9);
     });
@@ -95,7 +95,7 @@ describe('subwordRollout', () => {
     const b = subwordRollout(policy, problem, { temperature: 0, rng: createRng(99), maxTokens: 10 });
     expect(a.tokens.map((t) => t.text)).toEqual(b.tokens.map((t) => t.text));
     const withTop = subwordRollout(policy, problem, { temperature: 0, rng: createRng(1), maxTokens: 10, topK: 5 });
-    for (const t of withTop.tokens) expect(t.logprob).toBe(t.top[0].logprob);
+    for (const t of withTop.tokens) expect(t.logprob).toBe(t.top[0]!.logprob);
   });
 
   test('max tokens counts subword tokens and cuts mid-step', () => {
@@ -110,7 +110,7 @@ describe('generateChoices in subword mode', () => {
   const opts = { n: 4, temperature: 1, seed: 5, stop: [] as string[], topLogprobs: 3, tokens: 'subword' as const };
 
   test('stop "\\n" cuts after exactly one step; the newline token is the last token', () => {
-    const [c] = generateChoices(base, problem, [], { ...opts, stop: ['\n'] });
+    const c = generateChoices(base, problem, [], { ...opts, stop: ['\n'] })[0]!;
     expect(c.finishReason).toBe('stop');
     expect(c.stopMatched).toBe('\n');
     expect(parseTrace(problem, c.text).steps).toHaveLength(1);
@@ -120,7 +120,7 @@ describe('generateChoices in subword mode', () => {
 
   test('continuing a partial trace through the completions path', () => {
     const prompt = `${formatPrompt(problem)}\n\n75 - 3 = 72\n`;
-    const [c] = continuePrompt(base, prompt, { n: 1, temperature: 0, stop: [], topLogprobs: 2, tokens: 'subword' });
+    const c = continuePrompt(base, prompt, { n: 1, temperature: 0, stop: [], topLogprobs: 2, tokens: 'subword' })[0]!;
     const parsed = parseTrace(problem, `75 - 3 = 72\n${c.text}`);
     expect(parsed.steps).toHaveLength(3);
     expect(parsed.answer).not.toBeNull();
@@ -128,14 +128,14 @@ describe('generateChoices in subword mode', () => {
   });
 
   test('an unreadable prompt gets the fixed reply in subword tokens', () => {
-    const [c] = unreadableChoices(1, 3, 'subword');
+    const c = unreadableChoices(1, 3, 'subword')[0]!;
     expect(c.text).toBe(UNREADABLE_REPLY);
     expect(c.tokens.length).toBeGreaterThan(10);
     expect(c.tokens.every((t) => t.logprob === 0 && t.top.length === 3)).toBe(true);
   });
 
   test('steps mode lists exactly as many alternatives as asked, also where fewer moves are legal', () => {
-    const [c] = generateChoices(base, problem, [], { ...opts, tokens: 'steps', topLogprobs: 20 });
+    const c = generateChoices(base, problem, [], { ...opts, tokens: 'steps', topLogprobs: 20 })[0]!;
     expect(c.tokens.every((t) => t.top.length === 20)).toBe(true);
     const answer = c.tokens.at(-1)!;
     expect(answer.top[0]).toEqual({ text: answer.text, logprob: 0 });

@@ -10,11 +10,11 @@ const test_ = set.filter((p) => p.split === 'test');
 
 describe('examplesFromTrace', () => {
   test('turns each legal step into a decision at its state', () => {
-    const p = train[0];
+    const p = train[0]!;
     const trace = formatTrace(p, solve(p)!);
     const examples = examplesFromTrace(p, trace);
     expect(examples).toHaveLength(p.numbers.length - 1);
-    expect(examples[0].numbers).toEqual([...p.numbers].sort((a, b) => b - a));
+    expect(examples[0]!.numbers).toEqual([...p.numbers].sort((a, b) => b - a));
     expect(examples.every((e) => e.target === p.target && e.choice >= 0)).toBe(true);
   });
 
@@ -33,7 +33,7 @@ describe('trainPolicy', () => {
     expect(examples.length).toBeGreaterThan(50);
     const before = greedyPassAt1(createBasePolicy(), train);
     const { policy, losses } = trainPolicy(examples, { ...DEFAULT_TRAIN, seed: 1 });
-    expect(losses.at(-1)!).toBeLessThan(losses[0]);
+    expect(losses.at(-1)!).toBeLessThan(losses[0]!);
     const trainAfter = greedyPassAt1(policy, train);
     expect(before).toBeLessThanOrEqual(0.05);
     expect(trainAfter).toBeGreaterThan(0.4);
@@ -56,6 +56,6 @@ describe('trainPolicy', () => {
     const init = policyToJson(first.policy);
     const more = trainPolicy(examples, { ...DEFAULT_TRAIN, epochs: 2, seed: 1, init: first.policy });
     expect(policyToJson(first.policy)).toEqual(init); // the start weights are not mutated
-    expect(more.losses[0]).toBeLessThan(first.losses[0]);
+    expect(more.losses[0]).toBeLessThan(first.losses[0]!);
   });
 });

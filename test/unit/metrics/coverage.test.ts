@@ -6,9 +6,9 @@ describe('coverageCurve', () => {
     // pass@k of (n=4, c=1): k=1 1/4, k=2 1 - C(3,2)/C(4,2) = 1/2, k=4 1; the other problem is never solved.
     const curve = coverageCurve([{ n: 4, c: 1 }, { n: 4, c: 0 }]);
     expect(curve.map((p) => p.k)).toEqual([1, 2, 4]);
-    expect(curve[0].coverage).toBeCloseTo(0.125, 12);
-    expect(curve[1].coverage).toBeCloseTo(0.25, 12);
-    expect(curve[2].coverage).toBeCloseTo(0.5, 12);
+    expect(curve[0]!.coverage).toBeCloseTo(0.125, 12);
+    expect(curve[1]!.coverage).toBeCloseTo(0.25, 12);
+    expect(curve[2]!.coverage).toBeCloseTo(0.5, 12);
   });
 
   it('ends at n when n is not a power of two, and takes explicit ks', () => {

@@ -33,7 +33,7 @@ describe('passAtK', () => {
       [1000, 1, 1],
       [1000, 7, 50],
       [64, 10, 32],
-    ]) {
+    ] satisfies Array<[number, number, number]>) {
       const exact = 1 - Number((choose(n - c, k) * 10n ** 15n) / choose(n, k)) / 1e15;
       expect(passAtK(n, c, k)).toBeCloseTo(exact, 12);
     }

@@ -47,9 +47,9 @@ describe('learning curve', () => {
     expect(chart.config.data.labels).toEqual(['round 0 (base)', 'round 1 ★ promoted', 'round 2']);
     const labels = chart.config.data.datasets.map((d) => d.label);
     expect(labels).toEqual(['greedy pass@1', 'pass@1', 'pass@4', 'maj@1', 'maj@4', 'with search: mcts@16 calls']);
-    expect(chart.config.data.datasets[0].data).toEqual([0.1, 0.5, 0.45]);
-    expect(chart.config.data.datasets[0].pointRadius).toEqual([4, 9, 4]);
-    expect(chart.config.data.datasets[5].data).toEqual([0.4, 0.9, null]);
+    expect(chart.config.data.datasets[0]!.data).toEqual([0.1, 0.5, 0.45]);
+    expect(chart.config.data.datasets[0]!.pointRadius).toEqual([4, 9, 4]);
+    expect(chart.config.data.datasets[5]!.data).toEqual([0.4, 0.9, null]);
   });
 
   it('says why there is none before any evaluation', () => {
@@ -66,10 +66,10 @@ describe('coverage', () => {
     ]);
     if (!('config' in chart)) throw new Error('expected a chart');
     const [measured, fit, stop] = chart.config.data.datasets;
-    expect(measured.data).toEqual([{ x: 1, y: 0.5 }, { x: 4, y: 0.7 }]);
-    expect(fit.label).toBe('round 1 fit exp(-0.70·k^-0.40), R²=0.98, doubling k past 64 gains < 1 point');
-    expect((fit.data as Array<{ x: number }>).at(-1)!.x).toBeCloseTo(64, 0);
-    expect(stop.data).toEqual([{ x: 64, y: 0 }, { x: 64, y: 1 }]);
+    expect(measured!.data).toEqual([{ x: 1, y: 0.5 }, { x: 4, y: 0.7 }]);
+    expect(fit!.label).toBe('round 1 fit exp(-0.70·k^-0.40), R²=0.98, doubling k past 64 gains < 1 point');
+    expect((fit!.data as Array<{ x: number }>).at(-1)!.x).toBeCloseTo(64, 0);
+    expect(stop!.data).toEqual([{ x: 64, y: 0 }, { x: 64, y: 1 }]);
   });
 });
 
@@ -91,7 +91,7 @@ describe('funnel', () => {
 describe('accuracy against model calls', () => {
   it('is the share of problems solved within x calls, one step per distinct spend', () => {
     const o = (calls: number, correct: boolean) => ({ round: 1, purpose: 'eval', strategy: 'mcts', calls, tokens: 0, correct });
-    const [curve] = accuracyByCalls([o(4, true), o(4, true), o(8, false), o(16, true), { ...o(0, true), strategy: 'best-of-n' }]);
+    const curve = accuracyByCalls([o(4, true), o(4, true), o(8, false), o(16, true), { ...o(0, true), strategy: 'best-of-n' }])[0]!;
     expect(curve.label).toBe('mcts round 1 (held-out)');
     expect(curve.points).toEqual([
       { x: 4, y: 0.5 },

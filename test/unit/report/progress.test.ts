@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { barProgress, lineProgress, stageCount } from '../../../cli/progress.js';
-import type { RoundReport } from '../../../cli/report.js';
+import type { RoundReport } from '../../../db/report.js';
 
 const report = (over: Partial<RoundReport>): RoundReport => ({
   round: 0,

@@ -46,8 +46,8 @@ describe('allocating a budget', () => {
     expect(by.hard).toMatchObject({ bin: 'hard', strategy: 'mcts' });
     expect(by.new).toMatchObject({ bin: 'unseen', strategy: 'best-of-n' });
     for (const a of alloc) expect(a.calls).toBeGreaterThanOrEqual(1);
-    expect(by.always.calls).toBeLessThan(by.medium.calls);
-    expect(by.always.calls).toBeLessThan(by.hard.calls);
+    expect(by.always!.calls).toBeLessThan(by.medium!.calls);
+    expect(by.always!.calls).toBeLessThan(by.hard!.calls);
     for (const a of alloc) expect(a.expectedSolve).toBeCloseTo(1 - missProbability(...beta(a.problemId), a.calls), 12);
   });
 
@@ -58,7 +58,7 @@ describe('allocating a budget', () => {
       ['medium', 'medium', 'mcts', 16],
     ]);
     // Moving one call from either problem to the other never raises the expected number solved.
-    const expected = (calls: number[]) => calls.reduce((s, k, i) => s + 1 - missProbability(...beta(history[i].problemId), k), 0);
+    const expected = (calls: number[]) => calls.reduce((s, k, i) => s + 1 - missProbability(...beta(history[i]!.problemId), k), 0);
     const best = expected([4, 16]);
     for (let k = 0; k <= 20; k++) expect(expected([k, 20 - k])).toBeLessThanOrEqual(best + 1e-12);
   });
@@ -80,6 +80,6 @@ describe('allocating a budget', () => {
 /** Posterior Beta parameters of the test histories (uniform prior). */
 function beta(id: string | number): [number, number] {
   const counts: Record<string, [number, number]> = { always: [4, 4], medium: [4, 1], hard: [4, 0], new: [0, 0] };
-  const [n, c] = counts[String(id)];
+  const [n, c] = counts[String(id)]!;
   return [1 + c, 1 + n - c];
 }

@@ -12,8 +12,8 @@ describe('priors', () => {
     const children = priorsOf([opt('a', Math.log(0.3), true), opt('b', Math.log(0.1)), opt('c', Math.log(0.1))]);
     expect(children.map((c) => c.text)).toEqual(['a', 'b', 'c']);
     expect(children.reduce((s, c) => s + c.prior, 0)).toBeCloseTo(1, 12);
-    expect(children[0].prior).toBeCloseTo(0.6, 12);
-    expect(children[1].prior).toBeCloseTo(0.2, 12);
+    expect(children[0]!.prior).toBeCloseTo(0.6, 12);
+    expect(children[1]!.prior).toBeCloseTo(0.2, 12);
   });
 
   it('merges a sampled line with the same alternative and counts samples', () => {
@@ -91,8 +91,8 @@ describe('parsing a completion into lines', () => {
       ['Answer: 4 * 5', -0.1, true],
     ]);
     // "4 +" is only a piece of a line: not a child. The answer written as one token lists whole answers.
-    expect(seq.lines[0].alternatives).toEqual([]);
-    expect(seq.lines[1].alternatives).toEqual([{ text: 'Answer: 4 * 5', logprob: -0.1 }]);
+    expect(seq.lines[0]!.alternatives).toEqual([]);
+    expect(seq.lines[1]!.alternatives).toEqual([{ text: 'Answer: 4 * 5', logprob: -0.1 }]);
     expect(seq.finished).toBe(true);
     expect(seq.meanLogprob).toBeCloseTo(-0.85 / 3, 12);
   });
@@ -102,13 +102,13 @@ describe('parsing a completion into lines', () => {
     const cut = parseChoice(choice('a\nb\nhalf a li', 'length'), 'rollout');
     expect(cut.lines.map((l) => l.text)).toEqual(['a', 'b']);
     expect(cut.finished).toBe(false);
-    expect(parseChoice(choice('The end.', 'stop', undefined, { stop_reason: null }), 'step').lines[0].final).toBe(true);
-    expect(parseChoice(choice('Next step', 'stop', undefined, { stop_reason: '\n' }), 'step').lines[0].final).toBe(false);
+    expect(parseChoice(choice('The end.', 'stop', undefined, { stop_reason: null }), 'step').lines[0]!.final).toBe(true);
+    expect(parseChoice(choice('Next step', 'stop', undefined, { stop_reason: '\n' }), 'step').lines[0]!.final).toBe(false);
   });
 
   it('skips listed alternatives of probability 0 (OpenAI and vLLM report -9999 for -inf)', () => {
     const seq = parseChoice(choice('9 + 3 = 12', 'stop', [['9 + 3 = 12\n', 0, { '9 + 3 = 12\n': 0, '1 + 1 = 2\n': -9999 }]]), 'step');
-    expect(seq.lines[0].alternatives).toEqual([{ text: '9 + 3 = 12', logprob: 0 }]);
+    expect(seq.lines[0]!.alternatives).toEqual([{ text: '9 + 3 = 12', logprob: 0 }]);
   });
 
   it('an empty step that the model stopped is the end of the trace', () => {

@@ -34,16 +34,16 @@ function choose(state: LineTree, temperature: number, rng: () => number): string
   const weights = entries.map(([, v]) => v.p ** (1 / temperature));
   let u = rng() * weights.reduce((a, b) => a + b, 0);
   for (let i = 0; i < entries.length; i++) {
-    u -= weights[i];
-    if (u < 0) return entries[i][0];
+    u -= weights[i]!;
+    if (u < 0) return entries[i]![0];
   }
-  return entries[entries.length - 1][0];
+  return entries[entries.length - 1]![0];
 }
 
 export function createFakeModel(tree: LineTree, options: { alternatives: boolean } = { alternatives: true }): FakeModel {
   const lineAt = (state: LineTree, text: string): StepLine => ({
     text,
-    logprob: Math.log(state[text].p),
+    logprob: Math.log(state[text]!.p),
     alternatives: options.alternatives ? Object.entries(state).map(([t, v]) => ({ text: t, logprob: Math.log(v.p) })) : [],
     final: text.startsWith('Answer:'),
   });
@@ -60,10 +60,10 @@ export function createFakeModel(tree: LineTree, options: { alternatives: boolean
         const text = choose(state, request.temperature, rng);
         lines.push(lineAt(state, text));
         if (kind === 'step' || text.startsWith('Answer:')) break;
-        state = state[text].next ?? null;
+        state = state[text]!.next ?? null;
       }
       // Nothing to write (the partial trace already ended) is the model ending it, as a server's empty 'stop' says.
-      const finished = lines.length > 0 ? lines[lines.length - 1].final : true;
+      const finished = lines.length > 0 ? lines[lines.length - 1]!.final : true;
       sequences.push({ lines, finished, meanLogprob: lines.length ? lines.reduce((a, l) => a + l.logprob!, 0) / lines.length : null });
     }
     const promptTokens = 10 + partial.split('\n').length;
@@ -86,7 +86,7 @@ export const answerVerifier: Verifier = {
   async verify({ reference, text }) {
     const m = /Answer:\s*(.*)$/m.exec(text);
     if (!m) return { score: 0, correct: false, answer: null, detail: 'no answer' };
-    const answer = m[1].trim();
+    const answer = m[1]!.trim();
     const correct = answer === String(reference);
     return { score: correct ? 1 : 0.1, correct, answer, detail: correct ? 'matches' : 'differs' };
   },

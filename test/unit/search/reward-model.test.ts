@@ -25,14 +25,14 @@ describe('reward model client', () => {
       { model: 'orm-1', prompt: 'P', completion: 'a' },
       { model: 'orm-1', prompt: 'P', completion: 'b' },
     ]);
-    expect(sent[0].auth).toBe('Bearer k');
+    expect(sent[0]!.auth).toBe('Bearer k');
   });
 
   it('vllm-score format: one request with text_1 and the list text_2, scores placed by index', async () => {
     const { fn, sent } = fakeFetch([[200, { data: [{ index: 1, object: 'score', score: 0.9 }, { index: 0, object: 'score', score: 0.1 }] }]]);
     const rm = createRewardModelClient({ url: 'http://vllm/score', format: 'vllm-score', model: 'rm', fetch: fn });
     expect(await rm.score('P', ['a', 'b'])).toEqual({ scores: [0.1, 0.9], requests: 1 });
-    expect(sent[0].body).toEqual({ model: 'rm', text_1: 'P', text_2: ['a', 'b'] });
+    expect(sent[0]!.body).toEqual({ model: 'rm', text_1: 'P', text_2: ['a', 'b'] });
   });
 
   it('retries 5xx and invalid JSON, not 4xx, and says what came back', async () => {

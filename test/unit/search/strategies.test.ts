@@ -37,7 +37,7 @@ function strategies(tree: LineTree, alternatives = true) {
 /** A wide, deep tree where nothing is right: every strategy has to spend all it may. */
 function hopeless(depth: number): LineTree {
   if (depth === 0) return { 'Answer: 0': { p: 0.5 }, 'Answer: 1': { p: 0.5 } };
-  return Object.fromEntries(['x', 'y', 'z'].map((l, i) => [`${l}${depth}`, { p: [0.5, 0.3, 0.2][i], next: hopeless(depth - 1) }]));
+  return Object.fromEntries(['x', 'y', 'z'].map((l, i) => [`${l}${depth}`, { p: [0.5, 0.3, 0.2][i]!, next: hopeless(depth - 1) }]));
 }
 
 describe('compute accounting', () => {
@@ -81,7 +81,7 @@ describe('compute accounting', () => {
 describe('MCTS', () => {
   it('finds the answer the greedy policy misses', async () => {
     const greedy = await createFakeModel(TRAP).rollout(problem.prompt, '', { n: 1, temperature: 0 });
-    expect(greedy.sequences[0].lines.map((l) => l.text)).toEqual(['a', 'a1', 'Answer: 1']);
+    expect(greedy.sequences[0]!.lines.map((l) => l.text)).toEqual(['a', 'a1', 'Answer: 1']);
 
     const model = createFakeModel(TRAP);
     const outcome = await mctsSearch(problem, { ...verifying, model, budget: 8, seed: 1 });

@@ -41,13 +41,13 @@ describe('countdown task', () => {
     expect(texts).toContain('12 - 5 = 7');
     expect(texts).toContain('12 / 3 = 4');
     expect(texts).not.toContain('12 / 5 = 2');
-    expect(texts.some((t) => / = 0$/.test(t) || /-\d/.test(t.split('=')[1]))).toBe(false);
+    expect(texts.some((t) => / = 0$/.test(t) || /-\d/.test(t.split('=')[1]!))).toBe(false);
     expect(applyStep([12, 5, 3], { a: 12, op: '/', b: 5, result: 2 })).toBeNull();
     expect(applyStep([12, 5, 3], { a: 12, op: '-', b: 4, result: 8 })).toBeNull();
   });
 
   it('round-trips prompts and traces through text', () => {
-    const p = problems[0];
+    const p = problems[0]!;
     expect(parsePrompt(formatPrompt(p))).toEqual({ numbers: p.numbers, target: p.target });
     const steps = solve(p)!;
     const parsed = parseTrace(p, formatTrace(p, steps));

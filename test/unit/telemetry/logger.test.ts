@@ -13,7 +13,7 @@ describe('the logger', () => {
   it('writes one JSON object per line with level names and ISO times', () => {
     const { logger, lines } = capture('json');
     logger.info({ runId: 'r', round: 2 }, 'hello');
-    const record = JSON.parse(lines[0]) as Record<string, unknown>;
+    const record = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(record).toMatchObject({ level: 'info', runId: 'r', round: 2, msg: 'hello' });
     expect(record.time).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
@@ -37,7 +37,7 @@ describe('the logger', () => {
     expect(scrubSecrets(`key sk-abcdefghijkl, ${b64}, postgres://u:pw@h/db`, secretValues(env))).toBe('key [redacted], [redacted], postgres://u:***@h/db');
     const { logger, lines } = capture('json', env);
     logger.info({ apiKey: 'anything', nested: { authorization: 'Bearer x' } }, 'using sk-abcdefghijkl');
-    expect(JSON.parse(lines[0])).toMatchObject({ apiKey: '[redacted]', nested: { authorization: '[redacted]' }, msg: 'using [redacted]' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ apiKey: '[redacted]', nested: { authorization: '[redacted]' }, msg: 'using [redacted]' });
   });
 });
 
@@ -58,7 +58,7 @@ describe('Temporal context in log records', () => {
     sdk.warn('Activity failed', { workflowId: 'flywheel-run-r9-round-1', activityType: 'verifyShard', attempt: 2 });
     sdk.info('No workflows registered, not polling for workflow tasks');
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0])).toMatchObject({ level: 'warn', msg: 'Activity failed', runId: 'r9', round: 1, activity: 'verifyShard', attempt: 2 });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'warn', msg: 'Activity failed', runId: 'r9', round: 1, activity: 'verifyShard', attempt: 2 });
   });
 
   it('logs deps.log lines through the activity context inside an activity, else directly', () => {
@@ -71,7 +71,7 @@ describe('Temporal context in log records', () => {
       throw new Error('not in an activity');
     });
     outside('worker started');
-    expect(JSON.parse(lines[0])).toMatchObject({ msg: 'worker started' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ msg: 'worker started' });
   });
 });
 

@@ -38,7 +38,7 @@ describe('progress protocol', () => {
     const thinned = thinHistory(points, 40);
     expect(thinned.length).toBeLessThanOrEqual(40);
     expect(thinned.at(-1)?.step).toBe(99);
-    expect(thinned[0].step).toBe(0);
+    expect(thinned[0]!.step).toBe(0);
   });
 });
 

@@ -55,7 +55,7 @@ describe('judge verifier', () => {
     const verdict = await judge.verify(input);
     expect(verdict).toMatchObject({ score: 0.9, correct: true, answer: 'Paris' });
     expect(verdict.detail).toContain('PASS');
-    const sent = requests[requests.length - 1];
+    const sent = requests[requests.length - 1]!;
     expect(sent.model).toBe('judge-1');
     expect(sent.temperature).toBe(0);
     const user = sent.messages.find((m) => m.role === 'user')!.content;

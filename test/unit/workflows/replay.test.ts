@@ -15,7 +15,7 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 describe('recorded workflow histories replay against the current code', () => {
   it('has histories to replay', () => {
-    expect(files.length).toBeGreaterThanOrEqual(6);
+    expect(files.length).toBeGreaterThanOrEqual(7);
   });
 
   it.each(files)('%s', async (file) => {
