@@ -1,8 +1,8 @@
 /**
- * Bulk writes at Postgres's own pace: rows are streamed with `COPY ... FROM STDIN` (pg-copy-streams) into a staging
- * table, then merged into the real table by one `INSERT ... SELECT ... ON CONFLICT` with the table's own keys, so a
- * retried batch writes nothing twice, exactly as a plain insert with the same conflict rule would. COPY alone cannot
- * skip rows that already exist; the merge can, at the cost of one statement per batch.
+ * Bulk writes at Postgres's own pace: rows are streamed with `COPY ... FROM STDIN` (pg-copy-streams), straight into
+ * the table when none of their keys exists yet, else into a staging table merged into the real one by one
+ * `INSERT ... SELECT ... ON CONFLICT` with the table's own keys, so a retried batch writes nothing twice, exactly as
+ * a plain insert with the same conflict rule would.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -26,8 +26,6 @@ export interface CopyMerge<Row> {
    * columns name the conflict target). A table without a key (`append`) is COPied into directly, with no staging.
    */
   onConflict: { nothing: true } | { key: readonly string[]; update: readonly string[] } | { append: true };
-  /** Columns of the rows actually inserted to return (none by default: only the count). */
-  returning?: readonly string[];
 }
 
 /** A pg pool from the drizzle database it backs (every `Db` of connectDatabase has one). */
@@ -64,32 +62,44 @@ function* copyLines<Row>(rows: readonly Row[], columns: ReadonlyArray<CopyColumn
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /**
- * COPYs `rows` into a session-local staging table shaped like the target's columns, then merges them in the same
- * transaction. Returns the rows the merge inserted (or updated), with the `returning` columns.
+ * Writes `rows` with the target's conflict rule. The common case, a batch none of whose keys exist yet (a shard's
+ * first attempt: a retried shard asks only for what is missing), is one plain COPY into the table, at Postgres's
+ * own pace. A COPY is all or nothing, so a batch that meets an existing key (or repeats one) writes nothing there and
+ * is COPied instead into a session-local staging table and merged by `INSERT ... SELECT ... ON CONFLICT`, in the
+ * same transaction. Returns how many rows were inserted (or updated).
  *
  * @example
- * const { count } = await copyMerge(pool, { table: '"flywheel"."verdicts"', columns, onConflict: { nothing: true } }, rows);
+ * const count = await copyMerge(pool, { table: '"flywheel"."verdicts"', columns, onConflict: { nothing: true } }, rows);
  */
-export async function copyMerge<Row>(pool: pg.Pool, spec: CopyMerge<Row>, rows: readonly Row[]): Promise<{ count: number; rows: Array<Record<string, unknown>> }> {
-  if (rows.length === 0) return { count: 0, rows: [] };
+export async function copyMerge<Row>(pool: pg.Pool, spec: CopyMerge<Row>, rows: readonly Row[]): Promise<number> {
+  if (rows.length === 0) return 0;
   const names = spec.columns.map((c) => quote(c.name)).join(', ');
+  if ('append' in spec.onConflict) return copyInto(pool, spec.table, names, copyLines(rows, spec.columns));
   // One staging table per target and column list per connection, emptied by every commit: no DDL per batch.
   const stage = `flywheel_stage_${createHash('sha1').update(`${spec.table}(${names})`).digest('hex').slice(0, 12)}`;
-  if ('append' in spec.onConflict) return { count: await copyInto(pool, spec.table, names, copyLines(rows, spec.columns)), rows: [] };
   const conflict =
     'nothing' in spec.onConflict
       ? 'ON CONFLICT DO NOTHING'
       : `ON CONFLICT (${spec.onConflict.key.map(quote).join(', ')}) DO UPDATE SET ${spec.onConflict.update.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}`;
-  const returning = spec.returning?.length ? ` RETURNING ${spec.returning.map(quote).join(', ')}` : '';
   const client = await pool.connect();
   let broken = false;
   try {
     await client.query('BEGIN');
+    await client.query('SAVEPOINT flywheel_copy');
+    try {
+      const direct = client.query(copyFrom(`COPY ${spec.table} (${names}) FROM STDIN`));
+      await pipeline(Readable.from(copyLines(rows, spec.columns)), direct);
+      await client.query('COMMIT');
+      return direct.rowCount;
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+      await client.query('ROLLBACK TO SAVEPOINT flywheel_copy');
+    }
     await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} ON COMMIT DELETE ROWS AS SELECT ${names} FROM ${spec.table} WITH NO DATA`);
     await pipeline(Readable.from(copyLines(rows, spec.columns)), client.query(copyFrom(`COPY ${stage} (${names}) FROM STDIN`)));
-    const merged = await client.query(`INSERT INTO ${spec.table} (${names}) SELECT ${names} FROM ${stage} ${conflict}${returning}`);
+    const merged = await client.query(`INSERT INTO ${spec.table} (${names}) SELECT ${names} FROM ${stage} ${conflict}`);
     await client.query('COMMIT');
-    return { count: merged.rowCount ?? 0, rows: merged.rows as Array<Record<string, unknown>> };
+    return merged.rowCount ?? 0;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {
       broken = true;
@@ -100,6 +110,8 @@ export async function copyMerge<Row>(pool: pg.Pool, spec: CopyMerge<Row>, rows: 
     client.release(broken);
   }
 }
+
+const UNIQUE_VIOLATION = '23505';
 
 /** A plain COPY into `table` (a table whose rows have no key to merge on). */
 async function copyInto(pool: pg.Pool, table: string, names: string, lines: Iterable<string>): Promise<number> {

@@ -2,7 +2,7 @@
 import { and, asc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { copyMerge, poolOf, type CopyColumn } from './copy.js';
-import type { modelErrors, searchResults} from './schema.js';
+import type { modelErrors, searchResults } from './schema.js';
 import { problems, traces, verdicts, type NewTrace } from './schema.js';
 
 /** A transaction of `db.transaction`, or the database itself: what writes that join a caller's transaction take. */
@@ -55,8 +55,7 @@ const TRACE_COLUMNS: ReadonlyArray<CopyColumn<NewTrace>> = [
  * Returns how many were new.
  */
 export async function insertTraces(db: Db, rows: NewTrace[]): Promise<number> {
-  const { count } = await copyMerge(poolOf(db), { table: '"flywheel"."traces"', columns: TRACE_COLUMNS, onConflict: { nothing: true } }, rows);
-  return count;
+  return copyMerge(poolOf(db), { table: '"flywheel"."traces"', columns: TRACE_COLUMNS, onConflict: { nothing: true } }, rows);
 }
 
 export interface TraceToVerify {
@@ -133,8 +132,7 @@ const VERDICT_COLUMNS: ReadonlyArray<CopyColumn<NewVerdict>> = [
 
 /** Inserts verdicts (COPY, merged on trace and verifier version): a trace's verdict is never written twice. */
 export async function insertVerdicts(db: Db, rows: NewVerdict[]): Promise<number> {
-  const { count } = await copyMerge(poolOf(db), { table: '"flywheel"."verdicts"', columns: VERDICT_COLUMNS, onConflict: { nothing: true } }, rows);
-  return count;
+  return copyMerge(poolOf(db), { table: '"flywheel"."verdicts"', columns: VERDICT_COLUMNS, onConflict: { nothing: true } }, rows);
 }
 
 export interface VerifiedSample {
@@ -313,30 +311,37 @@ export async function solvedBySampling(db: Db, roundId: number, problemIds: read
 
 /**
  * A buffered writer of one shard's traces and model errors: rows are kept until `flush` (or until the buffer holds
- * `batch` traces), so a shard of thousands of samples writes in a few statements, and what a failing shard did is
- * still stored by the caller's final `flush`.
+ * `batch` traces or about a megabyte of text), so a shard of thousands of samples writes in a few COPYs, and what a
+ * failing shard did is still stored by the caller's final `flush`. Each write is a commit (an fsync): batches of
+ * ~1,000 rows are what brings the writer near a raw COPY's pace (bench/ingest.ts), and the byte cap bounds what one
+ * shard holds in memory however long its traces are.
  */
 export function createTraceWriter(
   db: Db,
   at: { roundId: number; purpose: string; model: string },
-  batch = 256,
+  batch = 1024,
 ) {
   let traceRows: NewTrace[] = [];
   let errorRows: NewModelError[] = [];
+  let bufferedChars = 0;
   let written = 0;
   const flush = async () => {
     const rows = traceRows;
     const failed = errorRows;
     traceRows = [];
     errorRows = [];
+    bufferedChars = 0;
     if (rows.length) written += await insertTraces(db, rows);
     if (failed.length) await insertModelErrors(db, failed);
   };
   return {
     /** Adds traces (a row without its round, purpose and model); flushes when the buffer is full. */
     async add(rows: ReadonlyArray<Omit<NewTrace, 'roundId' | 'purpose' | 'model'>>) {
-      for (const row of rows) traceRows.push({ ...row, roundId: at.roundId, purpose: at.purpose, model: at.model });
-      if (traceRows.length >= batch) await flush();
+      for (const row of rows) {
+        traceRows.push({ ...row, roundId: at.roundId, purpose: at.purpose, model: at.model });
+        bufferedChars += row.text.length;
+      }
+      if (traceRows.length >= batch || bufferedChars >= MAX_BUFFERED_CHARS) await flush();
     },
     addError(row: Omit<NewModelError, 'roundId' | 'purpose'>) {
       errorRows.push({ ...row, roundId: at.roundId, purpose: at.purpose });
@@ -348,3 +353,5 @@ export function createTraceWriter(
     },
   };
 }
+
+const MAX_BUFFERED_CHARS = 1 << 20;
