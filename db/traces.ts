@@ -2,6 +2,7 @@
 import { and, asc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { copyMerge, poolOf, type CopyColumn } from './copy.js';
+import { streamRows } from './cursor.js';
 import type { modelErrors, searchResults } from './schema.js';
 import { problems, traces, verdicts, type NewTrace } from './schema.js';
 
@@ -173,6 +174,37 @@ export async function verifiedSamples(
     )
     .where(and(eq(traces.roundId, roundId), eq(traces.purpose, purpose)))
     .orderBy(asc(traces.problemId), asc(traces.strategy), asc(traces.sampleIndex));
+}
+
+/**
+ * {@link verifiedSamples} of one strategy, streamed through a cursor in the same order (problem, sample index): what
+ * a stage that goes over a whole round reads, a batch of problems at a time, instead of the round at once.
+ */
+export async function* streamVerifiedSamples(
+  db: Db,
+  roundId: number,
+  purpose: string,
+  strategy: string,
+  verifier: { name: string; version: string },
+): AsyncGenerator<VerifiedSample> {
+  const rows = streamRows<{
+    trace_id: string; problem_id: string; strategy: string; sample_index: number; logprob: number | null;
+    completion_tokens: number; answer: string | null; score: number; correct: boolean;
+  }>(
+    poolOf(db),
+    `SELECT t.id AS trace_id, t.problem_id, t.strategy, t.sample_index, t.logprob, t.completion_tokens, v.answer, v.score, v.correct
+     FROM flywheel.traces t
+     JOIN flywheel.verdicts v ON v.trace_id = t.id AND v.verifier = $4 AND v.verifier_version = $5
+     WHERE t.round_id = $1 AND t.purpose = $2 AND t.strategy = $3
+     ORDER BY t.problem_id, t.sample_index`,
+    [roundId, purpose, strategy, verifier.name, verifier.version],
+  );
+  for await (const r of rows) {
+    yield {
+      traceId: Number(r.trace_id), problemId: Number(r.problem_id), strategy: r.strategy, sampleIndex: r.sample_index, logprob: r.logprob,
+      completionTokens: r.completion_tokens, answer: r.answer, score: r.score, correct: r.correct,
+    };
+  }
 }
 
 /** Sets the search score of many traces in one statement. */
