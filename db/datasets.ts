@@ -25,6 +25,9 @@ export interface DatasetFilter {
  * (chosen by a hash of the text, so the choice is stable and unbiased by sample order).
  */
 export async function buildDataset(db: Db, runId: string, round: number, filter: DatasetFilter) {
+  // The round just wrote its traces and verdicts, faster than autovacuum re-analyzes them: with the statistics of
+  // an empty table the planner nests loops over a million rows (77 s instead of 0.5 s at 100,000 traces).
+  await db.execute(sql`ANALYZE flywheel.problems, flywheel.traces, flywheel.verdicts`);
   return db.transaction(async (tx) => {
     const [ds] = await tx
       .insert(datasets)
