@@ -10,6 +10,7 @@
  * embedded model server.
  *
  * Usage: npx tsx bench/memory.ts [--traces 1000000] [--samples 16] [--latency-ms 1] [--shards-in-flight 16]
+ *        [--worker-node-options '--max-old-space-size=256']
  */
 import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -28,6 +29,8 @@ const { values: args } = parseArgs({
     samples: { type: 'string', default: '16' },
     'latency-ms': { type: 'string', default: '1' },
     'shards-in-flight': { type: 'string', default: '16' },
+    /** NODE_OPTIONS for the worker process, e.g. `--max-old-space-size=256` (a V8 heap cap). */
+    'worker-node-options': { type: 'string', default: '' },
   },
 });
 const SAMPLES = Number(args.samples);
@@ -115,6 +118,7 @@ const worker = await startWorkerProcess({
   TEMPORAL_NAMESPACE: temporal.namespace,
   FLYWHEEL_MODEL_URL: endpoint,
   FLYWHEEL_HOME: home.dir,
+  ...(args['worker-node-options'] ? { NODE_OPTIONS: args['worker-node-options'] } : {}),
 });
 const peak = new Map<number, { rss: number; hwm: number }>();
 let peakGroupRss = 0;
@@ -178,7 +182,8 @@ try {
   );
   const c = counts[0]!;
   const traces = Number(c.traces);
-  console.log(`\n${PROBLEMS} problems × ${SAMPLES} samples, ${LATENCY_MS} ms latency, ${chatRequests} chat requests; ${seconds.toFixed(0)} s to round 1's fine-tune submit`);
+  console.log(`\nworker NODE_OPTIONS: ${args['worker-node-options'] || '(none)'}`);
+  console.log(`${PROBLEMS} problems × ${SAMPLES} samples, ${LATENCY_MS} ms latency, ${chatRequests} chat requests; ${seconds.toFixed(0)} s to round 1's fine-tune submit`);
   console.log(`round 0 train traces ${traces}, verdicts ${c.verdicts}, search results ${c.search}; round 1 dataset ${c.items} examples (exported and uploaded)`);
   console.log('stages (round:stage, seconds from start):', stageTimes.map((s) => `${s.stage} ${((s.at - started) / 1000).toFixed(0)}`).join(', '));
   for (const [pid, p] of peak) {
