@@ -5,12 +5,12 @@
  * another.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { datasetExamples, getDataset } from '../db/datasets.js';
+import { getDataset, streamDatasetExamples } from '../db/datasets.js';
 import { claimTrainerSubmission, ensureFineTune, supersedeFineTune, updateFineTune } from '../db/fine-tunes.js';
 import { getRoundContext, mergeRoundStats, startingModel, updateRound } from '../db/rounds.js';
 import { modelCheckpointPath, upsertModel } from '../db/runs.js';
 import { hashSeed } from '../lib/rng.js';
-import { toChatJsonl } from '../lib/train/chat-jsonl.js';
+import { chatLine } from '../lib/train/chat-jsonl.js';
 import { submitOnce } from '../lib/train/submit.js';
 import type { TrainerJob } from '../lib/train/types.js';
 import { resolveEndpoint, type ActivityDeps } from './deps.js';
@@ -69,16 +69,15 @@ export function fineTuneActivities(deps: ActivityDeps) {
               tag,
               supersededJobIds: (locked.supersededJobIds as string[] | null) ?? [],
               trainingFile: locked.trainingFile,
+              // Only a backend without a streamed export builds the file in memory (none of ours).
               jsonl: async () => {
-                const examples = await datasetExamples(db, dataset.id);
-                return toChatJsonl(examples.map((e) => ({ prompt: e.prompt, completion: e.text })), config.model.systemPrompt);
+                let jsonl = '';
+                for await (const e of chatExamples(db, dataset.id)) jsonl += chatLine(e, config.model.systemPrompt);
+                return jsonl;
               },
               filename: `flywheel-${run.id}-round-${round.index}.jsonl`,
               stage: trainer.exportDataset
-                ? async () => {
-                    const examples = await datasetExamples(db, dataset.id);
-                    return trainer.exportDataset!(tag, asAsync(examples.map((e) => ({ prompt: e.prompt, completion: e.text }))), config.model.systemPrompt);
-                  }
+                ? () => trainer.exportDataset!(tag, chatExamples(db, dataset.id), config.model.systemPrompt)
                 : undefined,
               request: {
                 baseModel,
@@ -138,8 +137,9 @@ function jobDetails(job: TrainerJob) {
   };
 }
 
-async function* asAsync<T>(items: readonly T[]): AsyncIterable<T> {
-  yield* items;
+/** The dataset's examples as prompt and completion, streamed from Postgres. */
+async function* chatExamples(db: ActivityDeps['db'], datasetId: number): AsyncIterable<{ prompt: string; completion: string }> {
+  for await (const e of streamDatasetExamples(db, datasetId)) yield { prompt: e.prompt, completion: e.text };
 }
 
 /** Polls a trainer job until it ends, heartbeating its progress; cancels it if the workflow cancels the activity. */

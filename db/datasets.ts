@@ -1,7 +1,9 @@
 /** Training sets, built in SQL from verified traces, and what the trainer reads. */
-import { asc, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
-import { datasetItems, datasets, problems, traces } from './schema.js';
+import { poolOf } from './copy.js';
+import { streamRows } from './cursor.js';
+import { datasetItems, datasets, traces } from './schema.js';
 
 export interface DatasetFilter {
   /** Round indexes whose train traces are pooled (inclusive). */
@@ -23,6 +25,9 @@ export interface DatasetFilter {
  * (chosen by a hash of the text, so the choice is stable and unbiased by sample order).
  */
 export async function buildDataset(db: Db, runId: string, round: number, filter: DatasetFilter) {
+  // The round just wrote its traces and verdicts, faster than autovacuum re-analyzes them: with the statistics of
+  // an empty table the planner nests loops over a million rows (77 s instead of 0.5 s at 100,000 traces).
+  await db.execute(sql`ANALYZE flywheel.problems, flywheel.traces, flywheel.verdicts`);
   return db.transaction(async (tx) => {
     const [ds] = await tx
       .insert(datasets)
@@ -80,13 +85,20 @@ export interface TrainingExample {
   text: string;
 }
 
-/** The dataset's examples in a stable order (prompt and trace text), for exporting as chat JSONL. */
-export async function datasetExamples(db: Db, datasetId: number): Promise<TrainingExample[]> {
-  return db
-    .select({ traceId: traces.id, prompt: problems.prompt, text: traces.text })
-    .from(datasetItems)
-    .innerJoin(traces, eq(traces.id, datasetItems.traceId))
-    .innerJoin(problems, eq(problems.id, traces.problemId))
-    .where(eq(datasetItems.datasetId, datasetId))
-    .orderBy(asc(traces.id));
+/**
+ * The dataset's examples in a stable order (trace id), streamed through a cursor for exporting as chat JSONL: a
+ * round's training set is never in memory whole.
+ */
+export async function* streamDatasetExamples(db: Db, datasetId: number): AsyncGenerator<TrainingExample> {
+  const rows = streamRows<{ trace_id: string; prompt: string; text: string }>(
+    poolOf(db),
+    `SELECT t.id::text AS trace_id, p.prompt, t.text
+     FROM flywheel.dataset_items i
+     JOIN flywheel.traces t ON t.id = i.trace_id
+     JOIN flywheel.problems p ON p.id = t.problem_id
+     WHERE i.dataset_id = $1
+     ORDER BY t.id`,
+    [datasetId],
+  );
+  for await (const row of rows) yield { traceId: Number(row.trace_id), prompt: row.prompt, text: row.text };
 }

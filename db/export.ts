@@ -3,9 +3,9 @@
  * raw traces are never held in memory whole, however many rounds they span.
  */
 import type pg from 'pg';
-import QueryStream from 'pg-query-stream';
 import { sql } from 'drizzle-orm';
 import type { Db } from './client.js';
+import { streamRows } from './cursor.js';
 
 export interface RoundRange {
   from: number;
@@ -52,17 +52,6 @@ export interface TraceRow {
   answer: string | null;
   /** The searches that chose this trace: strategy, votes, model calls and tokens each spent. */
   chosen_by: Array<{ strategy: string; votes: number; calls: number; tokens: number }> | null;
-}
-
-/** Rows of `text` with parameters, one at a time through a cursor on a client of its own. */
-async function* streamRows<T>(pool: pg.Pool, text: string, values: unknown[], batchSize = 1000): AsyncGenerator<T> {
-  const client = await pool.connect();
-  try {
-    const stream = client.query(new QueryStream(text, values, { batchSize }));
-    for await (const row of stream) yield row as T;
-  } finally {
-    client.release();
-  }
 }
 
 /** The examples of the training sets of rounds `range` (a set of round n holds traces sampled before it). */

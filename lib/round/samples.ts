@@ -42,3 +42,24 @@ export function groupByProblem<T extends { problemId: number }>(rows: readonly T
   }
   return out;
 }
+
+/**
+ * Groups a stream of rows (ordered by problem) into maps of at most `problems` problems each, a problem's rows never
+ * split across two maps: a stage over a whole round holds one batch of problems at a time.
+ */
+export async function* problemBatches<T extends { problemId: number }>(rows: AsyncIterable<T>, problems: number): AsyncGenerator<Map<number, T[]>> {
+  let batch = new Map<number, T[]>();
+  for await (const row of rows) {
+    const list = batch.get(row.problemId);
+    if (list) {
+      list.push(row);
+      continue;
+    }
+    if (batch.size >= problems) {
+      yield batch;
+      batch = new Map();
+    }
+    batch.set(row.problemId, [row]);
+  }
+  if (batch.size) yield batch;
+}

@@ -40,7 +40,21 @@ export async function exportChatDataset(
 ): Promise<ExportedDataset> {
   const dir = roundDir(workdir, tag);
   await mkdir(dir, { recursive: true });
-  const target = path.join(dir, DATASET_FILE);
+  const exported = await writeChatJsonl(path.join(dir, DATASET_FILE), tag, examples, systemPrompt);
+  await writeFile(path.join(dir, 'dataset_info.json'), `${JSON.stringify(llamaFactoryDatasetInfo(), null, 2)}\n`);
+  return exported;
+}
+
+/**
+ * Streams `examples` as chat JSONL into `target` (written under a temporary name, then renamed), one line at a time
+ * with backpressure: memory stays flat however large the round. An empty round is an error (nothing to train on).
+ */
+export async function writeChatJsonl(
+  target: string,
+  tag: JobTag,
+  examples: AsyncIterable<ChatExample> | Iterable<ChatExample>,
+  systemPrompt?: string,
+): Promise<ExportedDataset> {
   const tmp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
   const out = createWriteStream(tmp, { flags: 'wx' });
   let count = 0;
@@ -64,7 +78,6 @@ export async function exportChatDataset(
     throw new Error(`no examples to export for run ${tag.runId} round ${tag.round}: a trainer cannot train on an empty file`);
   }
   await rename(tmp, target);
-  await writeFile(path.join(dir, 'dataset_info.json'), `${JSON.stringify(llamaFactoryDatasetInfo(), null, 2)}\n`);
   return { path: target, examples: count, bytes };
 }
 

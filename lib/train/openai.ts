@@ -2,9 +2,14 @@
  * The `openai` trainer backend: files + fine_tuning.jobs, against OpenAI itself or any server that implements that
  * API (the embedded model does). Jobs carry the run and round in their metadata, so a job is found again by them.
  */
-import { toFile, type OpenAI } from 'openai';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { toFile, toStreamingFile, type OpenAI } from 'openai';
 import { withRetries, type RetryOptions } from '../llm/client.js';
-import type { JobTag, SubmitRequest, Trainer, TrainerJob, TrainerStatus } from './types.js';
+import { writeChatJsonl } from './dataset.js';
+import type { ChatExampleLike, JobTag, SubmitRequest, Trainer, TrainerJob, TrainerStatus } from './types.js';
 
 const STATUS: Record<string, TrainerStatus> = {
   validating_files: 'queued',
@@ -45,6 +50,23 @@ export function createOpenAITrainer(client: OpenAI, retry: RetryOptions): Traine
         client.files.create({ file: await toFile(Buffer.from(jsonl), filename), purpose: 'fine-tune' }),
       );
       return file.id;
+    },
+    /**
+     * Streams the examples into a local file, then uploads it as a streamed multipart body (each retry reads the
+     * file again): neither the examples nor the JSONL are ever in memory whole.
+     */
+    async exportDataset(tag: JobTag, examples: AsyncIterable<ChatExampleLike>, systemPrompt?: string) {
+      const dir = await mkdtemp(path.join(tmpdir(), 'flywheel-upload-'));
+      try {
+        const filename = `flywheel-${tag.runId}-round-${tag.round}.jsonl`;
+        const { path: file } = await writeChatJsonl(path.join(dir, filename), tag, examples, systemPrompt);
+        const uploaded = await call(() =>
+          client.files.create({ file: toStreamingFile(createReadStream(file), filename, { type: 'application/jsonl' }), purpose: 'fine-tune' }),
+        );
+        return uploaded.id;
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     },
     find,
     async submit(request: SubmitRequest) {

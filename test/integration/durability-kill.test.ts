@@ -46,13 +46,16 @@ let client: HarnessServices['client'];
 const harness = useWorkerHarness('kill', configText, (s) => ({ db, model, proxy, client } = s));
 const { startRun, killWorker, terminateWorker, replaceWorker } = harness;
 
-/** Statements of other sessions inserting verdicts right now (the trigger makes each take a while). */
+/**
+ * Statements of other sessions writing verdicts right now (the trigger makes each take a while): a COPY, or the merge
+ * of a batch that met an existing key (db/copy.ts).
+ */
 async function verdictInsertsRunning(): Promise<number> {
   const [row] = (
     await db.db.execute(sql`
       SELECT count(*)::int AS n FROM pg_stat_activity
       WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
-        AND query ILIKE 'insert into "flywheel"."verdicts"%'`)
+        AND (query ILIKE 'copy "flywheel"."verdicts"%' OR query ILIKE 'insert into "flywheel"."verdicts"%')`)
   ).rows as Array<{ n: number }>;
   return row!.n;
 }

@@ -4,7 +4,7 @@ import { planAdaptiveBudgets } from '../../../lib/round/adaptive.js';
 import { MAX_SHARDS, planRound, shardCount } from '../../../lib/round/plan.js';
 import { promotionGate, roundPromoted } from '../../../lib/round/promotion.js';
 import { samplingModel, splitOf } from '../../../lib/round/purpose.js';
-import { groupByProblem, sampleGroups, verifiesAtEval, verifiesDuringSearch } from '../../../lib/round/samples.js';
+import { groupByProblem, problemBatches, sampleGroups, verifiesAtEval, verifiesDuringSearch } from '../../../lib/round/samples.js';
 import { describeStages, STAGES, stagesToRun } from '../../../lib/round/stages.js';
 
 const config = (extra: Partial<RunConfigInput> = {}) => runConfigSchema.parse({ task: { kind: 'countdown' }, ...extra });
@@ -97,6 +97,18 @@ describe('samples', () => {
   it('groups rows by problem in order', () => {
     const rows = [{ problemId: 2, i: 0 }, { problemId: 2, i: 1 }, { problemId: 1, i: 2 }];
     expect([...groupByProblem(rows)]).toEqual([[2, [rows[0], rows[1]]], [1, [rows[2]]]]);
+  });
+  it('batches a stream of rows by problem, never splitting a problem across batches', async () => {
+    const rows = [1, 1, 2, 3, 3, 3, 4].map((problemId, i) => ({ problemId, i }));
+    async function* stream() {
+      yield* rows;
+    }
+    const batches = [];
+    for await (const batch of problemBatches(stream(), 2)) batches.push([...batch].map(([id, list]) => [id, list.map((r) => r.i)]));
+    expect(batches).toEqual([[[1, [0, 1]], [2, [2]]], [[3, [3, 4, 5]], [4, [6]]]]);
+    const none = [];
+    for await (const batch of problemBatches(stream(), 10)) none.push(batch.size);
+    expect(none).toEqual([4]);
   });
 });
 
