@@ -7,9 +7,9 @@ import { TASK_QUEUES, type QueueRole } from '../workflows/shared.js';
 import { openDatabase, resolveConnections } from './connections.js';
 import { UsageError } from './errors.js';
 import { installQuietRuntime } from './runtime.js';
-import { startWorkers } from './worker.js';
+import { DEFAULT_GENERATE_SLOTS, startWorkers } from './worker.js';
 
-export async function workerCommand(options: { queues: string; metricsPort?: string; metricsHost?: string }) {
+export async function workerCommand(options: { queues: string; metricsPort?: string; metricsHost?: string; generateSlots?: string }) {
   const roles = options.queues.split(',').map((q) => q.trim()).filter(Boolean);
   if (roles.length === 0) throw new UsageError(`--queues: no role given; choose from ${Object.keys(TASK_QUEUES).join(', ')}`);
   const unknown = roles.filter((r) => !(r in TASK_QUEUES));
@@ -19,6 +19,10 @@ export async function workerCommand(options: { queues: string; metricsPort?: str
   const metricsPort = options.metricsPort === undefined ? null : Number(options.metricsPort);
   if (metricsPort !== null && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)) {
     throw new UsageError(`--metrics-port must be a port number (0–65535; 0 picks a free one), got "${options.metricsPort}"`);
+  }
+  const generateSlots = options.generateSlots === undefined ? undefined : Number(options.generateSlots);
+  if (generateSlots !== undefined && (!Number.isInteger(generateSlots) || generateSlots < 1 || generateSlots > 100_000)) {
+    throw new UsageError(`--generate-slots must be a whole number from 1 to 100000, got "${options.generateSlots}"`);
   }
   const logger = rootLogger().child({ component: 'worker' });
   const connections = resolveConnections();
@@ -32,10 +36,11 @@ export async function workerCommand(options: { queues: string; metricsPort?: str
     ...connections.temporal,
     deps,
     queues: roles as QueueRole[],
+    concurrency: { generate: generateSlots ?? DEFAULT_GENERATE_SLOTS },
     telemetry: { metrics, log: (line) => logger.info(line.replace(/^flywheel: /, '').trim()) },
   });
   logger.info(
-    { queues: workers.queues, temporalAddress: connections.temporalAddress, namespace: connections.namespace },
+    { queues: workers.queues, generateSlots: roles.includes('generate') ? (generateSlots ?? DEFAULT_GENERATE_SLOTS) : undefined, temporalAddress: connections.temporalAddress, namespace: connections.namespace },
     `worker serving ${workers.queues.join(', ')} on ${connections.temporalAddress} (namespace ${connections.namespace})`,
   );
   let stopping = false;
