@@ -6,9 +6,12 @@
  * stage (from its start to its end in `round_stages`, Temporal scheduling and every trace write included).
  *
  * Two tables: one generate worker at 128, 512 and 2,048 requests in flight (`model.maxConcurrency`), and 1, 2 and 4
- * generate workers at a fixed per-worker `model.maxConcurrency` (scale-out). The latency grows with the requests in
- * flight so that every measurement runs at the same requests per second (`--rps`): the question is whether the
- * orchestrator keeps the server full, on a machine whose CPUs are not the server's.
+ * generate workers at a fixed per-worker `model.maxConcurrency` and a fixed latency (scale-out; each worker with
+ * `--generate-slots` ≈ 3 × maxConcurrency ÷ requests per shard, so that shards go to whichever worker has room).
+ * In the first table the latency grows with the requests in flight so that every measurement runs at the same
+ * requests per second (`--rps`): the question is whether the orchestrator keeps the server full, not how fast
+ * this machine's CPUs are. Beside each measurement, the same requests sent from this process through the model
+ * client and limiter alone (no Temporal, no Postgres) against the same server: what the machine itself allows.
  *
  *   npx tsx bench/generate-throughput.ts [--rps 128] [--seconds 12] [--samples 4] [--levels 128,512,2048]
  *     [--workers 1,2,4] [--per-worker 128] [--only levels|workers]
@@ -22,7 +25,11 @@ import { createRun, startRunWorkflow } from '../cli/start.js';
 import { startWorkers } from '../cli/worker.js';
 import { installQuietRuntime } from '../cli/runtime.js';
 import { parseRunConfig } from '../config/load.js';
+import { MAX_SHARDS_IN_FLIGHT } from '../config/schema.js';
 import { createDefaultDeps } from '../activities/deps.js';
+import { createModelClient } from '../lib/llm/client.js';
+import { endpointLimiter } from '../lib/llm/limiter.js';
+import { sampleChat } from '../lib/llm/sample.js';
 import { workflowIds } from '../workflows/shared.js';
 import { spawnFlywheel, waitFor, type FlywheelProcess } from '../test/helpers/processes.js';
 import { tempDir, testDatabase, testTemporal } from '../test/helpers/services.js';
@@ -87,9 +94,9 @@ const inProcess = values['in-process']
   ? await startWorkers({ address: temporal.address, namespace: temporal.namespace, deps: createDefaultDeps({ db: db.db, env: {} }), queues: ['generate'] })
   : null;
 
-async function addGenerateWorker() {
+async function addGenerateWorker(slots?: number) {
   if (inProcess) return;
-  const worker = spawnFlywheel(['worker', '--queues', 'generate'], {
+  const worker = spawnFlywheel(['worker', '--queues', 'generate', ...(slots ? ['--generate-slots', String(slots)] : [])], {
     DATABASE_URL: db.url,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: temporal.namespace,
@@ -109,17 +116,33 @@ interface Measurement {
   idealS: number;
   peak: number;
   perWorkerShards: string;
+  /** The same requests sent straight from this process (no Temporal, no Postgres): what the machine allows. */
+  clientOnlyS: number;
+}
+
+/** `requests` requests at `inFlight` through the model client and limiter alone, against the same server. */
+async function clientOnly(url: string, inFlight: number, requests: number): Promise<number> {
+  const client = createModelClient({ baseUrl: url, timeoutMs: 120_000, maxRetries: 0 });
+  const limiter = endpointLimiter(`${url}#client-only`, { maxConcurrency: inFlight });
+  const prompt = 'Using the numbers [12, 7, 45, 3], make 57. Use each number exactly once.';
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: requests }, () =>
+      sampleChat(client, { model: 'fixed', prompt, n: SAMPLES, temperature: 1, maxTokens: 512, logprobs: true }, { maxRetries: 0, limiter }),
+    ),
+  );
+  return (Date.now() - started) / 1000;
 }
 
 let runs = 0;
 /** One round's generate stage at `inFlight` requests in flight in all, then the run is terminated. */
-async function measure(label: string, inFlight: number, maxConcurrency: number, latencyMs: number): Promise<Measurement> {
+async function measure(label: string, inFlight: number, maxConcurrency: number, latencyMs: number, shardsInFlight?: number): Promise<Measurement> {
   // At least --seconds at the ideal rate, and at least three latencies' worth (a ramp, a middle and an end).
   const wanted = Math.max((inFlight / latencyMs) * 1000 * SECONDS, 3 * inFlight);
   const requests = Math.ceil(wanted / REQUESTS_PER_SHARD) * REQUESTS_PER_SHARD;
   // Enough shards in flight that the endpoint never runs dry before the end: ~3× the requests in flight.
   const shards = requests / REQUESTS_PER_SHARD;
-  const maxShardsInFlight = Math.min(shards, Math.max(2, Math.ceil((3 * inFlight) / REQUESTS_PER_SHARD)));
+  const maxShardsInFlight = Math.min(shards, shardsInFlight ?? Math.max(2, Math.ceil((3 * inFlight) / REQUESTS_PER_SHARD)));
   const server = await startServer(latencyMs);
   try {
     const config = parseRunConfig(`
@@ -191,7 +214,9 @@ search: {strategies: []}
         byWorker.set(started.identity ?? '?', (byWorker.get(started.identity ?? '?') ?? 0) + 1);
       }
     }
+    const clientOnlyS = await clientOnly(server.url, inFlight, requests);
     return {
+      clientOnlyS,
       label,
       inFlight,
       latencyMs,
@@ -207,18 +232,20 @@ search: {strategies: []}
 }
 
 function table(rows: Measurement[], first: string) {
-  console.log(`\n| ${first} | in flight | latency | requests | generate stage | ideal | achieved ÷ ideal | peak in flight | shards per worker |`);
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  console.log(
+    `\n| ${first} | in flight | latency | requests | generate stage | ideal | achieved ÷ ideal | peak in flight | shards per worker | client alone | client alone ÷ ideal |`,
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|');
   for (const r of rows) {
     console.log(
       `| ${r.label} | ${r.inFlight} | ${r.latencyMs} ms | ${r.requests} | ${r.stageS.toFixed(2)} s | ${r.idealS.toFixed(2)} s | ` +
-        `**${(r.idealS / r.stageS).toFixed(3)}** | ${r.peak} | ${r.perWorkerShards} |`,
+        `**${(r.idealS / r.stageS).toFixed(3)}** | ${r.peak} | ${r.perWorkerShards} | ${r.clientOnlyS.toFixed(2)} s | ${(r.idealS / r.clientOnlyS).toFixed(3)} |`,
     );
   }
 }
 
 try {
-  await addGenerateWorker();
+  if (values.only !== 'workers') await addGenerateWorker();
   console.log(`${RPS} requests/s ideal in every measurement, ${SECONDS} s of it, n = ${SAMPLES} samples per request, ${REQUESTS_PER_SHARD} requests per shard`);
   if (values.only !== 'workers') {
     const rows: Measurement[] = [];
@@ -229,10 +256,15 @@ try {
     // Fixed latency and per-worker maxConcurrency: the most workers reach --rps, one worker a fraction of it.
     const counts = values.workers.split(',').map(Number);
     const latencyMs = Math.round(((Math.max(...counts) * PER_WORKER) / RPS) * 1000);
+    // Each worker holds about three times the shards its maxConcurrency needs (--generate-slots) and the round
+    // keeps every shard in flight: the rest wait in Temporal's queue for whichever worker frees a slot first, so
+    // no worker hoards shards that another could serve.
+    const slots = Math.ceil((3 * PER_WORKER) / REQUESTS_PER_SHARD);
+    await Promise.all(generateWorkers.splice(0).map((w) => w.stop()));
     const rows: Measurement[] = [];
     for (const count of counts) {
-      while (generateWorkers.length < count) await addGenerateWorker();
-      rows.push(await measure(`${count}`, count * PER_WORKER, PER_WORKER, latencyMs));
+      while (generateWorkers.length < count) await addGenerateWorker(slots);
+      rows.push(await measure(`${count}`, count * PER_WORKER, PER_WORKER, latencyMs, MAX_SHARDS_IN_FLIGHT));
     }
     table(rows, 'generate workers');
     const rate = (r: Measurement) => r.requests / r.stageS;
