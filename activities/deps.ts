@@ -3,7 +3,7 @@
  * thing cannot run here). Nothing in here is a Temporal concept.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import type { RunConfig } from '../config/schema.js';
+import { modelLimits, type RunConfig } from '../config/schema.js';
 import type { Db } from '../db/client.js';
 import { createDeployer, deployerOptions, type Deployer } from '../lib/deploy/index.js';
 import { createModelClient, type ModelEndpoint } from '../lib/llm/client.js';
@@ -27,6 +27,8 @@ export interface ActivityDeps {
   /** The reward model step search ranks with, its key (if any) from this worker's environment. */
   rewardModel(spec: RewardModelSpec): RewardModelClient;
   log(line: string): void;
+  /** Generate-queue activities this worker runs at once (set by cli/worker.ts), to warn when a run asks for more. */
+  generateSlots?: number;
 }
 
 export type RewardModelSpec = NonNullable<RunConfig['search']['step']['rewardModel']>;
@@ -89,7 +91,16 @@ export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
       const baseUrls = model.baseUrls;
       if (baseUrls?.[0]) {
         const apiKey = model.apiKeyEnv ? secret('model.apiKeyEnv', model.apiKeyEnv) : undefined;
-        return { baseUrl: baseUrls[0], baseUrls, apiKey, timeoutMs: model.timeoutMs, maxRetries: model.maxRetries };
+        // model.maxConcurrency is per replica: the set's limiter holds that many for each one.
+        const limits = modelLimits(model);
+        return {
+          baseUrl: baseUrls[0],
+          baseUrls,
+          apiKey,
+          timeoutMs: model.timeoutMs,
+          maxRetries: model.maxRetries,
+          limits: { ...limits, maxConcurrency: limits.maxConcurrency * baseUrls.length },
+        };
       }
       let baseUrl = model.baseUrl;
       if (baseUrl === 'embedded') {
@@ -102,7 +113,7 @@ export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
         }
       }
       const apiKey = model.apiKeyEnv ? secret('model.apiKeyEnv', model.apiKeyEnv) : undefined;
-      return { baseUrl, apiKey, timeoutMs: model.timeoutMs, maxRetries: model.maxRetries };
+      return { baseUrl, apiKey, timeoutMs: model.timeoutMs, maxRetries: model.maxRetries, limits: modelLimits(model) };
     },
     verifier(spec, model) {
       const key = JSON.stringify([spec, spec.name === 'judge' ? model : null]);

@@ -10,6 +10,7 @@ import { getRoundContext } from '../db/rounds.js';
 import { createTraceWriter, existingSamples } from '../db/traces.js';
 import { planMissingSamples, sampleMissing, SamplingFailed } from '../lib/generate/shard.js';
 import { createModelClient } from '../lib/llm/client.js';
+import { limiterOf } from '../lib/llm/limiter.js';
 import { hashSeed } from '../lib/rng.js';
 import { samplingModel, splitOf } from '../lib/round/purpose.js';
 import { sampleGroups } from '../lib/round/samples.js';
@@ -18,13 +19,27 @@ import { resolveEndpoint, type ActivityDeps } from './deps.js';
 import { cancellationSignal, forEachLimit, startHeartbeats } from './heartbeat.js';
 
 export function generateActivities(deps: ActivityDeps) {
+  const warned = new Set<string>();
+  /** Once per run: this worker holds fewer shards than the run keeps in flight (other workers may hold the rest). */
+  const warnSlots = (runId: string, maxShardsInFlight: number) => {
+    const slots = deps.generateSlots;
+    if (slots === undefined || slots >= maxShardsInFlight || warned.has(runId)) return;
+    warned.add(runId);
+    deps.log(
+      `warning: run ${runId} keeps generate.maxShardsInFlight ${maxShardsInFlight} shards in flight, but this worker runs at most ` +
+        `${slots} at once (--generate-slots ${slots}); unless other workers serve the generate queue, the rest wait. ` +
+        `Start the worker with --generate-slots ${maxShardsInFlight}, or add workers.`,
+    );
+  };
   return {
     async generateShard(input: ShardInput): Promise<ShardResult> {
       const { db } = deps;
       const { run, round, config } = await getRoundContext(db, input.roundId);
+      warnSlots(run.id, config.generate.maxShardsInFlight);
       const model = samplingModel(round, input.purpose);
       const endpoint = resolveEndpoint(deps, config.model);
       const client = createModelClient(endpoint);
+      const limiter = limiterOf(endpoint);
       const signal = cancellationSignal();
       const heartbeats = startHeartbeats();
 
@@ -37,7 +52,10 @@ export function generateActivities(deps: ActivityDeps) {
       const result: ShardResult = { written: 0, skipped: 0, errors: 0 };
       let done = 0;
       try {
-        await forEachLimit(tasks, config.generate.concurrency, async (task) => {
+        // The endpoint's limiter (shared by every shard on this worker) keeps the server full; a shard only caps
+        // itself when the deprecated generate.concurrency says so.
+        const lanes = config.generate.concurrency ?? limiter?.limits.maxConcurrency ?? tasks.length;
+        await forEachLimit(tasks, lanes, async (task) => {
           result.skipped += task.skipped;
           if (task.missing.length === 0) return;
           const sampled = await sampleMissing(client, task, {
@@ -47,6 +65,7 @@ export function generateActivities(deps: ActivityDeps) {
             seed: hashSeed(run.id, round.index, task.problem.id, input.purpose, task.group.strategy, task.missing[0]!),
             maxRetries: endpoint.maxRetries,
             baseUrl: endpoint.baseUrl,
+            limiter,
             signal,
             onError: (error) => writer.addError(error),
             log: deps.log,

@@ -8,6 +8,7 @@ import { problemsInShard } from '../db/problems.js';
 import { getRoundContext } from '../db/rounds.js';
 import { solvedOrRationalized, storeVerifiedTraces } from '../db/traces.js';
 import { createModelClient } from '../lib/llm/client.js';
+import { limiterOf } from '../lib/llm/limiter.js';
 import { sampleChat } from '../lib/llm/sample.js';
 import { hashSeed } from '../lib/rng.js';
 import { samplingModel } from '../lib/round/purpose.js';
@@ -29,12 +30,13 @@ export function rationalizeActivities(deps: ActivityDeps) {
       if (todo.length === 0) return result;
       const endpoint = resolveEndpoint(deps, config.model);
       const client = createModelClient(endpoint);
+      const limiter = limiterOf(endpoint);
       const verifier = deps.verifier(config.verifier, config.model);
       const signal = cancellationSignal();
       const heartbeats = startHeartbeats();
       try {
         let finished = 0;
-        await forEachLimit(todo, config.generate.concurrency, async (problem) => {
+        await forEachLimit(todo, config.generate.concurrency ?? limiter?.limits.maxConcurrency ?? todo.length, async (problem) => {
           const answer = hintAnswer(problem.reference);
           if (answer === null) {
             result.skipped++;
@@ -51,7 +53,7 @@ export function rationalizeActivities(deps: ActivityDeps) {
               maxTokens: config.generate.maxTokens,
               seed: hashSeed(run.id, round.index, problem.id, 'rationalize'),
             },
-            { maxRetries: endpoint.maxRetries, signal },
+            { maxRetries: endpoint.maxRetries, signal, limiter },
           );
           const rows = await Promise.all(
             res.samples.map(async (sample, sampleIndex) => ({

@@ -10,6 +10,7 @@ import { getRoundContext } from '../db/rounds.js';
 import { searchedProblems, storeSearchOutcome } from '../db/search.js';
 import { solvedBySampling } from '../db/traces.js';
 import { createModelClient } from '../lib/llm/client.js';
+import { limiterOf } from '../lib/llm/limiter.js';
 import { hashSeed } from '../lib/rng.js';
 import { samplingModel, splitOf } from '../lib/round/purpose.js';
 import { verifiesDuringSearch } from '../lib/round/samples.js';
@@ -47,7 +48,7 @@ export function stepSearchActivities(deps: ActivityDeps) {
       const stepModel = createCompletionsStepModel(createModelClient(endpoint), {
         model,
         template: step.template,
-        retry: { maxRetries: endpoint.maxRetries, signal },
+        retry: { maxRetries: endpoint.maxRetries, signal, limiter: limiterOf(endpoint) },
       });
       const verifyDuringSearch = verifiesDuringSearch(config, input.purpose);
       const done = await searchedProblems(db, round.id, input.purpose, jobs.map((j) => j.problem.id));

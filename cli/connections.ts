@@ -198,7 +198,7 @@ const WHAT_TO_DO =
   'DATABASE_URL and TEMPORAL_ADDRESS (and TEMPORAL_NAMESPACE; TEMPORAL_TLS_* or a temporal.toml profile for TLS)';
 
 /** Postgres at the resolved URL does not answer: exit 3, with the (redacted) address and what to do. */
-export async function openDatabase(url: string, options: { migrate?: boolean } = {}): Promise<Database> {
+export async function openDatabase(url: string, options: { migrate?: boolean; max?: number } = {}): Promise<Database> {
   try {
     return await connectDatabase(url, options);
   } catch (err) {

@@ -57,7 +57,11 @@ program
   )
   .option('--metrics-port <port>', 'serve Prometheus metrics at http://<host>:<port>/metrics (0: any free port)')
   .option('--metrics-host <host>', 'the address the metrics server listens on', '0.0.0.0')
-  .action(async (options: { queues: string; metricsPort?: string; metricsHost?: string }) => (await import('./worker-command.js')).workerCommand(options));
+  .option('--generate-slots <n>', 'generate-queue activities (shards) this worker runs at once (default: 500, the most generate.maxShardsInFlight allows)')
+  .option('--db-connections <n>', 'Postgres connections this worker opens at most (default: 16)')
+  .action(async (options: { queues: string; metricsPort?: string; metricsHost?: string; generateSlots?: string; dbConnections?: string }) =>
+    (await import('./worker-command.js')).workerCommand(options),
+  );
 
 program
   .command('status [run]')

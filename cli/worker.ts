@@ -5,10 +5,23 @@
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { MAX_SHARDS_IN_FLIGHT } from '../config/schema.js';
 import type { WorkerMetrics } from '../telemetry/metrics.js';
 import { activityLogInterceptor } from '../telemetry/temporal.js';
 import { TASK_QUEUES, type QueueRole } from '../workflows/shared.js';
 import { announceTemporal, connectionOptions, connectTemporal, type TemporalTarget } from './connections.js';
+
+/**
+ * Generate-queue slots by default: as many as a round may keep in flight, so a worker's slots never cap
+ * `generate.maxShardsInFlight` (a shard waiting on the endpoint's limiter costs a few promises, not a thread).
+ */
+export const DEFAULT_GENERATE_SLOTS = MAX_SHARDS_IN_FLIGHT;
+
+/** Activity slots per queue when not given: training jobs are few; verification is CPU-bound. */
+function defaultSlots(role: QueueRole): number {
+  if (role === 'generate') return DEFAULT_GENERATE_SLOTS;
+  return role === 'train' ? 4 : 16;
+}
 
 const WORKFLOWS = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -37,7 +50,7 @@ const quietBundlerLogger = {
 export interface WorkersOptions extends TemporalTarget {
   deps: ActivityDeps;
   queues?: QueueRole[];
-  /** Shard activities run at once on the generate / verify queues. */
+  /** Activities run at once per queue (default: generate {@link DEFAULT_GENERATE_SLOTS}, train 4, others 16). */
   concurrency?: Partial<Record<QueueRole, number>>;
   /** Prometheus metrics of these workers (model requests, traces, verdicts, durations, slots, trainer jobs). */
   /** Metrics to collect, and the log line writer for what the workers say about themselves (default: stderr). */
@@ -56,7 +69,10 @@ export async function startWorkers(options: WorkersOptions): Promise<RunningWork
   announceTemporal(options, options.telemetry?.log);
   const connection = await connectTemporal(options.address, () => NativeConnection.connect(connectionOptions(options)), options);
   const metrics = options.telemetry?.metrics;
-  const activities = createActivities(metrics ? metrics.instrument(options.deps) : options.deps);
+  const slots = (role: QueueRole) => options.concurrency?.[role] ?? defaultSlots(role);
+  // The generate activities compare a run's maxShardsInFlight with what this worker holds, and say when it is less.
+  const deps = roles.includes('generate') ? { ...options.deps, generateSlots: slots('generate') } : options.deps;
+  const activities = createActivities(metrics ? metrics.instrument(deps) : deps);
   const interceptors = { activity: [activityLogInterceptor, ...(metrics ? [metrics.activityInterceptor] : [])] };
   const workers: Worker[] = [];
   try {
@@ -69,7 +85,7 @@ export async function startWorkers(options: WorkersOptions): Promise<RunningWork
           activities,
           interceptors,
           ...(role === 'control' ? { workflowBundle: await workflowBundle() } : {}),
-          maxConcurrentActivityTaskExecutions: options.concurrency?.[role] ?? (role === 'train' ? 4 : 16),
+          maxConcurrentActivityTaskExecutions: slots(role),
         }),
       );
     }

@@ -55,7 +55,30 @@ export const modelSchema = z.strictObject({
   timeoutMs: positiveInt().default(60_000),
   /** Retries per request (429 honours Retry-After; 5xx and timeouts back off). */
   maxRetries: z.number().int().min(0).default(4),
+  /**
+   * Requests in flight to one base URL from one worker, shared by every shard, search and rationalization that
+   * worker runs (default {@link DEFAULT_MAX_CONCURRENCY}). Size it to what the server batches: vLLM's
+   * `--max-num-seqs` (or SGLang's `--max-running-requests`) ÷ the samples per request (`n`) ÷ the workers that
+   * share the server.
+   */
+  maxConcurrency: positiveInt().max(100_000).optional(),
+  /**
+   * A rate-limited API's budgets per worker: requests started per minute and tokens per minute (a request is
+   * charged its prompt characters ÷ 4 plus max_tokens × n, as OpenAI counts it). A 429 pauses the endpoint for its
+   * Retry-After either way.
+   */
+  rateLimit: z.strictObject({ rpm: positiveInt().optional(), tpm: positiveInt().optional() }).optional(),
 });
+
+/** Requests in flight per endpoint and worker when `model.maxConcurrency` is not set. */
+export const DEFAULT_MAX_CONCURRENCY = 128;
+/** The most generate shards a round keeps in flight (`generate.maxShardsInFlight`); a worker's default slots. */
+export const MAX_SHARDS_IN_FLIGHT = 500;
+
+/** The endpoint limits of a run's model section (lib/llm/limiter.ts). */
+export function modelLimits(model: { maxConcurrency?: number; rateLimit?: { rpm?: number; tpm?: number } }) {
+  return { maxConcurrency: model.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY, rpm: model.rateLimit?.rpm, tpm: model.rateLimit?.tpm };
+}
 
 export const generateSchema = z.strictObject({
   samplesPerProblem: positiveInt().default(16),
@@ -64,10 +87,13 @@ export const generateSchema = z.strictObject({
   maxTokens: positiveInt().default(512),
   /** How many samples one shard activity generates (shards are ranges of problems). */
   shardSamples: positiveInt().default(1024),
-  /** Concurrent model requests within one shard. */
-  concurrency: positiveInt().default(8),
-  /** Shard activities in flight at once within a round. */
-  maxShardsInFlight: positiveInt().max(500).default(16),
+  /**
+   * Deprecated: a cap on one shard's requests in flight. What matters is `model.maxConcurrency` (per endpoint and
+   * worker, across shards); unset, a shard may use all of it.
+   */
+  concurrency: positiveInt().optional(),
+  /** Shard activities in flight at once within a round (spread over the workers serving the generate queue). */
+  maxShardsInFlight: positiveInt().max(MAX_SHARDS_IN_FLIGHT).default(16),
   /**
    * `online`: requests as the shards run. `batch`: the round's missing requests go to the provider's Batch API
    * (results within 24 h, usually at a lower price), and the round waits for them with a workflow timer.
@@ -401,6 +427,19 @@ export const runConfigSchema = z
     budget: budgetSchema.default({}),
   })
   .superRefine((config, ctx) => {
+    // An endpoint budget that the shards can never fill is a mistake, not a preference: say which knob to turn.
+    const { maxConcurrency } = config.model;
+    const perShard = config.generate.concurrency;
+    if (maxConcurrency !== undefined && perShard !== undefined && perShard * config.generate.maxShardsInFlight < maxConcurrency) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['generate', 'concurrency'],
+        message:
+          `model.maxConcurrency ${maxConcurrency} can never be reached: generate.maxShardsInFlight ${config.generate.maxShardsInFlight} × ` +
+          `generate.concurrency ${perShard} = ${perShard * config.generate.maxShardsInFlight} requests at most; remove generate.concurrency ` +
+          '(deprecated: model.maxConcurrency is the limit that matters) or raise generate.maxShardsInFlight',
+      });
+    }
     // A cost limit needs prices: without one for the model, spend would read 0 and the limit would never hold.
     if (config.budget.maxCost !== undefined && !priceFor(config.costs.models, config.model.name)) {
       ctx.addIssue({

@@ -5,6 +5,7 @@
  */
 import type OpenAI from 'openai';
 import { classifyError, MalformedResponseError } from '../llm/client.js';
+import type { EndpointLimiter } from '../llm/limiter.js';
 import { sampleChat } from '../llm/sample.js';
 import type { SampleGroup } from '../round/samples.js';
 
@@ -84,6 +85,8 @@ export interface SampleOptions {
   maxRetries: number;
   /** Named in errors, so an operator knows which server. */
   baseUrl: string;
+  /** The endpoint's process-wide limiter (requests in flight, per-minute budgets, 429 pauses). */
+  limiter?: EndpointLimiter;
   signal?: AbortSignal;
   /** Told of every failed request, retried or final, to store. */
   onError(error: ModelErrorRecord): void;
@@ -112,6 +115,7 @@ export async function sampleMissing(client: OpenAI, task: SampleTask, options: S
       {
         maxRetries: options.maxRetries,
         signal: options.signal,
+        limiter: options.limiter,
         onRetry: (e) => {
           attempts = e.attempt;
           failed(e.attempt, e.error, false);

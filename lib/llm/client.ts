@@ -5,6 +5,7 @@
  * it should be is a {@link MalformedResponseError}, which callers record against the sample instead of failing.
  */
 import OpenAI from 'openai';
+import type { EndpointLimiter, EndpointLimits } from './limiter.js';
 import { replicaFetch } from './replicas.js';
 
 export interface ModelEndpoint {
@@ -16,6 +17,11 @@ export interface ModelEndpoint {
   apiKey?: string;
   timeoutMs: number;
   maxRetries: number;
+  /**
+   * Requests in flight and per minute to this endpoint from this worker (model.maxConcurrency, model.rateLimit).
+   * With several replicas, `maxConcurrency` is the whole set's (per replica × replicas).
+   */
+  limits?: EndpointLimits;
   /** The fetch the client sends requests with (a worker's metrics instrument it); the global fetch by default. */
   fetch?: typeof fetch;
 }
@@ -54,6 +60,13 @@ export interface RetryOptions {
   /** Upper bound on one wait (a Retry-After larger than this is capped). */
   maxDelayMs?: number;
   baseDelayMs?: number;
+  /**
+   * The endpoint's process-wide limiter: each attempt waits for a slot (not the backoff between attempts), and a
+   * 429's Retry-After pauses every request to the endpoint, not just this one.
+   */
+  limiter?: EndpointLimiter;
+  /** What one attempt costs against a tokens-per-minute budget (see requestTokens in ./limiter.ts). */
+  tokens?: number;
 }
 
 type Classified = { retry: false } | { retry: true; delayMs?: number; reason: string };
@@ -98,11 +111,14 @@ function retryAfterMs(headers: Headers | undefined): number | undefined {
 export async function withRetries<T>(call: () => Promise<T>, options: RetryOptions): Promise<T> {
   const base = options.baseDelayMs ?? 500;
   const cap = options.maxDelayMs ?? 60_000;
+  const { limiter } = options;
+  const attemptOnce = limiter ? () => limiter.run(call, { tokens: options.tokens, signal: options.signal }) : call;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await call();
+      return await attemptOnce();
     } catch (err) {
       const verdict = classifyError(err);
+      if (verdict.retry && verdict.delayMs !== undefined) limiter?.backOff(Math.min(cap, verdict.delayMs));
       if (!verdict.retry || attempt >= options.maxRetries || options.signal?.aborted) throw err;
       const backoff = Math.min(cap, base * 2 ** attempt) * (0.5 + Math.random() / 2);
       const delayMs = Math.min(cap, verdict.delayMs ?? backoff);

@@ -1,6 +1,7 @@
 /** Drawing N samples for one prompt through chat completions, with per-sample text, tokens and log-probability. */
 import type OpenAI from 'openai';
 import { MalformedResponseError, withRetries, type RetryOptions } from './client.js';
+import { requestTokens } from './limiter.js';
 
 export interface SampleRequest {
   model: string;
@@ -53,16 +54,19 @@ export function chatRequestBody(request: SampleRequest): OpenAI.Chat.ChatComplet
  */
 export async function sampleChat(client: OpenAI, request: SampleRequest, retry: RetryOptions): Promise<SampleResponse> {
   let retries = 0;
-  const started = Date.now();
+  // From the first attempt's start, not from the call: time queued for the endpoint's limiter is not latency.
+  let started: number | undefined;
+  const tokens = requestTokens((request.systemPrompt?.length ?? 0) + request.prompt.length, request.maxTokens, request.n);
   const response = await withRetries(
     async () => {
+      started ??= Date.now();
       const res = await client.chat.completions.create(chatRequestBody(request), { signal: retry.signal });
       checkShape(res, request.n);
       return res;
     },
-    { ...retry, onRetry: (e) => (retries++, retry.onRetry?.(e)) },
+    { ...retry, tokens, onRetry: (e) => (retries++, retry.onRetry?.(e)) },
   );
-  return { ...samplesOf(response), latencyMs: Date.now() - started, retries };
+  return { ...samplesOf(response), latencyMs: Date.now() - (started ?? Date.now()), retries };
 }
 
 /**

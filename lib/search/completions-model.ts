@@ -7,6 +7,7 @@
 import type OpenAI from 'openai';
 import type { CompletionChoice } from 'openai/resources/completions';
 import { withRetries, type RetryOptions } from '../llm/client.js';
+import { requestTokens } from '../llm/limiter.js';
 import type { Generation, GeneratedSequence, StepLine, StepModel, StepRequest } from './types.js';
 
 export interface CompletionsStepModelOptions {
@@ -71,7 +72,8 @@ export function createCompletionsStepModel(client: OpenAI, options: CompletionsS
     };
     const stopFor = mode === 'step' ? stop : options.rolloutStop;
     if (stopFor?.length) body.stop = stopFor;
-    const res = await withRetries(() => client.completions.create(body, { signal: retry.signal }), retry);
+    const tokens = requestTokens(String(body.prompt).length, body.max_tokens ?? 0, request.n);
+    const res = await withRetries(() => client.completions.create(body, { signal: retry.signal }), { ...retry, tokens });
     if (!Array.isArray(res.choices) || res.choices.length !== request.n) {
       throw new Error(`completions for model ${options.model}: asked for ${request.n} choices, got ${res.choices?.length ?? 'none'}`);
     }

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { createGate } from '../../concurrency.js';
 import { runInSandbox } from '../sandbox/sandbox.js';
 import type { SandboxLimits } from '../sandbox/limits.js';
 import type { SandboxResult } from '../sandbox/spawn.js';
@@ -37,23 +38,6 @@ export interface CodeVerifierOptions {
 interface TestOutcome {
   ok: boolean;
   why?: string;
-}
-
-/** A counting semaphore: at most `size` callers inside at once. */
-function createGate(size: number) {
-  let inside = 0;
-  const waiting: Array<() => void> = [];
-  return async function gated<T>(work: () => Promise<T>): Promise<T> {
-    if (inside < size) inside++;
-    else await new Promise<void>((resolve) => waiting.push(resolve)); // a leaving caller hands its place over
-    try {
-      return await work();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else inside--;
-    }
-  };
 }
 
 function mib(bytes: number): string {
