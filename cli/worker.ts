@@ -1,9 +1,14 @@
 /**
  * Workers: one per task queue this process serves (all four by default; `--queues` splits them across machines).
- * The workflow bundle is built once per process and shared.
+ * The workflow bundle is built once per process, in a child process, and shared.
  */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { promisify } from 'node:util';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { MAX_SHARDS_IN_FLIGHT } from '../config/schema.js';
 import type { WorkerMetrics } from '../telemetry/metrics.js';
@@ -24,27 +29,38 @@ function defaultSlots(role: QueueRole): number {
 }
 
 const WORKFLOWS = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+const BUNDLER = fileURLToPath(new URL('./bundle-workflows.ts', import.meta.url));
+const execFileAsync = promisify(execFile);
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | null = null;
+let bundle: Promise<{ code: string }> | null = null;
 
-/** Bundles the workflow code once (webpack + swc; a few seconds). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS, logger: quietBundlerLogger });
+/**
+ * Bundles the workflow code once per process (webpack + swc; a few seconds), in a child process
+ * (cli/bundle-workflows.ts): the bundler's heap is returned when it exits instead of staying in the worker's RSS.
+ */
+export function workflowBundle(): Promise<{ code: string }> {
+  bundle ??= bundleInChild().catch((err: unknown) => {
+    bundle = null; // a later call tries again
+    throw err;
+  });
   return bundle;
 }
 
-const quietBundlerLogger = {
-  log() {},
-  trace() {},
-  debug() {},
-  info() {},
-  warn(message: string) {
-    process.stderr.write(`workflow bundler: ${message}\n`);
-  },
-  error(message: string) {
-    process.stderr.write(`workflow bundler: ${message}\n`);
-  },
-};
+async function bundleInChild(): Promise<{ code: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'flywheel-bundle-'));
+  try {
+    const out = path.join(dir, 'workflows.js');
+    await execFileAsync(process.execPath, ['--import', import.meta.resolve('tsx'), BUNDLER, out, WORKFLOWS], {
+      env: { ...process.env, NODE_OPTIONS: '' },
+      maxBuffer: 16 * 1024 * 1024,
+    }).catch((err: { stderr?: string; message: string }) => {
+      throw new Error(`building the workflow bundle failed: ${(err.stderr || err.message).trim()}`);
+    });
+    return { code: await readFile(out, 'utf8') };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 /** Where Temporal is (address, namespace, and TLS, API key, headers when configured) and what to serve. */
 export interface WorkersOptions extends TemporalTarget {
