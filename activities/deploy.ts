@@ -3,7 +3,8 @@
  * every inference replica (lib/deploy) under its name (unique to run, round and job), wait until each one answers
  * to it, and unload this run's adapters that are neither the current model, the candidate, nor one of the
  * `deploy.keepAdapters` kept. Where it is served goes to `models.served_at`. A failure leaves the current model
- * served (nothing is unloaded before the candidate answers); after its retries the round waits for `resumeRound`.
+ * served (nothing is unloaded before the candidate answers); after its retries (none when a
+ * replica refuses with a 4xx that will not change) the round waits for `resumeRound`.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { getRoundContext, mergeRoundStats } from '../db/rounds.js';
@@ -50,8 +51,12 @@ export function deployActivities(deps: ActivityDeps) {
         try {
           result = await deployer.deploy({ model: name, checkpointPath: model.checkpointPath, keep, unloadPrefix: adapterPrefix(config.finetune.suffix, run.id) });
         } catch (err) {
-          // Retried (a replica may be restarting); after the retries the round shows which replica said what.
-          if (err instanceof DeployError) throw new Error(`${err.message}. The current model ${run.currentModel ?? run.baseModel} is still served.`);
+          // Retried (a replica may be restarting, 5xx, unreachable); a 4xx refusal another try will not change goes to
+          // NeedsAttention at once. Either way the round shows which replica said what.
+          if (err instanceof DeployError) {
+            const message = `${err.message}. The current model ${run.currentModel ?? run.baseModel} is still served.`;
+            throw err.permanent ? ApplicationFailure.nonRetryable(message, 'DeployRefused') : new Error(message);
+          }
           throw err;
         }
         const servedAs = [...new Set(result.replicas.map((r) => r.servedAs))];

@@ -50,7 +50,7 @@ export function createDeployer(options: DeployerOptions): Deployer {
       const settled = await Promise.allSettled(clients.map((client) => deployOne(client, request)));
       const failures = settled.flatMap((s, i) =>
         s.status === 'rejected'
-          ? [{ replica: options.replicas[i]!, reason: s.reason instanceof ReplicaError ? s.reason.message : `${(s.reason as Error)?.message ?? s.reason}` }]
+          ? [{ replica: options.replicas[i]!, reason: s.reason instanceof ReplicaError ? s.reason.message : `${(s.reason as Error)?.message ?? s.reason}`, permanent: s.reason instanceof ReplicaError && s.reason.permanent }]
           : [],
       );
       if (failures.length) throw new DeployError(request.model, failures);

@@ -32,6 +32,11 @@ export function replyMessage(reply: Reply): string {
   return String(typeof message === 'string' ? message : JSON.stringify(message)).slice(0, 500);
 }
 
+/** A 4xx another try will not change (400 bad checkpoint, 404 adapter not found); 408, 409 and 429 may. */
+export function refusedForGood(status: number): boolean {
+  return status >= 400 && status < 500 && ![408, 409, 429].includes(status);
+}
+
 export function createReplicaClient(baseUrl: string, options: ReplicaOptions = {}) {
   const base = baseUrl.replace(/\/+$/, '');
   const attempts = options.connectAttempts ?? 3;

@@ -3,7 +3,7 @@
  * --enable-lora); `sglang-weights` swaps the served weights in place with POST /update_weights_from_disk
  * {model_path}. Both answer `{success, message | error_message}`; the routes live at the server root, beside /v1.
  */
-import { listModels, probe, replyMessage, waitUntil, type ReplicaClient } from './replica.js';
+import { listModels, probe, refusedForGood, replyMessage, waitUntil, type ReplicaClient } from './replica.js';
 import { ReplicaError, type DeployRequest, type ReplicaDeploy } from './types.js';
 
 function succeeded(reply: { status: number; json: unknown }): boolean {
@@ -16,7 +16,7 @@ export async function deploySglangLora(client: ReplicaClient, request: DeployReq
   let alreadyLoaded = false;
   if (!succeeded(reply)) {
     const message = replyMessage(reply);
-    if (!/already (been )?loaded|already exists/i.test(message)) throw new ReplicaError(replica, `it refused the adapter (${reply.status}): ${message}`);
+    if (!/already (been )?loaded|already exists/i.test(message)) throw new ReplicaError(replica, `it refused the adapter (${reply.status}): ${message}`, refusedForGood(reply.status));
     alreadyLoaded = true;
   }
   await probe(client, request.model);
@@ -37,7 +37,7 @@ export async function deploySglangLora(client: ReplicaClient, request: DeployReq
 export async function deploySglangWeights(client: ReplicaClient, request: DeployRequest, timeoutMs: number): Promise<ReplicaDeploy> {
   const replica = client.baseUrl;
   const reply = await client.postRoot('/update_weights_from_disk', { model_path: request.checkpointPath });
-  if (!succeeded(reply)) throw new ReplicaError(replica, `it refused the new weights (${reply.status}): ${replyMessage(reply)}`);
+  if (!succeeded(reply)) throw new ReplicaError(replica, `it refused the new weights (${reply.status}): ${replyMessage(reply)}`, refusedForGood(reply.status));
   await waitUntil(replica, `the server reporting model_path ${request.checkpointPath}`, async () => {
     const info = await client.getRoot('/get_model_info');
     return info.status === 200 && (info.json as { model_path?: string })?.model_path === request.checkpointPath;

@@ -40,13 +40,18 @@ export interface Deployer {
 export class DeployError extends Error {
   constructor(
     readonly model: string,
-    readonly failures: Array<{ replica: string; reason: string }>,
+    readonly failures: Array<{ replica: string; reason: string; permanent?: boolean }>,
   ) {
     super(
       `deploying ${model} failed on ${failures.length} replica${failures.length === 1 ? '' : 's'}: ` +
         failures.map((f) => `${f.replica}: ${f.reason}`).join('; '),
     );
     this.name = 'DeployError';
+  }
+
+  /** A replica refused for good (a 4xx that another try will not change): retrying the deploy cannot help. */
+  get permanent(): boolean {
+    return this.failures.some((f) => f.permanent);
   }
 }
 
@@ -55,6 +60,8 @@ export class ReplicaError extends Error {
   constructor(
     readonly replica: string,
     message: string,
+    /** The server's answer will not change on another try (a 4xx other than 408/409/429). */
+    readonly permanent = false,
   ) {
     super(message);
     this.name = 'ReplicaError';

@@ -3,7 +3,7 @@
  * and --enable-lora). On every replica: load the adapter under its round's name, wait until /v1/models lists it,
  * send one request to it, then unload this run's adapters that are neither kept nor the candidate.
  */
-import { listModels, probe, replyMessage, waitUntil, type ReplicaClient } from './replica.js';
+import { listModels, probe, refusedForGood, replyMessage, waitUntil, type ReplicaClient } from './replica.js';
 import { ReplicaError, type DeployRequest, type ReplicaDeploy } from './types.js';
 
 export async function deployVllmLora(client: ReplicaClient, request: DeployRequest, timeoutMs: number): Promise<ReplicaDeploy> {
@@ -18,13 +18,13 @@ export async function deployVllmLora(client: ReplicaClient, request: DeployReque
     const reply = await client.post('/load_lora_adapter', { lora_name: request.model, lora_path: request.checkpointPath });
     // vLLM answers a missing adapter directory with 404 'No adapter found'; any other 404 is a missing route.
     if (reply.status === 404 && !/No adapter found/i.test(replyMessage(reply))) {
-      throw new ReplicaError(replica, 'it has no /v1/load_lora_adapter route: start vLLM with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True and --enable-lora');
+      throw new ReplicaError(replica, 'it has no /v1/load_lora_adapter route: start vLLM with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True and --enable-lora', true);
     }
     if (reply.status !== 200) {
       const message = replyMessage(reply);
       // Another attempt loaded it between our listing and our load: fine, if it is the same directory (checked below).
       if (!(reply.status === 400 && /already been loaded/.test(message))) {
-        throw new ReplicaError(replica, `it refused the adapter (${reply.status}): ${message}`);
+        throw new ReplicaError(replica, `it refused the adapter (${reply.status}): ${message}`, refusedForGood(reply.status));
       }
       alreadyLoaded = true;
     }

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
+import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../../activities/index.js';
 import { getRoundContext, updateRound } from '../../../db/rounds.js';
@@ -112,7 +113,7 @@ describe('deployModel', () => {
     expect((await getRoundContext(db.db, round.id)).round.stats).toMatchObject({ deploy: { skipped: 'no new checkpoint in this round' } });
   });
 
-  it('a refused adapter fails naming the replica and its answer, and says the current model is still served', async () => {
+  it('a refused adapter (a 4xx that will not change) fails for good, naming the replica and its answer; the current model is still served', async () => {
     const { runId } = await storeRun(db.db, { deploy: { kind: 'vllm-lora' } });
     const round = await storeRounds(db.db, runId, 1);
     const name = `flywheel-${runId}-r1`;
@@ -123,7 +124,26 @@ describe('deployModel', () => {
       .run(activities.deployModel, { roundId: round.id })
       .catch((err: unknown) => err);
     expect((failure as Error).message).toMatch(new RegExp(`${a.url}: it refused the adapter \\(404\\): .*No adapter found.*The current model countdown-mlp is still served`));
+    // Not retried: straight to NeedsAttention instead of burning durability.activityAttempts.
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ nonRetryable: true, type: 'DeployRefused' });
     expect(await servedAt(runId, name)).toEqual([]);
     expect(await listed(a.url)).toContain('countdown-mlp');
+  });
+
+  it('a replica that cannot be reached fails retryably (it may be restarting)', async () => {
+    const { runId } = await storeRun(db.db, { deploy: { kind: 'vllm-lora' } });
+    const round = await storeRounds(db.db, runId, 1);
+    const name = `flywheel-${runId}-r1`;
+    const checkpointPath = path.join(dir, runId, 'r1');
+    writeCheckpoint(checkpointPath, createBasePolicy());
+    await upsertModel(db.db, { runId, round: 1, name, baseUrl: a.url, parentName: 'countdown-mlp', datasetId: 0, fineTuneId: 0, kind: 'adapter', checkpointPath });
+    await updateRound(db.db, round.id, { model: name });
+    const activities = createActivities(fakeDeps(db.db, { deployer: () => createDeployer({ kind: 'vllm-lora', replicas: ['http://127.0.0.1:9/v1'], timeoutMs: 5_000, retryDelayMs: 10 }) }));
+    const failure = await activityEnvironment()
+      .run(activities.deployModel, { roundId: round.id })
+      .catch((err: unknown) => err);
+    expect((failure as Error).message).toMatch(/127\.0\.0\.1:9\/v1: unreachable after 3 attempts.*is still served/);
+    expect(failure).not.toBeInstanceOf(ApplicationFailure);
   });
 });
