@@ -1,8 +1,8 @@
 /**
  * The step-level search activity, one shard at a time: on train problems it searches where sampling failed (or where the
  * adaptive plan put search budget) and its verified traces join the training data. On held-out problems it
- * measures the model with search, beside the raw model. Each problem's traces, verdicts and search result are
- * written in one transaction, so a retried shard skips what is done and redoes nothing else.
+ * measures the model with search, beside the raw model. Each problem's traces, verdicts, step labels (what MCTS or
+ * beam learnt about each step, for the PRM) and search result are written in one transaction, so a retried shard skips what is done and redoes nothing else.
  */
 import { roundBudgets } from '../db/budgets.js';
 import { problemsInShard } from '../db/problems.js';
@@ -81,6 +81,7 @@ export function stepSearchActivities(deps: ActivityDeps) {
               promptTokens: outcome.promptTokens,
               cachedPromptTokens: outcome.cachedPromptTokens,
             },
+            outcome.steps,
           );
           result.written++;
           heartbeats.beat({ searched: ++finished, total: jobs.length });

@@ -17,6 +17,7 @@ import { priorsOf, lineOptions } from './children.js';
 import { TraceJudge } from './judge.js';
 import { CallMeter } from './meter.js';
 import type { RewardModelClient } from './reward-model.js';
+import type { StepStat } from './step-stats.js';
 import type { CommonSearchOptions, SearchOutcome, SearchProblem, StepLine, StepModel } from './types.js';
 
 export interface MctsOptions extends CommonSearchOptions {
@@ -67,12 +68,16 @@ interface Node {
   valueSum: number;
   /** The judged score of a terminal node. */
   value: number | null;
+  /** The verifier's verdict on a terminal node's trace (null until judged, or when not verifying). */
+  correct: boolean | null;
+  /** Simulations through the node whose trace the verifier accepted. */
+  verified: number;
   exhausted: boolean;
   depth: number;
 }
 
 function newNode(partial: string, line: string | null, prior: number, final: boolean, depth: number): Node {
-  return { partial, line, prior, final, children: null, known: new Map(), open: true, visits: 0, valueSum: 0, value: null, exhausted: false, depth };
+  return { partial, line, prior, final, children: null, known: new Map(), open: true, visits: 0, valueSum: 0, value: null, correct: null, verified: 0, exhausted: false, depth };
 }
 
 /** Adds what one position of a generation showed (its line and alternatives) to the node's children. */
@@ -161,6 +166,7 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
   async function judgeTerminal(node: Node): Promise<number> {
     const [trace] = await judge.judge([node.partial]);
     node.value = trace!.score;
+    node.correct = trace!.verdict ? trace!.verdict.correct : null;
     node.exhausted = true;
     return trace!.score;
   }
@@ -200,9 +206,12 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
     simulations++;
     const leaf = path[path.length - 1]!;
     const value = leaf.final ? (leaf.value ?? (await judgeTerminal(leaf))) : await expand(path);
+    const end = path[path.length - 1]!;
+    const verified = end.final && end.correct === true ? 1 : 0;
     for (const node of path) {
       node.visits++;
       node.valueSum += value;
+      node.verified += verified;
     }
     for (let i = path.length - 1; i >= 0; i--) {
       const node = path[i]!;
@@ -212,5 +221,32 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
   }
 
   const chosen = judge.firstCorrect() ?? judge.best();
-  return judge.outcome('mcts', chosen, { simulations, nodes, maxDepth, widened, exhausted: root.exhausted });
+  const outcome = await judge.outcome('mcts', chosen, { simulations, nodes, maxDepth, widened, exhausted: root.exhausted });
+  return { ...outcome, steps: treeStepStats(root, judge.source === 'verifier') };
+}
+
+/**
+ * Every visited step of the tree, depth first in child order: visits, rollouts through it (every simulation is one
+ * rollout or one look at a judged terminal), verified ones (when the verifier valued the tree), and the mean value.
+ */
+function treeStepStats(root: Node, verifying: boolean): StepStat[] {
+  const out: StepStat[] = [];
+  const walk = (node: Node) => {
+    for (const child of node.children ?? []) {
+      if (child.visits === 0 || child.line === null) continue;
+      out.push({
+        prefix: node.partial,
+        step: child.line,
+        depth: child.depth,
+        visits: child.visits,
+        rollouts: child.visits,
+        verifiedRollouts: verifying ? child.verified : null,
+        value: child.valueSum / child.visits,
+        verdict: child.final ? child.correct : null,
+      });
+      walk(child);
+    }
+  };
+  walk(root);
+  return out;
 }
