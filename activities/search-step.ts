@@ -43,6 +43,11 @@ export function stepSearchActivities(deps: ActivityDeps) {
       const endpoint = resolveEndpoint(deps, config.model);
       const verifier = deps.verifier(config.verifier, config.model);
       const rewardModel = step.rewardModel ? resolveRewardModel(deps, step.rewardModel) : undefined;
+      const prm = step.value !== 'rollout' && step.prm ? resolveRewardModel(deps, step.prm) : undefined;
+      // A learned value steers both step searches: MCTS evaluates leaves with it, beam scores children with it.
+      const valueOptions = prm
+        ? { mcts: { value: step.value, valueMix: step.valueMix, prm }, beam: { processScorer: 'prm' as const, prm } }
+        : {};
       const signal = cancellationSignal();
       const stepModel = createCompletionsStepModel(createModelClient(endpoint), {
         model,
@@ -61,7 +66,7 @@ export function stepSearchActivities(deps: ActivityDeps) {
           }
           const task = { prompt: problem.prompt, reference: problem.reference };
           const seed = hashSeed(run.id, round.index, problem.id, input.purpose);
-          const outcome = await runStrategy(strategy, task, budget, { model: stepModel, verifier, verifyDuringSearch, rewardModel, budgetUnit, seed, signal });
+          const outcome = await runStrategy(strategy, task, budget, { model: stepModel, verifier, verifyDuringSearch, rewardModel, budgetUnit, seed, signal, ...valueOptions });
           const stored = await searchTracesToStore(outcome, input.purpose, (text) => verifier.verify({ ...task, text }));
           const at = { roundId: round.id, problemId: problem.id, purpose: input.purpose, strategy: outcome.strategy };
           await storeSearchOutcome(
@@ -80,6 +85,7 @@ export function stepSearchActivities(deps: ActivityDeps) {
               tokens: outcome.tokens,
               promptTokens: outcome.promptTokens,
               cachedPromptTokens: outcome.cachedPromptTokens,
+              scorerCalls: outcome.scorerCalls,
             },
             outcome.steps,
           );

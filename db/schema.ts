@@ -289,6 +289,8 @@ export const searchResults = flywheel.table(
     /** Prompt tokens the server read for the search's requests, and those it served from its prefix cache (null: not reported). */
     promptTokens: integer('prompt_tokens').notNull().default(0),
     cachedPromptTokens: integer('cached_prompt_tokens'),
+    /** Requests to a reward or process reward model (not model calls: no generated tokens). */
+    scorerCalls: integer('scorer_calls').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.roundId, t.problemId, t.purpose, t.strategy] })],
 );

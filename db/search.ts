@@ -27,6 +27,8 @@ export interface SearchRecord {
   /** Prompt tokens sent, and how many of them a prefix cache served (null: the server did not say). */
   promptTokens?: number;
   cachedPromptTokens?: number | null;
+  /** Requests to a reward model or PRM the search made. */
+  scorerCalls?: number;
 }
 
 /**

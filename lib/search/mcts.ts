@@ -49,6 +49,17 @@ export interface MctsOptions extends CommonSearchOptions {
   stopWhenCorrect?: boolean;
   /** Outcome reward model for values when not verifying during search. */
   rewardModel?: RewardModelClient;
+  /**
+   * What a new leaf is worth (AlphaGo's leaf evaluation): `rollout` (default) the judged end of the rollout from
+   * it; `prm` the process reward model's score of the leaf (the first step the rollout added); `mix`
+   * `valueMix · prm + (1 − valueMix) · rollout`. The rollout still runs in every mode: it grows the tree's children
+   * and priors. PRM requests are counted as `scorerCalls`.
+   */
+  value?: 'rollout' | 'prm' | 'mix';
+  /** The process reward model for `value: prm | mix`. */
+  prm?: RewardModelClient;
+  /** The PRM's weight λ in `mix`; default 0.5. */
+  valueMix?: number;
   answerOf?: (text: string) => string | null;
 }
 
@@ -68,6 +79,8 @@ interface Node {
   valueSum: number;
   /** The judged score of a terminal node. */
   value: number | null;
+  /** The PRM's score of the node's partial trace, once asked. */
+  prmScore: number | null;
   /** The verifier's verdict on a terminal node's trace (null until judged, or when not verifying). */
   correct: boolean | null;
   /** Simulations through the node whose trace the verifier accepted. */
@@ -77,7 +90,7 @@ interface Node {
 }
 
 function newNode(partial: string, line: string | null, prior: number, final: boolean, depth: number): Node {
-  return { partial, line, prior, final, children: null, known: new Map(), open: true, visits: 0, valueSum: 0, value: null, correct: null, verified: 0, exhausted: false, depth };
+  return { partial, line, prior, final, children: null, known: new Map(), open: true, visits: 0, valueSum: 0, value: null, prmScore: null, correct: null, verified: 0, exhausted: false, depth };
 }
 
 /** Adds what one position of a generation showed (its line and alternatives) to the node's children. */
@@ -130,6 +143,9 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
   const maxChildren = options.maxChildren ?? 16;
   const closeAtMass = options.closeAtMass ?? 0.99;
   const stopWhenCorrect = (options.stopWhenCorrect ?? true) && judge.source === 'verifier';
+  const valueSource = options.value ?? 'rollout';
+  const valueMix = options.valueMix ?? 0.5;
+  if (valueSource !== 'rollout' && !options.prm) throw new Error(`MCTS: value "${valueSource}" needs \`prm\` (createRewardModelClient({ url }))`);
   const root = newNode('', null, 1, false, 0);
   let simulations = 0;
   let nodes = 1;
@@ -171,8 +187,28 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
     return trace!.score;
   }
 
+  /** The leaf's value from the rollout's value `z` and, for `prm` / `mix`, the PRM's score of `leaf`. */
+  async function leafValue(leaf: Node, z: number): Promise<number> {
+    if (valueSource === 'rollout') return z;
+    if (leaf.prmScore === null) {
+      const scored = await options.prm!.score(problem.prompt, [leaf.partial]);
+      meter.scorerCalls += scored.requests;
+      leaf.prmScore = scored.scores[0] ?? 0;
+    }
+    return valueSource === 'prm' ? leaf.prmScore : valueMix * leaf.prmScore + (1 - valueMix) * z;
+  }
+
   /** One call from the path's last node; grows the tree along the rollout and returns its value. */
   async function expand(path: Node[]): Promise<number> {
+    const start = path.length;
+    const z = await rolloutValue(path);
+    // The leaf a value network would evaluate: the first node the rollout added (none: the rollout added nothing).
+    const added = path[start];
+    return added ? leafValue(added, z) : z;
+  }
+
+  /** The rollout from the path's last node: grows the tree along it and returns its judged value. */
+  async function rolloutValue(path: Node[]): Promise<number> {
     const leaf = path[path.length - 1]!;
     const widen = leaf.children !== null;
     if (widen) widened++;
@@ -221,7 +257,7 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
   }
 
   const chosen = judge.firstCorrect() ?? judge.best();
-  const outcome = await judge.outcome('mcts', chosen, { simulations, nodes, maxDepth, widened, exhausted: root.exhausted });
+  const outcome = await judge.outcome('mcts', chosen, { simulations, nodes, maxDepth, widened, exhausted: root.exhausted, leafValue: valueSource });
   return { ...outcome, steps: treeStepStats(root, judge.source === 'verifier') };
 }
 

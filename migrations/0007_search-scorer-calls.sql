@@ -1,0 +1,1 @@
+ALTER TABLE "flywheel"."search_results" ADD COLUMN "scorer_calls" integer DEFAULT 0 NOT NULL;
