@@ -12,6 +12,7 @@ import type { ActivityDeps } from './deps.js';
 import { evaluateActivities } from './evaluate.js';
 import { filterActivities } from './filter.js';
 import { fineTuneActivities } from './finetune.js';
+import { fineTunePrmActivities } from './finetune-prm.js';
 import { generateActivities } from './generate.js';
 import { promoteActivities } from './promote.js';
 import { rationalizeActivities } from './rationalize.js';
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...roundActivities(deps),
     ...filterActivities(deps),
     ...fineTuneActivities(deps),
+    ...fineTunePrmActivities(deps),
     ...evaluateActivities(deps),
     ...promoteActivities(deps),
     ...generateActivities(deps),

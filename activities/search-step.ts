@@ -7,6 +7,8 @@
 import { roundBudgets } from '../db/budgets.js';
 import { problemsInShard } from '../db/problems.js';
 import { getRoundContext } from '../db/rounds.js';
+import { currentPrm } from '../db/runs.js';
+import type { RunConfig } from '../config/schema.js';
 import { searchedProblems, storeSearchOutcome } from '../db/search.js';
 import { solvedBySampling } from '../db/traces.js';
 import { createModelClient } from '../lib/llm/client.js';
@@ -17,7 +19,7 @@ import { planSearchJobs, searchTracesToStore } from '../lib/round/search-jobs.js
 import { createCompletionsStepModel } from '../lib/search/completions-model.js';
 import { runStrategy } from '../lib/search/run.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
-import { resolveEndpoint, resolveRewardModel, type ActivityDeps } from './deps.js';
+import { resolveEndpoint, resolveRewardModel, type ActivityDeps, type RewardModelSpec } from './deps.js';
 import { cancellationSignal, forEachLimit, startHeartbeats } from './heartbeat.js';
 
 export function stepSearchActivities(deps: ActivityDeps) {
@@ -43,7 +45,8 @@ export function stepSearchActivities(deps: ActivityDeps) {
       const endpoint = resolveEndpoint(deps, config.model);
       const verifier = deps.verifier(config.verifier, config.model);
       const rewardModel = step.rewardModel ? resolveRewardModel(deps, step.rewardModel) : undefined;
-      const prm = step.value !== 'rollout' && step.prm ? resolveRewardModel(deps, step.prm) : undefined;
+      const prmSpec = step.value === 'rollout' ? null : await prmEndpoint(db, run.id, config, endpoint.baseUrl);
+      const prm = prmSpec ? resolveRewardModel(deps, prmSpec) : undefined;
       // A learned value steers both step searches: MCTS evaluates leaves with it, beam scores children with it.
       const valueOptions = prm
         ? { mcts: { value: step.value, valueMix: step.valueMix, prm }, beam: { processScorer: 'prm' as const, prm } }
@@ -98,4 +101,17 @@ export function stepSearchActivities(deps: ActivityDeps) {
       return result;
     },
   };
+}
+
+/**
+ * The PRM a search asks: with `finetune.prm.enabled`, the run's current PRM by name (at `search.step.prm.url`, else
+ * the model server's `/reward`), or none before the run has one (steps are then valued by rollouts); otherwise the
+ * configured `search.step.prm`.
+ */
+async function prmEndpoint(db: ActivityDeps['db'], runId: string, config: RunConfig, baseUrl: string): Promise<RewardModelSpec | null> {
+  const step = config.search.step;
+  if (!config.finetune.prm.enabled) return step.prm ?? null;
+  const current = await currentPrm(db, runId);
+  if (!current) return null;
+  return { ...(step.prm ?? { url: `${baseUrl.replace(/\/+$/, '')}/reward`, format: 'flywheel' as const }), model: current.name };
 }

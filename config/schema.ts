@@ -124,14 +124,15 @@ export const stepSearchSchema = z.strictObject({
   value: z.enum(['rollout', 'prm', 'mix']).default('rollout'),
   /** The PRM's weight λ in `value: mix`. */
   valueMix: z.number().min(0).max(1).default(0.5),
-  /** The process reward model endpoint for `value: prm | mix` (the embedded server: `<baseUrl>/reward`). */
+  /**
+   * The process reward model endpoint for `value: prm | mix`. With `finetune.prm.enabled` it may be left out: the
+   * run's current PRM is asked by name at `<model.baseUrl>/reward` (the embedded server), or at this `url`
+   * with `model` replaced by the current PRM's name; before the run has a PRM, steps are valued by rollouts.
+   */
   prm: rewardModelSchema.optional(),
   /** Problems searched at once within a shard. */
   concurrency: positiveInt().max(64).default(4),
 }).superRefine((step, ctx) => {
-  if (step.value !== 'rollout' && !step.prm) {
-    ctx.addIssue({ code: 'custom', path: ['prm'], message: `search.step.value: ${step.value} needs the PRM endpoint in search.step.prm ({url, model, format})` });
-  }
   if (step.budgetUnit !== 'calls') return;
   for (const key of ['budget', 'trainBudget'] as const) {
     const v = step[key];
@@ -445,6 +446,14 @@ export const runConfigSchema = z
     budget: budgetSchema.default({}),
   })
   .superRefine((config, ctx) => {
+    const step = config.search.step;
+    if (step.value !== 'rollout' && !step.prm && !config.finetune.prm.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['search', 'step', 'prm'],
+        message: `search.step.value: ${step.value} needs a PRM: train one each round (finetune.prm.enabled: true) or name its endpoint in search.step.prm ({url, model, format})`,
+      });
+    }
     // A cost limit needs prices: without one for the model, spend would read 0 and the limit would never hold.
     if (config.budget.maxCost !== undefined && !priceFor(config.costs.models, config.model.name)) {
       ctx.addIssue({

@@ -84,6 +84,8 @@ export const models = flywheel.table(
     promoted: boolean('promoted').notNull().default(false),
     /** `api`: served by the trainer's own API (OpenAI); `adapter` / `full`: a checkpoint a command trainer wrote. */
     kind: text('kind'),
+    /** Which learner it is: the `policy` that writes traces, or the `prm` (process reward model) that scores steps. */
+    learner: text('learner').notNull().default('policy'),
     /** Base URLs of the replicas that serve it (the deploy step fills it; empty until deployed). */
     servedAt: jsonb('served_at').notNull().default(sql`'[]'::jsonb`),
     /** The checkpoint directory it was loaded from, for a model a command trainer produced. */
@@ -413,6 +415,8 @@ export const fineTunes = flywheel.table(
       .notNull()
       .references(() => runs.id),
     round: integer('round').notNull(),
+    /** `policy` or `prm`: a round trains at most one job of each learner. */
+    learner: text('learner').notNull().default('policy'),
     backend: text('backend').notNull(),
     externalJobId: text('external_job_id'),
     trainingFile: text('training_file'),
@@ -436,7 +440,7 @@ export const fineTunes = flywheel.table(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex('fine_tunes_run_round').on(t.runId, t.round)],
+  (t) => [uniqueIndex('fine_tunes_run_round_learner').on(t.runId, t.round, t.learner)],
 );
 
 /** Metrics of a model on a split, raw (`strategy` = 'none') and with search. `k` is 0 where it does not apply. */

@@ -26,11 +26,13 @@ describe('finetune.prm and search.step.value', () => {
     );
     expect(config.finetune.prm).toMatchObject({ enabled: true, backend: 'command', hyperparameters: { nEpochs: 5 } });
     expect(config.search.step).toMatchObject({ value: 'mix', valueMix: 0.3, prm: { url: 'http://127.0.0.1:8000/v1/reward', model: 'prm-1', format: 'flywheel' } });
+    // A PRM trained by the run needs no endpoint: the current one is asked by name.
+    expect(parseRunConfig('task: {kind: countdown}\nfinetune: {prm: {enabled: true}}\nsearch: {step: {strategy: beam, value: prm}}\n').search.step.prm).toBeUndefined();
   });
 
   it('names what is missing', () => {
     expect(issues('task: {kind: countdown}\nsearch: {step: {strategy: beam, value: prm}}\n')).toEqual([
-      'search.step.prm: search.step.value: prm needs the PRM endpoint in search.step.prm ({url, model, format})',
+      'search.step.prm: search.step.value: prm needs a PRM: train one each round (finetune.prm.enabled: true) or name its endpoint in search.step.prm ({url, model, format})',
     ]);
     expect(issues('task: {kind: countdown}\nfinetune: {prm: {enabled: true, backend: command}}\n')).toEqual(
       expect.arrayContaining([

@@ -1,1 +1,0 @@
-ALTER TABLE "flywheel"."search_results" ADD COLUMN "scorer_calls" integer DEFAULT 0 NOT NULL;
