@@ -53,6 +53,14 @@ describe('the PRM learns and the search uses it', () => {
       { round: 2, learner: 'policy', status: 'succeeded' },
       { round: 2, learner: 'prm', status: 'succeeded' },
     ]);
+    // model_lineage shows both learners of each training round and the step labels that trained the PRM.
+    const lineage = await rows<{ model: string; learner: string; step_labels_by_round: Record<string, number> | null }>(sql`
+      SELECT model, learner, step_labels_by_round FROM flywheel.model_lineage WHERE run_id = ${runId} AND depth = 0 AND model <> 'countdown-mlp'`);
+    expect(lineage.filter((l) => l.learner === 'prm')).toHaveLength(2);
+    expect(lineage.filter((l) => l.learner === 'policy').length).toBeGreaterThanOrEqual(2);
+    // Each round's PRM learnt from the step labels of the round before it (rounds 0 and 1).
+    const sources = lineage.filter((x) => x.learner === 'prm').map((l) => Object.keys(l.step_labels_by_round ?? {}).sort());
+    expect(sources.flat().sort()).toEqual(['0', '1']);
     const stats = await rows<{ index: number; prm: { heldOut: { auc: number | null; steps: number }; promoted: boolean } }>(sql`
       SELECT index, stats->'prm' AS prm FROM flywheel.rounds WHERE run_id = ${runId} AND index > 0 ORDER BY index`);
     for (const s of stats) expect(s.prm.heldOut.steps).toBeGreaterThan(0);
