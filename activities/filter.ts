@@ -1,5 +1,9 @@
-/** The filter stage: the round's training set, built in SQL from what earlier rounds verified. */
+/**
+ * The filter stage: the round's training sets, built in SQL from what earlier rounds verified: the policy's (traces)
+ * and the process reward model's (step labels of step-level search).
+ */
 import { buildDataset, type DatasetFilter } from '../db/datasets.js';
+import { buildPrmDataset } from '../db/prm-dataset.js';
 import { getRoundContext, mergeRoundStats } from '../db/rounds.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -21,8 +25,9 @@ export function filterActivities(deps: ActivityDeps) {
         rationalized: config.filter.rationalized,
       };
       const dataset = await buildDataset(db, run.id, round.index, filter);
-      await mergeRoundStats(db, roundId, { dataset });
-      return dataset;
+      const prmDataset = await buildPrmDataset(db, roundId);
+      await mergeRoundStats(db, roundId, { dataset, prmDataset });
+      return { ...dataset, prm: prmDataset };
     },
   };
 }

@@ -13,6 +13,7 @@ import { deployActivities } from './deploy.js';
 import { evaluateActivities } from './evaluate.js';
 import { filterActivities } from './filter.js';
 import { fineTuneActivities } from './finetune.js';
+import { fineTunePrmActivities } from './finetune-prm.js';
 import { generateActivities } from './generate.js';
 import { promoteActivities } from './promote.js';
 import { rationalizeActivities } from './rationalize.js';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...filterActivities(deps),
     ...fineTuneActivities(deps),
     ...deployActivities(deps),
+    ...fineTunePrmActivities(deps),
     ...evaluateActivities(deps),
     ...promoteActivities(deps),
     ...generateActivities(deps),

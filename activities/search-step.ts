@@ -1,12 +1,14 @@
 /**
  * The step-level search activity, one shard at a time: on train problems it searches where sampling failed (or where the
  * adaptive plan put search budget) and its verified traces join the training data. On held-out problems it
- * measures the model with search, beside the raw model. Each problem's traces, verdicts and search result are
- * written in one transaction, so a retried shard skips what is done and redoes nothing else.
+ * measures the model with search, beside the raw model. Each problem's traces, verdicts, step labels (what MCTS or
+ * beam learnt about each step, for the PRM) and search result are written in one transaction, so a retried shard skips what is done and redoes nothing else.
  */
 import { roundBudgets } from '../db/budgets.js';
 import { problemsInShard } from '../db/problems.js';
 import { getRoundContext } from '../db/rounds.js';
+import { currentPrm } from '../db/runs.js';
+import type { RunConfig } from '../config/schema.js';
 import { searchedProblems, storeSearchOutcome } from '../db/search.js';
 import { solvedBySampling } from '../db/traces.js';
 import { createModelClient } from '../lib/llm/client.js';
@@ -18,7 +20,7 @@ import { planSearchJobs, searchTracesToStore } from '../lib/round/search-jobs.js
 import { createCompletionsStepModel } from '../lib/search/completions-model.js';
 import { runStrategy } from '../lib/search/run.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
-import { resolveEndpoint, resolveRewardModel, type ActivityDeps } from './deps.js';
+import { resolveEndpoint, resolveRewardModel, type ActivityDeps, type RewardModelSpec } from './deps.js';
 import { cancellationSignal, forEachLimit, startHeartbeats } from './heartbeat.js';
 
 export function stepSearchActivities(deps: ActivityDeps) {
@@ -44,6 +46,12 @@ export function stepSearchActivities(deps: ActivityDeps) {
       const endpoint = resolveEndpoint(deps, config.model);
       const verifier = deps.verifier(config.verifier, config.model);
       const rewardModel = step.rewardModel ? resolveRewardModel(deps, step.rewardModel) : undefined;
+      const prmSpec = step.value === 'rollout' ? null : await prmEndpoint(db, run.id, config, endpoint.baseUrl);
+      const prm = prmSpec ? resolveRewardModel(deps, prmSpec) : undefined;
+      // A learned value steers both step searches: MCTS evaluates leaves with it, beam scores children with it.
+      const valueOptions = prm
+        ? { mcts: { value: step.value, valueMix: step.valueMix, prm }, beam: { processScorer: 'prm' as const, prm } }
+        : {};
       const signal = cancellationSignal();
       const stepModel = createCompletionsStepModel(createModelClient(endpoint), {
         model,
@@ -62,7 +70,7 @@ export function stepSearchActivities(deps: ActivityDeps) {
           }
           const task = { prompt: problem.prompt, reference: problem.reference };
           const seed = hashSeed(run.id, round.index, problem.id, input.purpose);
-          const outcome = await runStrategy(strategy, task, budget, { model: stepModel, verifier, verifyDuringSearch, rewardModel, budgetUnit, seed, signal });
+          const outcome = await runStrategy(strategy, task, budget, { model: stepModel, verifier, verifyDuringSearch, rewardModel, budgetUnit, seed, signal, ...valueOptions });
           const stored = await searchTracesToStore(outcome, input.purpose, (text) => verifier.verify({ ...task, text }));
           const at = { roundId: round.id, problemId: problem.id, purpose: input.purpose, strategy: outcome.strategy };
           await storeSearchOutcome(
@@ -81,7 +89,9 @@ export function stepSearchActivities(deps: ActivityDeps) {
               tokens: outcome.tokens,
               promptTokens: outcome.promptTokens,
               cachedPromptTokens: outcome.cachedPromptTokens,
+              scorerCalls: outcome.scorerCalls,
             },
+            outcome.steps,
           );
           result.written++;
           heartbeats.beat({ searched: ++finished, total: jobs.length });
@@ -92,4 +102,17 @@ export function stepSearchActivities(deps: ActivityDeps) {
       return result;
     },
   };
+}
+
+/**
+ * The PRM a search asks: with `finetune.prm.enabled`, the run's current PRM by name (at `search.step.prm.url`, else
+ * the model server's `/reward`), or none before the run has one (steps are then valued by rollouts); otherwise the
+ * configured `search.step.prm`.
+ */
+async function prmEndpoint(db: ActivityDeps['db'], runId: string, config: RunConfig, baseUrl: string): Promise<RewardModelSpec | null> {
+  const step = config.search.step;
+  if (!config.finetune.prm.enabled) return step.prm ?? null;
+  const current = await currentPrm(db, runId);
+  if (!current) return null;
+  return { ...(step.prm ?? { url: `${baseUrl.replace(/\/+$/, '')}/reward`, format: 'flywheel' as const }), model: current.name };
 }

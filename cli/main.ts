@@ -161,6 +161,35 @@ program
   });
 
 program
+  .command('train-prm')
+  .description('Train the embedded value head (a PRM) on a stepwise JSONL file ({"prompt", "completions", "labels"} per line, TRL\'s PRM format) into a checkpoint directory (prints progress JSON lines): the embedded PRM trainer for finetune.prm.backend: command')
+  .requiredOption('--data <file>', 'stepwise JSONL (optional "soft_labels": numbers in [0, 1] per step, the training target when present)')
+  .requiredOption('--output <dir>', 'checkpoint directory to write (value.json [+ policy.json] + manifest.json)')
+  .option('--init <dir>', 'checkpoint directory to continue from: a PRM (value.json) and/or a policy (policy.json); empty: the base head')
+  .option('--epochs <n>', 'epochs (empty: the default)')
+  .option('--lr-multiplier <x>', 'learning-rate multiplier (empty: 1)')
+  .option('--batch-size <n>', 'batch size (empty: the default)')
+  .option('--seed <n>', 'seed', '0')
+  .action(async (options: Record<string, string | undefined>) => {
+    const { optionalNumberFlag, TrainPolicyInputError } = await import('../localmodel/train-policy.js');
+    const { runTrainPrm } = await import('../localmodel/train-prm.js');
+    try {
+      runTrainPrm({
+        data: options.data!,
+        output: options.output!,
+        init: options.init,
+        epochs: optionalNumberFlag(options.epochs, '--epochs', true),
+        learningRateMultiplier: optionalNumberFlag(options.lrMultiplier, '--lr-multiplier', false),
+        batchSize: optionalNumberFlag(options.batchSize, '--batch-size', true),
+        seed: options.seed === undefined || options.seed === '' || options.seed === '0' ? 0 : optionalNumberFlag(options.seed, '--seed', true),
+      });
+    } catch (err) {
+      if (err instanceof TrainPolicyInputError) throw new UsageError(err.message);
+      throw err;
+    }
+  });
+
+program
   .command('sql [query]')
   .description('Run a SQL query against the flywheel database as a read-only login and print the rows (no query: print how to connect)')
   .option('--json', 'print rows as JSON')

@@ -142,6 +142,20 @@ export const stepSearchSchema = z.strictObject({
   /** How a partial trace continues through /v1/completions: `{prompt}` and `{partial}` are replaced. */
   template: z.string().includes('{partial}').default('{prompt}\n\n{partial}'),
   rewardModel: rewardModelSchema.optional(),
+  /**
+   * What step search values a step by: `rollout` (the judged end of rollouts), `prm` (a process reward model:
+   * MCTS evaluates each new leaf with it, beam scores its children with it), or `mix` (MCTS:
+   * `valueMix · prm + (1 − valueMix) · rollout`; beam: the PRM). PRM requests are counted as scorer calls.
+   */
+  value: z.enum(['rollout', 'prm', 'mix']).default('rollout'),
+  /** The PRM's weight λ in `value: mix`. */
+  valueMix: z.number().min(0).max(1).default(0.5),
+  /**
+   * The process reward model endpoint for `value: prm | mix`. With `finetune.prm.enabled` it may be left out: the
+   * run's current PRM is asked by name at `<model.baseUrl>/reward` (the embedded server), or at this `url`
+   * with `model` replaced by the current PRM's name; before the run has a PRM, steps are valued by rollouts.
+   */
+  prm: rewardModelSchema.optional(),
   /** Problems searched at once within a shard. */
   concurrency: positiveInt().max(64).default(4),
 }).superRefine((step, ctx) => {
@@ -269,6 +283,38 @@ export const templatesLauncherSchema = z.strictObject({
 
 export const launcherSchema = z.discriminatedUnion('kind', [localLauncherSchema, slurmLauncherSchema, templatesLauncherSchema]);
 
+const hyperparametersSchema = z
+  .strictObject({
+    nEpochs: positiveInt().optional(),
+    learningRateMultiplier: z.number().positive().optional(),
+    batchSize: positiveInt().optional(),
+  })
+  .default({});
+
+/**
+ * The second learner: a process reward model trained each round, after the policy, on the round's PRM dataset
+ * (stepwise JSONL: `{prompt, completions, labels}`), through the same backends. `openai` sends a fine-tuning job
+ * with `method: {type: 'prm'}` (the embedded server trains its value head); `command` runs `command` with the same
+ * placeholders as the policy's trainer (`flywheel train-prm ...`, or trainers/prm_trl.py for real models).
+ */
+export const prmFinetuneSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    backend: z.enum(['openai', 'command']).default('openai'),
+    /** `previous` (default): continue from the run's current PRM; `base`: a fresh head every round. */
+    from: z.enum(['base', 'previous']).default('previous'),
+    hyperparameters: hyperparametersSchema,
+    suffix: z.string().regex(/^[a-zA-Z0-9-]{1,40}$/, 'letters, digits and dashes, at most 40').default('prm'),
+    command: commandTemplate('finetune.prm.command').optional(),
+    /** The PRM gate: a candidate is promoted when its held-out step-label accuracy drops by at most this much. */
+    maxAccuracyDrop: z.number().min(0).max(1).default(0),
+  })
+  .superRefine((prm, ctx) => {
+    if (prm.backend === 'command' && !prm.command) {
+      ctx.addIssue({ code: 'custom', path: ['command'], message: 'finetune.prm.backend: command needs the PRM trainer command line in finetune.prm.command' });
+    }
+  });
+
 export const finetuneSchema = z
   .strictObject({
     /** `openai`: the fine-tuning API (OpenAI, the embedded model). `command`: your own trainer command. */
@@ -278,13 +324,7 @@ export const finetuneSchema = z
      * promoted model (cheaper, but prone to collapse at high learning rates).
      */
     from: z.enum(['base', 'previous']).default('base'),
-    hyperparameters: z
-      .strictObject({
-        nEpochs: positiveInt().optional(),
-        learningRateMultiplier: z.number().positive().optional(),
-        batchSize: positiveInt().optional(),
-      })
-      .default({}),
+    hyperparameters: hyperparametersSchema,
     /** Appended to fine-tuned model names. */
     suffix: z.string().regex(/^[a-zA-Z0-9-]{1,40}$/, 'letters, digits and dashes, at most 40').default('flywheel'),
     pollIntervalMs: positiveInt().default(2_000),
@@ -306,11 +346,16 @@ export const finetuneSchema = z
     env: z.record(envName, z.string()).default({}),
     /** Credential-like variables of the worker the trainer may inherit (e.g. HF_TOKEN, WANDB_API_KEY). */
     passEnv: z.array(envName).default([]),
+    prm: prmFinetuneSchema.default(prmFinetuneSchema.parse({})),
   })
   .superRefine((finetune, ctx) => {
-    if (finetune.backend !== 'command') return;
-    if (!finetune.command) ctx.addIssue({ code: 'custom', path: ['command'], message: 'finetune.backend: command needs the trainer command line in finetune.command' });
-    if (!finetune.workdir) ctx.addIssue({ code: 'custom', path: ['workdir'], message: 'finetune.backend: command needs finetune.workdir, a directory the trainer can read (a shared filesystem on a cluster)' });
+    if (finetune.backend === 'command' && !finetune.command) {
+      ctx.addIssue({ code: 'custom', path: ['command'], message: 'finetune.backend: command needs the trainer command line in finetune.command' });
+    }
+    if ((finetune.backend === 'command' || finetune.prm.backend === 'command') && !finetune.workdir) {
+      const which = finetune.backend === 'command' ? 'finetune.backend' : 'finetune.prm.backend';
+      ctx.addIssue({ code: 'custom', path: ['workdir'], message: `${which}: command needs finetune.workdir, a directory the trainer can read (a shared filesystem on a cluster)` });
+    }
   });
 
 /**
@@ -438,6 +483,14 @@ export const runConfigSchema = z
           `model.maxConcurrency ${maxConcurrency} can never be reached: generate.maxShardsInFlight ${config.generate.maxShardsInFlight} × ` +
           `generate.concurrency ${perShard} = ${perShard * config.generate.maxShardsInFlight} requests at most; remove generate.concurrency ` +
           '(deprecated: model.maxConcurrency is the limit that matters) or raise generate.maxShardsInFlight',
+      });
+    }
+    const step = config.search.step;
+    if (step.value !== 'rollout' && !step.prm && !config.finetune.prm.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['search', 'step', 'prm'],
+        message: `search.step.value: ${step.value} needs a PRM: train one each round (finetune.prm.enabled: true) or name its endpoint in search.step.prm ({url, model, format})`,
       });
     }
     // A cost limit needs prices: without one for the model, spend would read 0 and the limit would never hold.

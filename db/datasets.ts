@@ -32,7 +32,7 @@ export async function buildDataset(db: Db, runId: string, round: number, filter:
     const [ds] = await tx
       .insert(datasets)
       .values({ runId, round, filter })
-      .onConflictDoUpdate({ target: [datasets.runId, datasets.round], set: { filter } })
+      .onConflictDoUpdate({ target: [datasets.runId, datasets.round, datasets.kind], set: { filter } })
       .returning({ id: datasets.id });
     if (!ds) throw new Error(`dataset of run ${runId} round ${round} was not written (upsert returned no row)`);
     await tx.delete(datasetItems).where(eq(datasetItems.datasetId, ds.id));
@@ -71,11 +71,12 @@ export async function buildDataset(db: Db, runId: string, round: number, filter:
   });
 }
 
-export async function getDataset(db: Db, runId: string, round: number) {
+/** The round's dataset of `kind`: the policy's training set (default) or the PRM's step labels ('prm'). */
+export async function getDataset(db: Db, runId: string, round: number, kind: 'policy' | 'prm' = 'policy') {
   const [row] = await db
     .select()
     .from(datasets)
-    .where(sql`${datasets.runId} = ${runId} AND ${datasets.round} = ${round}`);
+    .where(sql`${datasets.runId} = ${runId} AND ${datasets.round} = ${round} AND ${datasets.kind} = ${kind}`);
   return row ?? null;
 }
 

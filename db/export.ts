@@ -112,7 +112,7 @@ export async function exportLineage(db: Db, runId: string, range: RoundRange): P
       FROM flywheel.datasets d
       LEFT JOIN flywheel.models m ON m.run_id = d.run_id AND m.dataset_id = d.id
       LEFT JOIN flywheel.model_lineage l ON l.run_id = d.run_id AND l.model = m.name AND l.depth = 0
-      WHERE d.run_id = ${runId} AND d.round BETWEEN ${range.from} AND ${range.to}
+      WHERE d.run_id = ${runId} AND d.round BETWEEN ${range.from} AND ${range.to} AND d.kind = 'policy'
       ORDER BY d.round`)
   ).rows as Array<{ round: number; items: number; problems: number; filter: unknown; trained_model: string | null; parent_name: string | null; promoted: boolean | null; traces_by_round: Record<string, number> | null }>;
   const verifiers = (

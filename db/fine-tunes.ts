@@ -3,29 +3,36 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { fineTunes, type FineTune } from './schema.js';
 
-export async function getFineTune(db: Db, runId: string, round: number): Promise<FineTune | null> {
+/** The two learners a round trains: the policy, and the process reward model. */
+export type Learner = 'policy' | 'prm';
+
+export async function getFineTune(db: Db, runId: string, round: number, learner: Learner = 'policy'): Promise<FineTune | null> {
   const [row] = await db
     .select()
     .from(fineTunes)
-    .where(and(eq(fineTunes.runId, runId), eq(fineTunes.round, round)));
+    .where(and(eq(fineTunes.runId, runId), eq(fineTunes.round, round), eq(fineTunes.learner, learner)));
   return row ?? null;
 }
 
-/** A run's trainer jobs, one per trained round, in round order. */
-export async function listFineTunes(db: Db, runId: string): Promise<FineTune[]> {
-  return db.select().from(fineTunes).where(eq(fineTunes.runId, runId)).orderBy(fineTunes.round);
+/** A run's trainer jobs of one learner (default the policy), one per trained round, in round order. */
+export async function listFineTunes(db: Db, runId: string, learner: Learner = 'policy'): Promise<FineTune[]> {
+  return db
+    .select()
+    .from(fineTunes)
+    .where(and(eq(fineTunes.runId, runId), eq(fineTunes.learner, learner)))
+    .orderBy(fineTunes.round);
 }
 
 /** Creates the round's row once (status `preparing`); returns the row as it stands. */
 export async function ensureFineTune(
   db: Db,
-  init: { runId: string; round: number; backend: string; baseModel: string; datasetId: number; hyperparameters: object },
+  init: { runId: string; round: number; learner?: Learner; backend: string; baseModel: string; datasetId: number; hyperparameters: object },
 ): Promise<FineTune> {
   await db
     .insert(fineTunes)
     .values({ ...init, status: 'preparing' })
     .onConflictDoNothing();
-  return (await getFineTune(db, init.runId, init.round))!;
+  return (await getFineTune(db, init.runId, init.round, init.learner ?? 'policy'))!;
 }
 
 export async function updateFineTune(

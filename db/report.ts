@@ -168,10 +168,16 @@ export async function trainerJobs(db: Db, runId: string): Promise<TrainerRow[]> 
     sql`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'flywheel' AND table_name = 'fine_tunes' AND column_name = 'progress'`,
   );
   const progress = Number(has?.n) > 0 ? sql`ft.progress` : sql`NULL::jsonb`;
+  const [hasLearner] = await rowsOf<{ n: number }>(
+    db,
+    sql`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'flywheel' AND table_name = 'fine_tunes' AND column_name = 'learner'`,
+  );
+  // The policy's jobs: a round's PRM job (finetune.prm) is reported with the PRM, not as the round's trainer job.
+  const policyOnly = Number(hasLearner?.n) > 0 ? sql`AND ft.learner = 'policy'` : sql``;
   const rows = await rowsOf<{ round: number; backend: string; status: string; external_job_id: string | null; result_model: string | null; hyperparameters: unknown; progress: unknown }>(
     db,
     sql`SELECT ft.round, ft.backend, ft.status, ft.external_job_id, ft.result_model, ft.hyperparameters, ${progress} AS progress
-        FROM flywheel.fine_tunes ft WHERE ft.run_id = ${runId} ORDER BY ft.round`,
+        FROM flywheel.fine_tunes ft WHERE ft.run_id = ${runId} ${policyOnly} ORDER BY ft.round`,
   );
   return rows.map((r) => ({
     round: Number(r.round),

@@ -1,5 +1,5 @@
 /** Runs and the models they produce. */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import { runConfigSchema, type RunConfig } from '../config/schema.js';
 import type { Db } from './client.js';
 import { models, runs, type Run } from './schema.js';
@@ -72,6 +72,8 @@ export interface NewModel {
   /** `api` (served by the trainer's API) or the checkpoint's kind (`adapter`, `full`) of a command trainer. */
   kind?: string | null;
   checkpointPath?: string | null;
+  /** `policy` (default) or `prm`. */
+  learner?: 'policy' | 'prm';
 }
 
 /** The checkpoint directory a run's model was trained into (null for an API model or one not recorded). */
@@ -97,8 +99,25 @@ export async function upsertModel(db: Db, model: NewModel): Promise<void> {
         fineTuneId: model.fineTuneId,
         kind: model.kind ?? null,
         checkpointPath: model.checkpointPath ?? null,
+        learner: model.learner ?? 'policy',
       },
     });
+}
+
+/** The run's current PRM: its latest promoted `prm` model (name and the metrics its gate recorded), or null. */
+export async function currentPrm(db: Db, runId: string): Promise<{ name: string; round: number } | null> {
+  const [row] = await db
+    .select({ name: models.name, round: models.round })
+    .from(models)
+    .where(and(eq(models.runId, runId), eq(models.learner, 'prm'), eq(models.promoted, true)))
+    .orderBy(desc(models.round), desc(models.id))
+    .limit(1);
+  return row ?? null;
+}
+
+/** Marks a PRM promoted: it becomes the run's current PRM (the policy's current model is untouched). */
+export async function promotePrm(db: Db, runId: string, name: string): Promise<void> {
+  await db.update(models).set({ promoted: true }).where(and(eq(models.runId, runId), eq(models.name, name), eq(models.learner, 'prm')));
 }
 
 export async function listRuns(db: Db, limit = 20): Promise<Run[]> {

@@ -84,6 +84,8 @@ export const models = flywheel.table(
     promoted: boolean('promoted').notNull().default(false),
     /** `api`: served by the trainer's own API (OpenAI); `adapter` / `full`: a checkpoint a command trainer wrote. */
     kind: text('kind'),
+    /** Which learner it is: the `policy` that writes traces, or the `prm` (process reward model) that scores steps. */
+    learner: text('learner').notNull().default('policy'),
     /** Base URLs of the replicas that serve it (the deploy step fills it; empty until deployed). */
     servedAt: jsonb('served_at').notNull().default(sql`'[]'::jsonb`),
     /** The checkpoint directory it was loaded from, for a model a command trainer produced. */
@@ -289,11 +291,59 @@ export const searchResults = flywheel.table(
     /** Prompt tokens the server read for the search's requests, and those it served from its prefix cache (null: not reported). */
     promptTokens: integer('prompt_tokens').notNull().default(0),
     cachedPromptTokens: integer('cached_prompt_tokens'),
+    /** Requests to a reward or process reward model (not model calls: no generated tokens). */
+    scorerCalls: integer('scorer_calls').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.roundId, t.problemId, t.purpose, t.strategy] })],
 );
 
-/** A training set, built in SQL by the filter stage, with the filter config that built it. */
+/**
+ * What a step-level search learnt about each step it expanded (lib/search/step-stats.ts): the step labels a process
+ * reward model trains on. One row per (round, problem, purpose, strategy, prefix, step); the first write wins (ON
+ * CONFLICT DO NOTHING): a seeded search retried writes the same numbers, so there is nothing to update.
+ */
+export const searchSteps = flywheel.table(
+  'search_steps',
+  {
+    id: id(),
+    roundId: ref('round_id')
+      .notNull()
+      .references(() => rounds.id),
+    problemId: ref('problem_id')
+      .notNull()
+      .references(() => problems.id),
+    purpose: text('purpose').notNull(),
+    strategy: text('strategy').notNull(),
+    /** Where the numbers come from: `mcts` (tree statistics), `beam` (process scores), `rollouts` (Math-Shepherd). */
+    source: text('source').notNull(),
+    /** sha256 (hex) of `prefix`, the trace before the step. */
+    prefixHash: text('prefix_hash').notNull(),
+    prefix: text('prefix').notNull(),
+    /** sha256 (hex) of `step`. */
+    stepHash: text('step_hash').notNull(),
+    step: text('step').notNull(),
+    depth: integer('depth').notNull(),
+    visits: integer('visits').notNull().default(0),
+    rollouts: integer('rollouts').notNull().default(0),
+    /** Rollouts through the step the verifier accepted; null when the search did not verify (no label from it). */
+    verifiedRollouts: integer('verified_rollouts'),
+    /** The search's estimate: MCTS mean value, beam's process score; null when never valued. */
+    value: doublePrecision('value'),
+    /** The verifier's verdict on the trace the step ended; null when it ended none. */
+    finalVerdict: boolean('final_verdict'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('search_steps_key').on(t.roundId, t.problemId, t.purpose, t.strategy, t.prefixHash, t.stepHash),
+    index('search_steps_problem').on(t.problemId),
+  ],
+);
+
+/**
+ * A training set, built in SQL by the filter stage, with the filter config that built it: the policy's (`kind`
+ * 'policy', its traces in `dataset_items`) and the process reward model's ('prm', its step labels in
+ * `prm_dataset_items`), one of each per round.
+ */
 export const datasets = flywheel.table(
   'datasets',
   {
@@ -302,12 +352,13 @@ export const datasets = flywheel.table(
       .notNull()
       .references(() => runs.id),
     round: integer('round').notNull(),
+    kind: text('kind').notNull().default('policy'),
     filter: jsonb('filter').notNull(),
     items: integer('items').notNull().default(0),
     problems: integer('problems').notNull().default(0),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('datasets_run_round').on(t.runId, t.round)],
+  (t) => [uniqueIndex('datasets_run_round_kind').on(t.runId, t.round, t.kind)],
 );
 
 /** Which traces a dataset holds: with `models.dataset_id`, which traces trained which model. */
@@ -324,6 +375,37 @@ export const datasetItems = flywheel.table(
   (t) => [primaryKey({ columns: [t.datasetId, t.traceId] })],
 );
 
+/**
+ * Which step labels a PRM dataset holds: one row per deduplicated (problem, prefix, step) of the window, `step_id`
+ * the first `search_steps` row of it, with the labels summed over its duplicates (soft = verified / rollouts, hard =
+ * the final verdict, else soft ≥ 0.5). `example` marks the steps that end an example after balancing; an example's
+ * earlier steps are the items on its path (lineage: which step labels trained which PRM).
+ */
+export const prmDatasetItems = flywheel.table(
+  'prm_dataset_items',
+  {
+    datasetId: ref('dataset_id')
+      .notNull()
+      .references(() => datasets.id),
+    stepId: ref('step_id')
+      .notNull()
+      .references(() => searchSteps.id),
+    problemId: ref('problem_id')
+      .notNull()
+      .references(() => problems.id),
+    depth: integer('depth').notNull(),
+    rollouts: integer('rollouts').notNull(),
+    verifiedRollouts: integer('verified_rollouts').notNull(),
+    softLabel: doublePrecision('soft_label').notNull(),
+    label: boolean('label').notNull(),
+    /** Every earlier step of its path is an item too, so it can end an example. */
+    complete: boolean('complete').notNull().default(false),
+    /** Kept as the last step of an example (balanced positives and negatives). */
+    example: boolean('example').notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.datasetId, t.stepId] }), index('prm_dataset_items_problem').on(t.datasetId, t.problemId)],
+);
+
 /** One trainer job per round; the external job id is recorded before anything waits on it. */
 export const fineTunes = flywheel.table(
   'fine_tunes',
@@ -333,6 +415,8 @@ export const fineTunes = flywheel.table(
       .notNull()
       .references(() => runs.id),
     round: integer('round').notNull(),
+    /** `policy` or `prm`: a round trains at most one job of each learner. */
+    learner: text('learner').notNull().default('policy'),
     backend: text('backend').notNull(),
     externalJobId: text('external_job_id'),
     trainingFile: text('training_file'),
@@ -356,7 +440,7 @@ export const fineTunes = flywheel.table(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex('fine_tunes_run_round').on(t.runId, t.round)],
+  (t) => [uniqueIndex('fine_tunes_run_round_learner').on(t.runId, t.round, t.learner)],
 );
 
 /** Metrics of a model on a split, raw (`strategy` = 'none') and with search. `k` is 0 where it does not apply. */
@@ -383,6 +467,7 @@ export type Run = typeof runs.$inferSelect;
 export type Problem = typeof problems.$inferSelect;
 export type Round = typeof rounds.$inferSelect;
 export type Trace = typeof traces.$inferSelect;
+export type SearchStep = typeof searchSteps.$inferSelect;
 export type NewTrace = typeof traces.$inferInsert;
 export type Verdict = typeof verdicts.$inferSelect;
 export type FineTune = typeof fineTunes.$inferSelect;

@@ -1,7 +1,9 @@
 /** Step-level search results: what was searched, what it found, and how it did on held-out problems. */
 import { sql } from 'drizzle-orm';
 import type { Db } from './client.js';
+import type { StepStat } from '../lib/search/step-stats.js';
 import { searchResults, type NewTrace } from './schema.js';
+import { insertSearchSteps } from './search-steps.js';
 import { insertVerifiedTraces, type VerifiedTrace } from './traces.js';
 
 /** `problemId:strategy` of the problems (of these) a search of this round and purpose already stored. */
@@ -25,11 +27,14 @@ export interface SearchRecord {
   /** Prompt tokens sent, and how many of them a prefix cache served (null: the server did not say). */
   promptTokens?: number;
   cachedPromptTokens?: number | null;
+  /** Requests to a reward model or PRM the search made. */
+  scorerCalls?: number;
 }
 
 /**
- * Stores one problem's search in one transaction: its traces with their verdicts, and the search result pointing
- * at the chosen trace (`chosen`: its index in `rows`, or null). A retried shard finds the result and skips it.
+ * Stores one problem's search in one transaction: its traces with their verdicts, the step labels it learnt
+ * (`steps`, from MCTS or beam; `search_steps`), and the search result pointing at the chosen trace (`chosen`: its
+ * index in `rows`, or null). A retried shard finds the result and skips it.
  */
 export async function storeSearchOutcome(
   db: Db,
@@ -37,10 +42,13 @@ export async function storeSearchOutcome(
   rows: ReadonlyArray<VerifiedTrace & { trace: NewTrace }>,
   chosen: number | null,
   result: SearchRecord,
+  steps: readonly StepStat[] = [],
 ): Promise<void> {
   await db.transaction(async (tx) => {
     const ids = await insertVerifiedTraces(tx, verifier, rows);
     const traceId = chosen === null ? null : (ids[chosen] ?? null);
+    const { roundId, problemId, purpose, strategy } = result;
+    if (steps.length) await insertSearchSteps(tx, { roundId, problemId, purpose, strategy, source: strategy }, steps);
     await tx.insert(searchResults).values({ ...result, traceId }).onConflictDoNothing();
   });
 }

@@ -8,13 +8,18 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Policy, PolicyJson } from './policy.js';
 import { BASE_MODEL, policyFromJson, policyToJson } from './policy.js';
+import type { ValueHead, ValueJson } from './value.js';
+import { valueFromJson, valueToJson } from './value.js';
 
 export const WEIGHTS_FILE = 'policy.json';
 export const CHECKPOINT_FORMAT = 'countdown-mlp';
+/** A PRM checkpoint: the value head (`value.json`), beside the policy it was trained on when there is one. */
+export const VALUE_FILE = 'value.json';
+export const VALUE_FORMAT = 'countdown-mlp-value';
 
 export interface PolicyManifest {
   kind: 'adapter';
-  format: typeof CHECKPOINT_FORMAT;
+  format: typeof CHECKPOINT_FORMAT | typeof VALUE_FORMAT;
   baseModel: string;
   files: string[];
   metrics?: Record<string, number>;
@@ -72,4 +77,41 @@ export function readCheckpoint(dir: string): { policy: Policy; manifest: PolicyM
   } catch (err) {
     throw new CheckpointError(`${weightsFile}: ${(err as Error).message}`);
   }
+}
+
+/** Writes a PRM checkpoint: the value head (and the policy beside it, when given), then the manifest. */
+export function writeValueCheckpoint(dir: string, value: ValueHead, policy: Policy | null, metrics: Record<string, number> = {}): PolicyManifest {
+  mkdirSync(dir, { recursive: true });
+  writeAtomic(path.join(dir, VALUE_FILE), JSON.stringify(valueToJson(value)));
+  const files = [VALUE_FILE];
+  if (policy) {
+    writeAtomic(path.join(dir, WEIGHTS_FILE), JSON.stringify(policyToJson(policy)));
+    files.push(WEIGHTS_FILE);
+  }
+  const manifest: PolicyManifest = { kind: 'adapter', format: VALUE_FORMAT, baseModel: BASE_MODEL, files, metrics };
+  writeAtomic(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}
+
+/** Reads the value head of a checkpoint directory (a PRM checkpoint, or any with a `value.json`). */
+export function readValueCheckpoint(dir: string): { value: ValueHead; policy: Policy | null } {
+  const valueFile = path.join(dir, VALUE_FILE);
+  if (!existsSync(dir)) throw new CheckpointError(`the checkpoint directory ${dir} does not exist`);
+  if (!existsSync(valueFile)) throw new CheckpointError(`${dir} has no ${VALUE_FILE}; it is not a PRM checkpoint`);
+  let value: ValueHead;
+  try {
+    value = valueFromJson(JSON.parse(readFileSync(valueFile, 'utf8')) as ValueJson);
+  } catch (err) {
+    throw new CheckpointError(`${valueFile}: ${(err as Error).message}`);
+  }
+  const weightsFile = path.join(dir, WEIGHTS_FILE);
+  let policy: Policy | null = null;
+  if (existsSync(weightsFile)) {
+    try {
+      policy = policyFromJson(JSON.parse(readFileSync(weightsFile, 'utf8')) as PolicyJson);
+    } catch (err) {
+      throw new CheckpointError(`${weightsFile}: ${(err as Error).message}`);
+    }
+  }
+  return { value, policy };
 }

@@ -8,19 +8,31 @@ import { DEFAULT_TRAIN } from './train.js';
 /** Resolved hyperparameters: 'auto' becomes the trainer's default. */
 export type Hyperparameters = { n_epochs: number; learning_rate_multiplier: number; batch_size: number };
 
-export function readHyperparameters(body: Record<string, unknown>): Hyperparameters {
-  const method = body.method as { type?: unknown; supervised?: { hyperparameters?: unknown } } | undefined;
-  if (method !== undefined && method !== null) {
-    if (typeof method !== 'object') throw badRequest('method', "Invalid 'method': expected an object like {type: 'supervised', supervised: {hyperparameters: {...}}}.");
-    if (method.type !== 'supervised') {
-      throw badRequest('method.type', `Invalid 'method.type': ${JSON.stringify(method.type)}; this server only offers 'supervised' fine-tuning.`);
-    }
+/**
+ * What a job trains: `supervised` (OpenAI's: the step policy on chat JSONL) or `prm`, this server's value objective:
+ * `method: {type: 'prm', prm: {hyperparameters: {...}}}` trains the value head on a stepwise JSONL file
+ * (`{prompt, completions, labels, soft_labels?}` per line, TRL's PRM format) by binary cross-entropy.
+ */
+export type JobMethod = 'supervised' | 'prm';
+
+export function readMethod(body: Record<string, unknown>): JobMethod {
+  const method = body.method as { type?: unknown } | undefined | null;
+  if (method === undefined || method === null) return 'supervised';
+  if (typeof method !== 'object') throw badRequest('method', "Invalid 'method': expected an object like {type: 'supervised', supervised: {hyperparameters: {...}}}.");
+  if (method.type !== 'supervised' && method.type !== 'prm') {
+    throw badRequest('method.type', `Invalid 'method.type': ${JSON.stringify(method.type)}; this server offers 'supervised' fine-tuning and 'prm' (a value head on stepwise labels).`);
   }
+  return method.type;
+}
+
+export function readHyperparameters(body: Record<string, unknown>, defaults: { epochs: number; batchSize: number } = DEFAULT_TRAIN): Hyperparameters {
+  const type = readMethod(body);
+  const method = body.method as Record<string, { hyperparameters?: unknown } | undefined> | undefined;
   const top = (body.hyperparameters ?? {}) as Record<string, unknown>;
-  const nested = (method?.supervised?.hyperparameters ?? {}) as Record<string, unknown>;
+  const nested = (method?.[type]?.hyperparameters ?? {}) as Record<string, unknown>;
   if (typeof top !== 'object' || typeof nested !== 'object') throw badRequest('hyperparameters', "Invalid 'hyperparameters': expected an object.");
   const merged = { ...top, ...nested };
-  const where = method?.supervised?.hyperparameters ? 'method.supervised.hyperparameters' : 'hyperparameters';
+  const where = method?.[type]?.hyperparameters ? `method.${type}.hyperparameters` : 'hyperparameters';
   const pick = (field: string, fallback: number, min: number, max: number, integer: boolean): number => {
     const v = merged[field];
     if (v === undefined || v === null || v === 'auto') return fallback;
@@ -30,9 +42,9 @@ export function readHyperparameters(body: Record<string, unknown>): Hyperparamet
     return v;
   };
   return {
-    n_epochs: pick('n_epochs', DEFAULT_TRAIN.epochs, 1, 100, true),
+    n_epochs: pick('n_epochs', defaults.epochs, 1, 100, true),
     learning_rate_multiplier: pick('learning_rate_multiplier', 1, 1e-4, 100, false),
-    batch_size: pick('batch_size', DEFAULT_TRAIN.batchSize, 1, 1024, true),
+    batch_size: pick('batch_size', defaults.batchSize, 1, 1024, true),
   };
 }
 

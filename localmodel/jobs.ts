@@ -16,7 +16,9 @@ import { BASE_MODEL, SUBWORD_BASE_MODEL, policyToJson } from './policy.js';
 import type { DataDir } from './store.js';
 import { newId, nowSeconds } from './store.js';
 import { DEFAULT_TRAIN } from './train.js';
-import { readHyperparameters, readMetadata, readSuffix } from './job-params.js';
+import { readHyperparameters, readMetadata, readMethod, readSuffix } from './job-params.js';
+import { parseStepwiseJsonl } from './stepwise.js';
+import { DEFAULT_VALUE_TRAIN, valueToJson } from './value.js';
 import type { TrainJobInput, TrainJobMessage } from './train-worker.js';
 
 /** The job as OpenAI returns it, plus the suffix it was asked for (OpenAI's API returns that field too). */
@@ -24,6 +26,11 @@ type StoredJob = FineTuningJob & { user_provided_suffix?: string | null };
 type Status = StoredJob['status'];
 
 const TERMINAL: readonly Status[] = ['succeeded', 'failed', 'cancelled'];
+
+/** A job with the value objective (`method.type: prm`). */
+function isPrm(job: StoredJob): boolean {
+  return (job.method?.type as string | undefined) === 'prm';
+}
 
 /** The worker module: the TypeScript source through a tsx bootstrap when running from sources. */
 function workerEntry(): URL {
@@ -72,7 +79,8 @@ export class FineTuningJobs {
     this.requireFile(trainingFile, 'training_file');
     const validationFile = typeof body.validation_file === 'string' ? body.validation_file : null;
     if (validationFile) this.requireFile(validationFile, 'validation_file');
-    const hyperparameters = readHyperparameters(body);
+    const type = readMethod(body);
+    const hyperparameters = readHyperparameters(body, type === 'prm' ? DEFAULT_VALUE_TRAIN : DEFAULT_TRAIN);
     const suffix = readSuffix(body.suffix);
     const seed = body.seed === undefined || body.seed === null ? Math.floor(Math.random() * 2 ** 31) : body.seed;
     if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1) {
@@ -99,7 +107,8 @@ export class FineTuningJobs {
       estimated_finish: null,
       integrations: null,
       metadata,
-      method: { type: 'supervised', supervised: { hyperparameters } },
+      // `prm` is this server's own method (a value head on stepwise labels); OpenAI's type has no room for it.
+      method: (type === 'prm' ? { type: 'prm', prm: { hyperparameters } } : { type: 'supervised', supervised: { hyperparameters } }) as StoredJob['method'],
       ...(suffix ? { user_provided_suffix: suffix } : {}),
     };
     this.jobs.set(id, job);
@@ -179,7 +188,16 @@ export class FineTuningJobs {
     const job = this.jobs.get(id);
     if (!job || job.status !== 'validating_files' || this.closed) return;
     try {
-      const set = parseTrainingJsonl(this.files.content(job.training_file).toString('utf8'));
+      const text = this.files.content(job.training_file).toString('utf8');
+      if (isPrm(job)) {
+        const set = parseStepwiseJsonl(text);
+        const skipped = set.skipped.length ? ` (${set.skipped.length} lines skipped, first: line ${set.skipped[0]!.line}, ${set.skipped[0]!.reason})` : '';
+        this.event(job, `Files validated: ${set.traces} traces, ${set.examples.length} labelled steps (${set.positives} good)${skipped}. Moving job to queued state.`);
+        this.update(job, { status: 'queued' });
+        this.pump();
+        return;
+      }
+      const set = parseTrainingJsonl(text);
       const skipped = set.skipped.length ? ` (${set.skipped.length} lines skipped, first: line ${set.skipped[0]!.line}, ${set.skipped[0]!.reason})` : '';
       this.event(job, `Files validated: ${set.traces} traces, ${set.examples.length} step decisions${skipped}. Moving job to queued state.`);
       this.update(job, { status: 'queued' });
@@ -196,11 +214,15 @@ export class FineTuningJobs {
     if (!job) return;
     let input: TrainJobInput;
     try {
+      const prm = isPrm(job);
+      const initValue = prm ? this.models.value(job.model, 'model', true) : null;
       input = {
+        method: prm ? 'prm' : 'supervised',
         fileText: this.files.content(job.training_file).toString('utf8'),
         init: this.models.isBase(job.model) ? null : policyToJson(this.models.policy(job.model)),
+        initValue: initValue ? valueToJson(initValue) : null,
         epochs: job.hyperparameters.n_epochs as number,
-        learningRate: DEFAULT_TRAIN.learningRate * (job.hyperparameters.learning_rate_multiplier as number),
+        learningRate: (prm ? DEFAULT_VALUE_TRAIN : DEFAULT_TRAIN).learningRate * (job.hyperparameters.learning_rate_multiplier as number),
         batchSize: job.hyperparameters.batch_size as number,
         seed: job.seed,
       };
@@ -257,7 +279,7 @@ export class FineTuningJobs {
     const suffix = job.user_provided_suffix ?? '';
     const modelId = `ft:${this.models.root(job.model)}:${suffix}:${job.id.slice(-8)}`;
     const created = nowSeconds();
-    this.models.add({ id: modelId, created, parent: job.model, job: job.id, weights: done.weights });
+    this.models.add({ id: modelId, created, parent: job.model, job: job.id, weights: done.weights, ...(done.value ? { value: done.value } : {}) });
     this.event(job, `New fine-tuned model created: ${modelId}`);
     this.event(job, 'The job has successfully completed.');
     this.update(job, { status: 'succeeded', fine_tuned_model: modelId, trained_tokens: done.trainedTokens, finished_at: created });

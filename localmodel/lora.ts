@@ -6,9 +6,11 @@
  * and are gone after a restart, so a deploy must load them again.
  */
 import type { ServerResponse } from 'node:http';
-import { CheckpointError, readCheckpoint } from './checkpoint.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { CheckpointError, VALUE_FILE, readCheckpoint, readValueCheckpoint } from './checkpoint.js';
 import type { ModelRegistry } from './models.js';
-import { BASE_MODEL } from './policy.js';
+import { BASE_MODEL, createBasePolicy } from './policy.js';
 
 /** vLLM's error body; `code` is the HTTP status, as vLLM sends it. */
 export class VllmError extends Error {
@@ -54,15 +56,23 @@ export function loadLoraAdapter(models: ModelRegistry, body: Record<string, unkn
     throw new VllmError(400, `The name '${name}' is taken by a model this server serves; choose another lora_name.`, 'InvalidUserInput');
   }
   let policy;
+  let value = null;
   try {
-    policy = readCheckpoint(loraPath).policy;
+    // A PRM checkpoint (value.json, with or without the policy beside it) serves as a PRM under lora_name.
+    if (existsSync(path.join(loraPath, VALUE_FILE))) {
+      const prm = readValueCheckpoint(loraPath);
+      value = prm.value;
+      policy = prm.policy ?? createBasePolicy();
+    } else {
+      policy = readCheckpoint(loraPath).policy;
+    }
   } catch (err) {
     if (err instanceof CheckpointError && /does not exist/.test(err.message)) {
       throw new VllmError(404, `Loading lora ${name} failed: No adapter found for ${loraPath}`, 'NotFoundError');
     }
     throw new VllmError(400, `Loading lora ${name} failed: ${(err as Error).message}`, 'BadRequestError');
   }
-  models.addAdapter(name, loraPath, policy);
+  models.addAdapter(name, loraPath, policy, value);
   sendText(res, 200, `Success: LoRA adapter '${name}' added successfully.`);
 }
 

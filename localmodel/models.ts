@@ -8,8 +8,10 @@ import type { Model } from 'openai/resources/models';
 import type { Policy, PolicyJson } from './policy.js';
 import { BASE_MODEL, SUBWORD_BASE_MODEL, createBasePolicy, policyFromJson } from './policy.js';
 import type { TokenMode } from './tokenizer.js';
+import type { ValueHead, ValueJson } from './value.js';
+import { valueFromJson } from './value.js';
 import type { DataDir } from './store.js';
-import { notFound } from './http.js';
+import { ApiError, notFound } from './http.js';
 
 /** What `models/<job id>.json` holds. */
 export interface ModelRecord {
@@ -19,6 +21,8 @@ export interface ModelRecord {
   parent: string;
   job: string;
   weights: PolicyJson;
+  /** A PRM (a fine-tune with `method.type: prm`): the value head trained on top of `weights`. */
+  value?: ValueJson;
 }
 
 const OWNER = 'localmodel';
@@ -29,6 +33,7 @@ const BASE_CREATED = 1_717_200_000;
 interface Adapter {
   path: string;
   policy: Policy;
+  value: ValueHead | null;
   created: number;
 }
 
@@ -39,8 +44,9 @@ export type AdapterModel = Model & { root: string; parent: string };
 export const BASE_MODELS: Readonly<Record<string, TokenMode>> = { [BASE_MODEL]: 'steps', [SUBWORD_BASE_MODEL]: 'subword' };
 
 export class ModelRegistry {
-  private readonly records = new Map<string, Omit<ModelRecord, 'weights'> & { file: string }>();
+  private readonly records = new Map<string, Omit<ModelRecord, 'weights' | 'value'> & { file: string; hasValue: boolean }>();
   private readonly policies = new Map<string, Policy>();
+  private readonly values = new Map<string, ValueHead>();
   private readonly adapters = new Map<string, Adapter>();
 
   /** `forcedTokens`, when given, is the tokenizer of every model hosted (the server's `tokens` option). */
@@ -51,8 +57,8 @@ export class ModelRegistry {
     const base = createBasePolicy();
     for (const name of Object.keys(BASE_MODELS)) this.policies.set(name, base);
     for (const file of dir.list('models', '.json')) {
-      const { weights: _weights, ...meta } = dir.readJson<ModelRecord>(`models/${file}`);
-      this.records.set(meta.id, { ...meta, file: `models/${file}` });
+      const { weights: _weights, value, ...meta } = dir.readJson<ModelRecord>(`models/${file}`);
+      this.records.set(meta.id, { ...meta, file: `models/${file}`, hasValue: value !== undefined });
     }
   }
 
@@ -76,8 +82,8 @@ export class ModelRegistry {
   }
 
   /** Serves `policy` under `name` (replacing an adapter of that name: vLLM's load_inplace). */
-  addAdapter(name: string, path: string, policy: Policy): void {
-    this.adapters.set(name, { path, policy, created: Math.floor(Date.now() / 1000) });
+  addAdapter(name: string, path: string, policy: Policy, value: ValueHead | null = null): void {
+    this.adapters.set(name, { path, policy, value, created: Math.floor(Date.now() / 1000) });
   }
 
   removeAdapter(name: string): boolean {
@@ -124,12 +130,39 @@ export class ModelRegistry {
     return policy;
   }
 
+  /** True when the model is a PRM: it has a value head to score steps with. */
+  hasValue(id: string): boolean {
+    return this.adapters.get(id)?.value != null || this.records.get(id)?.hasValue === true;
+  }
+
+  /**
+   * The value head of a PRM: a 404 naming `param` for an unknown model, a 400 for a policy that has none.
+   * `null` only when `optional` and the model has none (a policy a PRM job starts from).
+   */
+  value(id: string, param: string | null = 'model', optional = false): ValueHead | null {
+    const adapter = this.adapters.get(id);
+    if (adapter?.value) return adapter.value;
+    const cached = this.values.get(id);
+    if (cached) return cached;
+    const record = this.records.get(id);
+    if (!this.has(id)) throw notFound('model', id, param, 'model_not_found');
+    if (!record?.hasValue) {
+      if (optional) return null;
+      throw new ApiError(400, `The model '${id}' is a policy with no value head; score with a PRM (a fine-tune made with method.type 'prm').`, param, 'model_not_prm');
+    }
+    const json = this.dir.readJson<ModelRecord>(record.file).value!;
+    const value = valueFromJson(json);
+    this.values.set(id, value);
+    return value;
+  }
+
   /** Stores a fine-tuned model (idempotent per job: a re-run job overwrites its own file with the same weights). */
   add(record: ModelRecord): void {
     const file = `models/${record.job}.json`;
     this.dir.writeJson(file, record);
-    const { weights: _weights, ...meta } = record;
-    this.records.set(record.id, { ...meta, file });
+    const { weights: _weights, value, ...meta } = record;
+    this.records.set(record.id, { ...meta, file, hasValue: value !== undefined });
     this.policies.delete(record.id);
+    this.values.delete(record.id);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The embedded model server: an OpenAI-compatible HTTP API (models, chat completions, legacy completions, files,
- * fine-tuning jobs) over the countdown step policy, so the flywheel drives it with the same `openai` client code
+ * fine-tuning jobs, reward scores) over the countdown step policy and its value head, so the flywheel drives it with the same `openai` client code
  * that drives vLLM or OpenAI. Plain `node:http`; state lives under `dataDir` and survives restarts.
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -15,6 +15,7 @@ import { ApiError, readBody, readJsonObject, sendError, sendJson } from './http.
 import { FineTuningJobs } from './jobs.js';
 import { ModelRegistry } from './models.js';
 import { PrefixCache } from './prefix-cache.js';
+import { flywheelReward, vllmScore } from './reward.js';
 import { DataDir } from './store.js';
 import { loadLoraAdapter, sendVllmError, unloadLoraAdapter, VllmError } from './lora.js';
 import type { TokenMode } from './tokenizer.js';
@@ -97,6 +98,8 @@ const routes: Route[] = [
       res.end(bytes);
     },
   },
+  { method: 'POST', pattern: /^\/v1\/reward$/, handle: async (c, req, res) => sendJson(res, 200, flywheelReward(c.models, await readJsonObject(req))) },
+  { method: 'POST', pattern: /^(?:\/v1)?\/score$/, handle: async (c, req, res) => sendJson(res, 200, vllmScore(c.models, await readJsonObject(req))) },
   { method: 'POST', pattern: /^\/v1\/fine_tuning\/jobs$/, handle: async (c, req, res) => sendJson(res, 200, c.jobs.create(await readJsonObject(req))) },
   { method: 'GET', pattern: /^\/v1\/fine_tuning\/jobs$/, handle: (c, _q, res, _p, query) => sendJson(res, 200, c.jobs.list(query)) },
   { method: 'GET', pattern: /^\/v1\/fine_tuning\/jobs\/([^/]+)$/, handle: (c, _q, res, [id]) => sendJson(res, 200, c.jobs.get(id!)) },
@@ -201,7 +204,7 @@ async function route(ctx: Context, req: IncomingMessage, res: ServerResponse, ur
     return r.handle(ctx, req, res, m.slice(1).map(decodePathPart), url.searchParams);
   }
   if (pathMatched) throw new ApiError(405, `Method ${req.method} is not allowed on ${path}.`, null, 'method_not_allowed');
-  throw new ApiError(404, `Unknown request URL: ${req.method} ${path}. This server offers /v1/models, /v1/chat/completions, /v1/completions, /v1/files, /v1/fine_tuning/jobs and /v1/batches.`, null, 'unknown_url');
+  throw new ApiError(404, `Unknown request URL: ${req.method} ${path}. This server offers /v1/models, /v1/chat/completions, /v1/completions, /v1/files, /v1/fine_tuning/jobs, /v1/batches, /v1/reward and /score.`, null, 'unknown_url');
 }
 
 function decodePathPart(part: string): string {

@@ -76,7 +76,14 @@ interface StageSpec {
 const STAGE_TABLE: Record<Stage, StageSpec> = {
   filter: { run: (r) => r.control.filterRound({ roundId: r.plan.roundId }) },
   'fine-tune': {
-    run: (r) => r.train.fineTune.executeWithOptions({ ...r.options.train, summary: `fine-tune round ${r.round}` }, [{ roundId: r.plan.roundId }]),
+    run: async (r) => {
+      const tuned = await r.train.fineTune.executeWithOptions({ ...r.options.train, summary: `fine-tune round ${r.round}` }, [{ roundId: r.plan.roundId }]);
+      // The second learner, after the policy: only runs that train a PRM reach the marker, so others replay unchanged.
+      if (r.plan.prm && patched('prm')) {
+        await r.train.fineTunePrm.executeWithOptions({ ...r.options.train, summary: `fine-tune the PRM of round ${r.round}` }, [{ roundId: r.plan.roundId }]);
+      }
+      return tuned;
+    },
     after: (r, tuned) => {
       r.model = (tuned as { model: string }).model;
       upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: r.model }]);

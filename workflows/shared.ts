@@ -98,6 +98,8 @@ export interface RoundPlan {
   budgeted?: boolean;
   /** Batch mode: the generate fan-outs are provider batches, polled every `pollSeconds` (lib/round/plan.ts). */
   batch?: { pollSeconds: number; attempts: number };
+  /** finetune.prm.enabled: the fine-tune stage trains the round's PRM after its policy (patched 'prm'). */
+  prm?: boolean;
 }
 
 export interface Durability {

@@ -34,6 +34,8 @@ export interface RoundShape {
    * in at most `attempts` batches before the stage needs attention. Absent in online mode.
    */
   batch?: { pollSeconds: number; attempts: number };
+  /** `finetune.prm.enabled`: the fine-tune stage trains the round's PRM after its policy. Absent otherwise. */
+  prm?: true;
 }
 
 /** The shape of round `round`: what is still to run (`done`: stages Postgres records as done) and how it fans out. */
@@ -55,6 +57,7 @@ export function planRound(
     searchTrain: step.strategy !== 'none' && (step.train !== 'none' || config.adaptive.enabled),
     searchEval: step.strategy !== 'none' && step.eval,
     rationalize: config.rationalize.enabled,
+    ...(config.finetune.prm.enabled ? { prm: true as const } : {}),
     ...(config.generate.mode === 'batch' ? { batch: { pollSeconds: config.generate.batchPollSeconds, attempts: config.generate.batchAttempts } } : {}),
   };
 }

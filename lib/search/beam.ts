@@ -13,6 +13,7 @@ import { appendLine, childrenOf } from './children.js';
 import { TraceJudge } from './judge.js';
 import { CallMeter } from './meter.js';
 import type { RewardModelClient } from './reward-model.js';
+import type { StepStat } from './step-stats.js';
 import type { CommonSearchOptions, Generation, SearchOutcome, SearchProblem, StepModel } from './types.js';
 
 export type ProcessScorer = 'rollouts' | 'prm' | 'logprob';
@@ -62,6 +63,8 @@ function merge(a: Generation, b: Generation): Generation {
 
 interface Candidate {
   partial: string;
+  /** What the search learns about the step that made this candidate (reported in the outcome's `steps`). */
+  stat: StepStat;
   /** Summed log-probability of the lines so far. */
   logprob: number;
   score: number;
@@ -82,7 +85,14 @@ export async function beamSearch(problem: SearchProblem, options: BeamOptions): 
   const valued = options.candidates ?? 4 * width;
   const stopWhenCorrect = (options.stopWhenCorrect ?? true) && judge.source === 'verifier';
   const done = () => stopWhenCorrect && judge.firstCorrect() !== null;
-  let beams: Candidate[] = [{ partial: '', logprob: 0, score: 0 }];
+  let beams: Array<Omit<Candidate, 'stat'> & { stat?: StepStat }> = [{ partial: '', logprob: 0, score: 0 }];
+  const verifying = judge.source === 'verifier';
+  const steps: StepStat[] = [];
+  const stepOf = (prefix: string, step: string, depth: number): StepStat => {
+    const stat: StepStat = { prefix, step, depth, visits: 0, rollouts: 0, verifiedRollouts: verifying ? 0 : null, value: null, verdict: null };
+    steps.push(stat);
+    return stat;
+  };
   let depth = 0;
   let expansions = 0;
   let rollouts = 0;
@@ -90,9 +100,12 @@ export async function beamSearch(problem: SearchProblem, options: BeamOptions): 
   search: for (; depth < (options.maxDepth ?? 64) && beams.length > 0; depth++) {
     const live: Candidate[] = [];
     const finished: string[] = [];
+    /** The step each finished trace ended with (null: the trace ended without a new line). */
+    const finishedSteps: Array<StepStat | null> = [];
     for (const beam of beams) {
       const n = meter.affordable(expandSamples ?? 1);
       if (n < 1) break search;
+      if (beam.stat) beam.stat.visits++;
       let generation = await meter.step(options.model, problem.prompt, beam.partial, n, options.temperature ?? 1);
       expansions++;
       if (expandSamples === undefined) {
@@ -102,20 +115,34 @@ export async function beamSearch(problem: SearchProblem, options: BeamOptions): 
         const more = meter.affordable(expandSamples - n);
         if (more > 0) generation = merge(generation, await meter.step(options.model, problem.prompt, beam.partial, more, options.temperature ?? 1));
       }
-      if (generation.sequences.some((s) => s.lines.length === 0 && s.finished)) finished.push(beam.partial);
+      if (generation.sequences.some((s) => s.lines.length === 0 && s.finished)) {
+        finished.push(beam.partial);
+        finishedSteps.push(null);
+      }
       for (const child of childrenOf(generation)) {
         const logprob = beam.logprob + (child.logprob ?? Math.log(child.prior));
-        if (child.final) finished.push(beam.partial + child.text);
-        else live.push({ partial: appendLine(beam.partial, child.text), logprob, score: logprob });
+        const stat = stepOf(beam.partial, child.text, depth + 1);
+        if (child.final) {
+          finished.push(beam.partial + child.text);
+          finishedSteps.push(stat);
+        } else live.push({ partial: appendLine(beam.partial, child.text), logprob, score: logprob, stat });
       }
     }
-    if (finished.length) await judge.judge(finished);
+    if (finished.length) {
+      const judged = await judge.judge(finished);
+      judged.forEach((trace, i) => {
+        const stat = finishedSteps[i];
+        if (!stat) return;
+        stat.value = trace.score;
+        stat.verdict = trace.verdict ? trace.verdict.correct : null;
+      });
+    }
     if (done()) break;
     live.sort((a, b) => b.logprob - a.logprob);
     if (scorer === 'prm' && live.length) {
       const res = await options.prm!.score(problem.prompt, live.map((c) => c.partial));
       meter.scorerCalls += res.requests;
-      live.forEach((c, i) => (c.score = res.scores[i]!));
+      live.forEach((c, i) => (c.score = c.stat.value = res.scores[i]!));
     } else if (scorer === 'rollouts') {
       for (const [i, c] of live.entries()) {
         if (i >= valued || meter.affordable(m) < m || done()) {
@@ -126,14 +153,19 @@ export async function beamSearch(problem: SearchProblem, options: BeamOptions): 
         rollouts += m;
         const judged = await judge.judge(generation.sequences.map((s) => c.partial + s.lines.map((l) => l.text).join('\n')));
         c.score = judged.reduce((a, t) => a + t.score, 0) / judged.length;
+        c.stat.value = c.score;
+        c.stat.rollouts += judged.length;
+        if (c.stat.verifiedRollouts !== null) c.stat.verifiedRollouts += judged.filter((t) => t.verdict?.correct === true).length;
       }
       if (done()) break;
     }
+    if (scorer === 'logprob') for (const c of live) c.stat.value = c.logprob;
     beams = keepBest(live, width);
   }
 
   const chosen = judge.firstCorrect() ?? judge.best();
-  return judge.outcome('beam', chosen, { width, depth, expansions, rollouts, processScorer: scorer, expandSamples: expandSamples ?? null });
+  const outcome = await judge.outcome('beam', chosen, { width, depth, expansions, rollouts, processScorer: scorer, expandSamples: expandSamples ?? null });
+  return { ...outcome, steps };
 }
 
 /** The `width` best candidates by score, then log-probability (stable). */

@@ -17,6 +17,7 @@ import { priorsOf, lineOptions } from './children.js';
 import { TraceJudge } from './judge.js';
 import { CallMeter } from './meter.js';
 import type { RewardModelClient } from './reward-model.js';
+import type { StepStat } from './step-stats.js';
 import type { CommonSearchOptions, SearchOutcome, SearchProblem, StepLine, StepModel } from './types.js';
 
 export interface MctsOptions extends CommonSearchOptions {
@@ -48,6 +49,17 @@ export interface MctsOptions extends CommonSearchOptions {
   stopWhenCorrect?: boolean;
   /** Outcome reward model for values when not verifying during search. */
   rewardModel?: RewardModelClient;
+  /**
+   * What a new leaf is worth (AlphaGo's leaf evaluation): `rollout` (default) the judged end of the rollout from
+   * it; `prm` the process reward model's score of the leaf (the first step the rollout added); `mix`
+   * `valueMix · prm + (1 − valueMix) · rollout`. The rollout still runs in every mode: it grows the tree's children
+   * and priors. PRM requests are counted as `scorerCalls`.
+   */
+  value?: 'rollout' | 'prm' | 'mix';
+  /** The process reward model for `value: prm | mix`. */
+  prm?: RewardModelClient;
+  /** The PRM's weight λ in `mix`; default 0.5. */
+  valueMix?: number;
   answerOf?: (text: string) => string | null;
 }
 
@@ -67,12 +79,18 @@ interface Node {
   valueSum: number;
   /** The judged score of a terminal node. */
   value: number | null;
+  /** The PRM's score of the node's partial trace, once asked. */
+  prmScore: number | null;
+  /** The verifier's verdict on a terminal node's trace (null until judged, or when not verifying). */
+  correct: boolean | null;
+  /** Simulations through the node whose trace the verifier accepted. */
+  verified: number;
   exhausted: boolean;
   depth: number;
 }
 
 function newNode(partial: string, line: string | null, prior: number, final: boolean, depth: number): Node {
-  return { partial, line, prior, final, children: null, known: new Map(), open: true, visits: 0, valueSum: 0, value: null, exhausted: false, depth };
+  return { partial, line, prior, final, children: null, known: new Map(), open: true, visits: 0, valueSum: 0, value: null, prmScore: null, correct: null, verified: 0, exhausted: false, depth };
 }
 
 /** Adds what one position of a generation showed (its line and alternatives) to the node's children. */
@@ -125,6 +143,9 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
   const maxChildren = options.maxChildren ?? 16;
   const closeAtMass = options.closeAtMass ?? 0.99;
   const stopWhenCorrect = (options.stopWhenCorrect ?? true) && judge.source === 'verifier';
+  const valueSource = options.value ?? 'rollout';
+  const valueMix = options.valueMix ?? 0.5;
+  if (valueSource !== 'rollout' && !options.prm) throw new Error(`MCTS: value "${valueSource}" needs \`prm\` (createRewardModelClient({ url }))`);
   const root = newNode('', null, 1, false, 0);
   let simulations = 0;
   let nodes = 1;
@@ -161,12 +182,33 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
   async function judgeTerminal(node: Node): Promise<number> {
     const [trace] = await judge.judge([node.partial]);
     node.value = trace!.score;
+    node.correct = trace!.verdict ? trace!.verdict.correct : null;
     node.exhausted = true;
     return trace!.score;
   }
 
+  /** The leaf's value from the rollout's value `z` and, for `prm` / `mix`, the PRM's score of `leaf`. */
+  async function leafValue(leaf: Node, z: number): Promise<number> {
+    if (valueSource === 'rollout') return z;
+    if (leaf.prmScore === null) {
+      const scored = await options.prm!.score(problem.prompt, [leaf.partial]);
+      meter.scorerCalls += scored.requests;
+      leaf.prmScore = scored.scores[0] ?? 0;
+    }
+    return valueSource === 'prm' ? leaf.prmScore : valueMix * leaf.prmScore + (1 - valueMix) * z;
+  }
+
   /** One call from the path's last node; grows the tree along the rollout and returns its value. */
   async function expand(path: Node[]): Promise<number> {
+    const start = path.length;
+    const z = await rolloutValue(path);
+    // The leaf a value network would evaluate: the first node the rollout added (none: the rollout added nothing).
+    const added = path[start];
+    return added ? leafValue(added, z) : z;
+  }
+
+  /** The rollout from the path's last node: grows the tree along it and returns its judged value. */
+  async function rolloutValue(path: Node[]): Promise<number> {
     const leaf = path[path.length - 1]!;
     const widen = leaf.children !== null;
     if (widen) widened++;
@@ -200,9 +242,12 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
     simulations++;
     const leaf = path[path.length - 1]!;
     const value = leaf.final ? (leaf.value ?? (await judgeTerminal(leaf))) : await expand(path);
+    const end = path[path.length - 1]!;
+    const verified = end.final && end.correct === true ? 1 : 0;
     for (const node of path) {
       node.visits++;
       node.valueSum += value;
+      node.verified += verified;
     }
     for (let i = path.length - 1; i >= 0; i--) {
       const node = path[i]!;
@@ -212,5 +257,32 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
   }
 
   const chosen = judge.firstCorrect() ?? judge.best();
-  return judge.outcome('mcts', chosen, { simulations, nodes, maxDepth, widened, exhausted: root.exhausted });
+  const outcome = await judge.outcome('mcts', chosen, { simulations, nodes, maxDepth, widened, exhausted: root.exhausted, leafValue: valueSource });
+  return { ...outcome, steps: treeStepStats(root, judge.source === 'verifier') };
+}
+
+/**
+ * Every visited step of the tree, depth first in child order: visits, rollouts through it (every simulation is one
+ * rollout or one look at a judged terminal), verified ones (when the verifier valued the tree), and the mean value.
+ */
+function treeStepStats(root: Node, verifying: boolean): StepStat[] {
+  const out: StepStat[] = [];
+  const walk = (node: Node) => {
+    for (const child of node.children ?? []) {
+      if (child.visits === 0 || child.line === null) continue;
+      out.push({
+        prefix: node.partial,
+        step: child.line,
+        depth: child.depth,
+        visits: child.visits,
+        rollouts: child.visits,
+        verifiedRollouts: verifying ? child.verified : null,
+        value: child.valueSum / child.visits,
+        verdict: child.final ? child.correct : null,
+      });
+      walk(child);
+    }
+  };
+  walk(root);
+  return out;
 }

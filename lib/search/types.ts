@@ -11,6 +11,7 @@
  * reward-model calls are reported separately.
  */
 import type { Verdict, Verifier } from '../verify/types.js';
+import type { StepStat } from './step-stats.js';
 
 /** A problem as the flywheel stores it: the prompt the model sees, and the verifier's reference (if any). */
 export interface SearchProblem {
@@ -125,6 +126,8 @@ export interface SearchOutcome {
   traces: SearchTrace[];
   /** Strategy-specific numbers worth storing: votes, agreement, nodes, depth, simulations... */
   detail: Record<string, number | string | boolean | null>;
+  /** Step-level strategies (MCTS, beam): what the search learnt about each step it expanded (step-stats.ts). */
+  steps?: StepStat[];
 }
 
 /** What the strategies share. */

@@ -30,15 +30,38 @@ function toJob(job: OpenAI.FineTuning.FineTuningJob, progress: string | null = n
   };
 }
 
-const tagMetadata = (tag: JobTag) => ({ flywheel_run: tag.runId, flywheel_round: String(tag.round) });
+/** The job's metadata: run and round, and the learner when it is not the policy (so old policy jobs still match). */
+const tagMetadata = (tag: JobTag): Record<string, string> => ({
+  flywheel_run: tag.runId,
+  flywheel_round: String(tag.round),
+  ...(tag.learner && tag.learner !== 'policy' ? { flywheel_learner: tag.learner } : {}),
+});
+
+/**
+ * The job's `method`: OpenAI's supervised one, or for a PRM the embedded server's `{type: 'prm', prm:
+ * {hyperparameters}}` (OpenAI's own API has no such method and refuses it, naming `method.type`).
+ */
+function methodOf(request: SubmitRequest): OpenAI.FineTuning.JobCreateParams['method'] {
+  const hyperparameters = {
+    n_epochs: request.hyperparameters.nEpochs ?? 'auto',
+    learning_rate_multiplier: request.hyperparameters.learningRateMultiplier ?? 'auto',
+    batch_size: request.hyperparameters.batchSize ?? 'auto',
+  } as const;
+  if (request.objective === 'prm') return { type: 'prm', prm: { hyperparameters } } as unknown as OpenAI.FineTuning.JobCreateParams['method'];
+  return { type: 'supervised', supervised: { hyperparameters } };
+}
 
 export function createOpenAITrainer(client: OpenAI, retry: RetryOptions): Trainer {
   const call = <T>(fn: () => Promise<T>) => withRetries(fn, retry);
   async function find(tag: JobTag): Promise<TrainerJob | null> {
     const wanted = tagMetadata(tag);
     const page = await call(() => client.fineTuning.jobs.list({ limit: 100, metadata: wanted }));
+    const learner = tag.learner ?? 'policy';
     const match = page.data.find(
-      (j) => j.metadata?.flywheel_run === wanted.flywheel_run && j.metadata?.flywheel_round === wanted.flywheel_round,
+      (j) =>
+        j.metadata?.flywheel_run === wanted.flywheel_run &&
+        j.metadata?.flywheel_round === wanted.flywheel_round &&
+        (j.metadata?.flywheel_learner ?? 'policy') === learner,
     );
     return match ? toJob(match) : null;
   }
@@ -83,16 +106,7 @@ export function createOpenAITrainer(client: OpenAI, retry: RetryOptions): Traine
           suffix: request.suffix,
           seed: request.seed,
           metadata: tagMetadata(request.tag),
-          method: {
-            type: 'supervised',
-            supervised: {
-              hyperparameters: {
-                n_epochs: request.hyperparameters.nEpochs ?? 'auto',
-                learning_rate_multiplier: request.hyperparameters.learningRateMultiplier ?? 'auto',
-                batch_size: request.hyperparameters.batchSize ?? 'auto',
-              },
-            },
-          },
+          method: methodOf(request),
         });
       });
       return 'object' in job ? toJob(job) : job;

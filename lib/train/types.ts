@@ -28,6 +28,8 @@ export interface TrainerJob {
 export interface JobTag {
   runId: string;
   round: number;
+  /** Which of the round's learners the job trains; absent: the policy. */
+  learner?: 'policy' | 'prm';
 }
 
 export interface SubmitRequest {
@@ -37,6 +39,11 @@ export interface SubmitRequest {
   suffix: string;
   seed: number;
   tag: JobTag;
+  /**
+   * What the job optimises: `sft` (default, the policy on chat JSONL) or `prm`, a process reward model on stepwise
+   * JSONL (`{prompt, completions, labels}`); the openai backend sends `method: {type: 'prm'}` for it.
+   */
+  objective?: 'sft' | 'prm';
   /**
    * The model to continue from (`finetune.from: previous`) when it is not the base: its served name and, for a model
    * a command trainer produced, its checkpoint directory.

@@ -19,8 +19,9 @@ export interface CompletedRun {
   close(): Promise<void>;
 }
 
-export async function completedRun(config: RunConfig, label: string): Promise<CompletedRun> {
-  const [db, temporal, model] = await Promise.all([testDatabase(), testTemporal(), testModelServer()]);
+/** `modelLog` sees the embedded server's log lines (one per request: `POST /v1/reward 200 1.2ms`). */
+export async function completedRun(config: RunConfig, label: string, options: { modelLog?: (line: string) => void } = {}): Promise<CompletedRun> {
+  const [db, temporal, model] = await Promise.all([testDatabase(), testTemporal(), testModelServer({ log: options.modelLog })]);
   const workers = await testWorkers({ temporal, db, modelUrl: model.url });
   const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
   const close = async () => {

@@ -79,9 +79,9 @@ export async function testTemporal(): Promise<TemporalDevServer> {
   return startTemporalDevServer({ uiPort: false, log: () => {} });
 }
 
-export async function testModelServer(options: { dataDir?: string; apiKey?: string; batches?: BatchOptions } = {}) {
+export async function testModelServer(options: { dataDir?: string; apiKey?: string; batches?: BatchOptions; log?: (line: string) => void } = {}) {
   const dir = options.dataDir ? null : tempDir('model');
-  const server = await startLocalModelServer({ dataDir: options.dataDir ?? dir!.dir, port: 0, apiKey: options.apiKey, batches: options.batches, log: () => {} });
+  const server = await startLocalModelServer({ dataDir: options.dataDir ?? dir!.dir, port: 0, apiKey: options.apiKey, batches: options.batches, log: options.log ?? (() => {}) });
   return {
     ...server,
     async close() {

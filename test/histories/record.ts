@@ -6,7 +6,8 @@
  *
  * Run it when workflow code changes ON PURPOSE in a way that running workflows need not survive (then bump the
  * recorded files in the same commit): `npx tsx test/histories/record.ts`. `npx tsx test/histories/record.ts batch`
- * records only the batch-mode round (`round-0-batch.json`), leaving the others as they are.
+ * records only the batch-mode round (`round-0-batch.json`), leaving the others as they are; `... record.ts prm` only
+ * a round that trains a PRM after its policy (`round-1-prm.json`, the `patched('prm')` path).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -44,6 +45,18 @@ evaluate: {samples: 2, k: [1, 2]}
 durability: {activityAttempts: 2, retryInitialIntervalMs: 100, retryMaxIntervalMs: 200, heartbeatTimeoutSeconds: 5}
 `);
 const onlyBatch = process.argv[2] === 'batch';
+const onlyPrm = process.argv[2] === 'prm';
+
+// The second learner: round 0's MCTS labels steps, round 1 trains the policy and then the PRM (patched 'prm').
+const prmConfig = parseRunConfig(`
+name: replay-prm
+rounds: 1
+task: {kind: countdown, seed: 5, train: 16, test: 8}
+generate: {samplesPerProblem: 2, shardSamples: 32}
+search: {step: {strategy: mcts, budget: 8, trainBudget: 8, train: all, value: mix}}
+finetune: {hyperparameters: {nEpochs: 3}, pollIntervalMs: 200, prm: {enabled: true, hyperparameters: {nEpochs: 4}}}
+evaluate: {samples: 2, k: [1, 2]}
+`);
 
 // Batch mode: sample 1 of every train problem fails the first time it runs (a resubmission follows); lines run slowly
 // enough that the round polls more than once.
@@ -69,10 +82,17 @@ const save = async (workflowId: string, name: string) => {
 };
 
 try {
-  const batchRun = await createRun(db.db, { config: batchConfig, file: 'replay-batch.yaml', dir: process.cwd() }, proxy.url);
-  await (await startRunWorkflow(client, batchRun, 'replay: batch-mode round')).result();
-  await save(workflowIds.round(batchRun, 0), 'round-0-batch');
-  if (!onlyBatch) {
+  if (onlyPrm) {
+    const prmRun = await createRun(db.db, { config: prmConfig, file: 'replay-prm.yaml', dir: process.cwd() }, proxy.url);
+    await (await startRunWorkflow(client, prmRun, 'replay: a round that trains a PRM')).result();
+    await save(workflowIds.round(prmRun, 1), 'round-1-prm');
+  }
+  if (!onlyPrm) {
+    const batchRun = await createRun(db.db, { config: batchConfig, file: 'replay-batch.yaml', dir: process.cwd() }, proxy.url);
+    await (await startRunWorkflow(client, batchRun, 'replay: batch-mode round')).result();
+    await save(workflowIds.round(batchRun, 0), 'round-0-batch');
+  }
+  if (!onlyBatch && !onlyPrm) {
     const completed = await createRun(db.db, { config: config(2), file: 'replay.yaml', dir: process.cwd() }, proxy.url);
     await (await startRunWorkflow(client, completed, 'replay: completed run')).result();
     await save(workflowIds.run(completed), 'run-completed');

@@ -1,0 +1,157 @@
+/**
+ * The round's second learner: after the policy's fine-tune, train a process reward model on the round's PRM dataset
+ * (stepwise JSONL from `search_steps`, built by the filter stage), record it in `models` as learner `prm` with its
+ * lineage (parent PRM or policy, dataset, trainer job), measure it on held-out problems' step labels beside the run's
+ * current PRM, and promote it by its own gate (accuracy must not drop). The job is found again by its run, round
+ * and learner tag, so a retried activity never submits twice. Backend: `openai` (the embedded server's
+ * `method: {type: 'prm'}`); `command` PRM jobs are not wired yet.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { getDataset } from '../db/datasets.js';
+import { claimTrainerSubmission, ensureFineTune, supersedeFineTune, updateFineTune } from '../db/fine-tunes.js';
+import { heldOutStepLabels, streamPrmExamples, type PrmExample } from '../db/prm-dataset.js';
+import { getRoundContext, mergeRoundStats } from '../db/rounds.js';
+import { currentPrm, promotePrm, upsertModel } from '../db/runs.js';
+import { stepLabelMetrics, type StepLabelMetrics } from '../lib/metrics/step-labels.js';
+import { prmGate } from '../lib/round/prm-gate.js';
+import { hashSeed } from '../lib/rng.js';
+import type { RewardModelClient } from '../lib/search/reward-model.js';
+import { submitOnce } from '../lib/train/submit.js';
+import { resolveEndpoint, resolveRewardModel, type ActivityDeps } from './deps.js';
+import { startHeartbeats } from './heartbeat.js';
+
+export interface FineTunePrmResult {
+  model: string | null;
+  jobId: string | null;
+  promoted: boolean;
+  skipped: boolean;
+}
+
+/** Held-out accuracy / AUC of a served PRM: each example's whole path scored against its last step's label. */
+async function measure(prm: RewardModelClient, labels: readonly PrmExample[]): Promise<StepLabelMetrics & { requests: number }> {
+  const rows: Array<{ score: number; label: boolean }> = [];
+  let requests = 0;
+  for (const example of labels) {
+    const label = example.labels.at(-1);
+    if (label === undefined) continue;
+    const scored = await prm.score(example.prompt, [example.completions.join('\n')]);
+    requests += scored.requests;
+    rows.push({ score: scored.scores[0] ?? 0, label });
+  }
+  return { ...stepLabelMetrics(rows), requests };
+}
+
+export function fineTunePrmActivities(deps: ActivityDeps) {
+  return {
+    async fineTunePrm({ roundId }: { roundId: number }): Promise<FineTunePrmResult> {
+      const heartbeats = startHeartbeats();
+      try {
+        const { db } = deps;
+        const { run, round, config } = await getRoundContext(db, roundId);
+        const prmConfig = config.finetune.prm;
+        const skip = async (why: string) => {
+          await mergeRoundStats(db, roundId, { prm: { skipped: why } });
+          return { model: null, jobId: null, promoted: false, skipped: true };
+        };
+        if (!prmConfig.enabled) return skip('finetune.prm is not enabled');
+        if (prmConfig.backend !== 'openai') {
+          throw ApplicationFailure.nonRetryable('finetune.prm.backend: command is not wired into rounds yet; use backend: openai', 'WorkerConfigError');
+        }
+        const dataset = await getDataset(db, run.id, round.index, 'prm');
+        if (!dataset || dataset.items === 0) return skip('no step labels to train on');
+        const endpoint = resolveEndpoint(deps, config.model);
+        const trainer = deps.trainer({ ...config, finetune: { ...config.finetune, backend: 'openai' } }, endpoint);
+        const incumbent = await currentPrm(db, run.id);
+        // A PRM continues from the run's current PRM (its head), else starts on the round's policy.
+        const baseModel = prmConfig.from === 'previous' && incumbent ? incumbent.name : (round.model ?? run.baseModel);
+        const tag = { runId: run.id, round: round.index, learner: 'prm' as const };
+        let row = await ensureFineTune(db, { ...tag, backend: trainer.backend, baseModel, datasetId: dataset.id, hyperparameters: prmConfig.hyperparameters });
+        if (row.externalJobId && (row.status === 'failed' || row.status === 'cancelled')) {
+          await supersedeFineTune(db, row);
+          row = { ...row, externalJobId: null, status: 'preparing' };
+        }
+        const jobId =
+          row.externalJobId ??
+          (await claimTrainerSubmission(db, row.id, async (locked) => {
+            const submitted = await submitOnce(trainer, {
+              tag,
+              supersededJobIds: (locked.supersededJobIds as string[] | null) ?? [],
+              trainingFile: locked.trainingFile,
+              jsonl: async () => {
+                const lines: string[] = [];
+                for await (const e of streamPrmExamples(db, dataset.id)) {
+                  lines.push(JSON.stringify({ prompt: e.prompt, completions: e.completions, labels: e.labels, soft_labels: e.softLabels }));
+                }
+                return `${lines.join('\n')}\n`;
+              },
+              filename: `flywheel-${run.id}-round-${round.index}-prm.jsonl`,
+              request: {
+                baseModel,
+                hyperparameters: prmConfig.hyperparameters,
+                suffix: prmConfig.suffix,
+                seed: hashSeed(run.id, round.index, 'prm') % 2 ** 31,
+                objective: 'prm',
+              },
+            });
+            return { externalJobId: submitted.jobId, trainingFile: submitted.trainingFile, baseModel };
+          }));
+
+        const context = Context.current();
+        const deadline = Date.now() + config.finetune.timeoutMinutes * 60_000;
+        let job = await trainer.get(jobId);
+        while (job.status === 'queued' || job.status === 'running') {
+          heartbeats.beat({ jobId, status: job.status, progress: job.progress });
+          if (Date.now() > deadline) {
+            throw ApplicationFailure.nonRetryable(`PRM trainer job ${jobId} is still ${job.status} after ${config.finetune.timeoutMinutes} minutes: check it, then resume the round`, 'TrainerJobTimeout');
+          }
+          await context.sleep(config.finetune.pollIntervalMs);
+          job = await trainer.get(jobId);
+        }
+        await updateFineTune(db, row.id, { status: job.status, error: job.error, ...(job.model ? { resultModel: job.model } : {}) });
+        if (job.status !== 'succeeded' || !job.model) {
+          throw ApplicationFailure.nonRetryable(
+            `PRM trainer job ${jobId} ${job.status}: ${job.error ?? 'no model was produced'}. Fix the cause, then resume the round: a new job is submitted for it.`,
+            'TrainerJobFailed',
+          );
+        }
+        await upsertModel(db, {
+          runId: run.id,
+          round: round.index,
+          name: job.model,
+          baseUrl: endpoint.baseUrl,
+          parentName: baseModel,
+          datasetId: dataset.id,
+          fineTuneId: row.id,
+          kind: 'api',
+          learner: 'prm',
+        });
+
+        // The gate: candidate and incumbent measured on the same held-out step labels, through the reward endpoint.
+        const spec = config.search.step.prm ?? { url: `${endpoint.baseUrl.replace(/\/+$/, '')}/reward`, model: job.model, format: 'flywheel' as const };
+        const served = (model: string) => resolveRewardModel(deps, { ...spec, model });
+        const labels = await heldOutStepLabels(db, run.id, 2_000);
+        const candidate = await measure(served(job.model), labels);
+        const before = incumbent ? await measure(served(incumbent.name), labels) : null;
+        const decision = prmGate(candidate, before, prmConfig.maxAccuracyDrop);
+        if (decision.promoted) await promotePrm(db, run.id, job.model);
+        const finite = (x: number) => (Number.isFinite(x) ? x : null);
+        await mergeRoundStats(db, roundId, {
+          prm: {
+            jobId,
+            model: job.model,
+            baseModel,
+            datasetId: dataset.id,
+            heldOut: { accuracy: finite(candidate.accuracy), auc: finite(candidate.auc), steps: candidate.steps, positives: candidate.positives },
+            incumbent: before && incumbent ? { model: incumbent.name, accuracy: finite(before.accuracy), auc: finite(before.auc) } : null,
+            scorerCalls: candidate.requests + (before?.requests ?? 0),
+            promoted: decision.promoted,
+            reason: decision.reason,
+          },
+        });
+        return { model: job.model, jobId, promoted: decision.promoted, skipped: false };
+      } finally {
+        heartbeats.stop();
+      }
+    },
+  };
+}

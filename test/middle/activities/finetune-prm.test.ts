@@ -1,0 +1,111 @@
+/**
+ * The round's second learner against a real Postgres and the embedded server: step labels in `search_steps`, the
+ * filter stage's PRM dataset, a `method: prm` job, the model recorded as learner `prm` with its lineage, measured
+ * on held-out step labels and promoted by its gate; a retried activity submits nothing twice.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'drizzle-orm';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDefaultDeps } from '../../../activities/deps.js';
+import { createActivities } from '../../../activities/index.js';
+import { buildPrmDataset } from '../../../db/prm-dataset.js';
+import { currentPrm } from '../../../db/runs.js';
+import { insertSearchSteps } from '../../../db/search-steps.js';
+import type { StepStat } from '../../../lib/search/step-stats.js';
+import { parsePrompt } from '../../../lib/tasks/countdown.js';
+import { startLocalModelServer, type LocalModelServer } from '../../../localmodel/server.js';
+import { testDatabase, type TestDatabase } from '../../helpers/services.js';
+import { randomLabelledTraces } from '../../helpers/step-labels.js';
+import { activityEnvironment, storeRounds, storeRun } from '../fixtures.js';
+
+let db: TestDatabase;
+let server: LocalModelServer;
+const dir = mkdtempSync(path.join(os.tmpdir(), 'flywheel-ft-prm-'));
+
+beforeAll(async () => {
+  db = await testDatabase();
+  server = await startLocalModelServer({ dataDir: path.join(dir, 'data') });
+}, 60_000);
+
+afterAll(async () => {
+  await server?.close();
+  await db?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A search's step labels for random traces of a problem, labelled exactly (can the target still be reached). */
+function stepStats(prompt: string, traces: number, seed: number): StepStat[] {
+  const problem = parsePrompt(prompt)!;
+  return randomLabelledTraces([problem], traces, seed).flatMap((line) =>
+    line.completions.map((step, i): StepStat => {
+      const good = line.labels[i]!;
+      return {
+        prefix: line.completions.slice(0, i).map((l) => `${l}\n`).join(''),
+        step,
+        depth: i + 1,
+        visits: 4,
+        rollouts: 4,
+        verifiedRollouts: good ? 4 : 0,
+        value: good ? 1 : 0,
+        verdict: null,
+      };
+    }),
+  );
+}
+
+describe('fineTunePrm', () => {
+  it('trains, records, measures and promotes the round’s PRM; a retry reattaches to the same job', async () => {
+    const { runId } = await storeRun(db.db, {
+      task: { kind: 'countdown', seed: 3, train: 40, test: 12 },
+      finetune: { pollIntervalMs: 100, prm: { enabled: true, hyperparameters: { nEpochs: 10 } } },
+    });
+    const round1 = await storeRounds(db.db, runId, 1);
+    const round0 = (await db.db.execute(sql`SELECT id FROM flywheel.rounds WHERE run_id = ${runId} AND index = 0`)).rows[0] as { id: number };
+    const problems = (await db.db.execute(sql`SELECT p.id, p.prompt, p.split FROM flywheel.problems p JOIN flywheel.runs r ON r.task_set = p.task_set WHERE r.id = ${runId}`))
+      .rows as Array<{ id: number; prompt: string; split: string }>;
+    for (const p of problems) {
+      const purpose = p.split === 'train' ? 'train' : 'eval';
+      const at = { roundId: Number(round0.id), problemId: Number(p.id), purpose, strategy: 'mcts', source: 'mcts' };
+      await insertSearchSteps(db.db, at, stepStats(p.prompt, 3, Number(p.id)));
+    }
+    const built = await buildPrmDataset(db.db, round1.id);
+    expect(built.positives).toBeGreaterThan(10);
+    expect(built.negatives).toBeGreaterThan(10);
+
+    const deps = createDefaultDeps({ db: db.db, embeddedModelUrl: server.url, env: {} });
+    const activities = createActivities(deps);
+    const result = await activityEnvironment().run(activities.fineTunePrm, { roundId: round1.id });
+    expect(result).toMatchObject({ promoted: true, skipped: false });
+    expect(result.model).toMatch(/^ft:countdown-mlp:prm:/);
+    expect(await currentPrm(db.db, runId)).toEqual({ name: result.model, round: 1 });
+
+    const model = (await db.db.execute(sql`SELECT learner, parent_name, dataset_id::int AS dataset_id, promoted FROM flywheel.models WHERE run_id = ${runId} AND name = ${result.model}`)).rows[0];
+    expect(model).toEqual({ learner: 'prm', parent_name: 'countdown-mlp', dataset_id: built.datasetId, promoted: true });
+    const jobs = (await db.db.execute(sql`SELECT learner, status, external_job_id FROM flywheel.fine_tunes WHERE run_id = ${runId}`)).rows;
+    expect(jobs).toEqual([{ learner: 'prm', status: 'succeeded', external_job_id: result.jobId }]);
+    const stats = ((await db.db.execute(sql`SELECT stats FROM flywheel.rounds WHERE id = ${round1.id}`)).rows[0] as { stats: { prm: Record<string, unknown> } }).stats.prm;
+    expect(stats).toMatchObject({ model: result.model, promoted: true, incumbent: null, datasetId: built.datasetId });
+    const heldOut = stats.heldOut as { auc: number; accuracy: number; steps: number };
+    expect(heldOut.steps).toBeGreaterThan(10);
+    expect(heldOut.auc).toBeGreaterThan(0.7);
+
+    // The job is served as a PRM with method prm, and a retried activity finds it instead of submitting another.
+    const openai = new OpenAI({ baseURL: server.url, apiKey: 'unused' });
+    const again = await activityEnvironment().run(activities.fineTunePrm, { roundId: round1.id });
+    expect(again.jobId).toBe(result.jobId);
+    const listed = await openai.fineTuning.jobs.list({ limit: 100, metadata: { flywheel_run: runId } });
+    expect(listed.data).toHaveLength(1);
+    expect(listed.data[0]!.method?.type).toBe('prm');
+    expect(listed.data[0]!.metadata).toMatchObject({ flywheel_learner: 'prm', flywheel_round: '1' });
+  });
+
+  it('skips a run that trains no PRM', async () => {
+    const { runId } = await storeRun(db.db);
+    const round1 = await storeRounds(db.db, runId, 1);
+    const deps = createDefaultDeps({ db: db.db, embeddedModelUrl: server.url, env: {} });
+    expect(await activityEnvironment().run(createActivities(deps).fineTunePrm, { roundId: round1.id })).toEqual({ model: null, jobId: null, promoted: false, skipped: true });
+  });
+});
