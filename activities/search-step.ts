@@ -8,6 +8,7 @@ import { roundBudgets } from '../db/budgets.js';
 import { problemsInShard } from '../db/problems.js';
 import { getRoundContext } from '../db/rounds.js';
 import { searchedProblems, storeSearchOutcome } from '../db/search.js';
+import { sampledTraceTexts } from '../db/search-steps.js';
 import { solvedBySampling } from '../db/traces.js';
 import { createModelClient } from '../lib/llm/client.js';
 import { hashSeed } from '../lib/rng.js';
@@ -15,6 +16,7 @@ import { samplingModel, splitOf } from '../lib/round/purpose.js';
 import { verifiesDuringSearch } from '../lib/round/samples.js';
 import { planSearchJobs, searchTracesToStore } from '../lib/round/search-jobs.js';
 import { createCompletionsStepModel } from '../lib/search/completions-model.js';
+import { rolloutLabels } from '../lib/search/rollout-labels.js';
 import { runStrategy } from '../lib/search/run.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
 import { resolveEndpoint, resolveRewardModel, type ActivityDeps } from './deps.js';
@@ -38,7 +40,9 @@ export function stepSearchActivities(deps: ActivityDeps) {
         train ? await roundBudgets(db, round.id, ids) : new Map(),
         train ? await solvedBySampling(db, round.id, ids) : new Set(),
       );
-      if (jobs.length === 0) return result;
+      // Math-Shepherd labels of the round's sampled train traces (`labels.rollouts`), beside the search.
+      const labelled = train && config.labels.rollouts > 0 ? problems : [];
+      if (jobs.length === 0 && labelled.length === 0) return result;
 
       const endpoint = resolveEndpoint(deps, config.model);
       const verifier = deps.verifier(config.verifier, config.model);
@@ -50,7 +54,7 @@ export function stepSearchActivities(deps: ActivityDeps) {
         retry: { maxRetries: endpoint.maxRetries, signal },
       });
       const verifyDuringSearch = verifiesDuringSearch(config, input.purpose);
-      const done = await searchedProblems(db, round.id, input.purpose, jobs.map((j) => j.problem.id));
+      const done = await searchedProblems(db, round.id, input.purpose, ids);
       const heartbeats = startHeartbeats();
       try {
         let finished = 0;
@@ -84,7 +88,29 @@ export function stepSearchActivities(deps: ActivityDeps) {
             outcome.steps,
           );
           result.written++;
-          heartbeats.beat({ searched: ++finished, total: jobs.length });
+          heartbeats.beat({ searched: ++finished, total: jobs.length + labelled.length });
+        });
+        const texts = labelled.length ? await sampledTraceTexts(db, round.id, ids, config.labels.tracesPerProblem) : new Map<number, string[]>();
+        await forEachLimit(labelled, step.concurrency, async (problem) => {
+          if (done.has(`${problem.id}:labels`)) {
+            result.skipped++;
+            return;
+          }
+          const task = { prompt: problem.prompt, reference: problem.reference };
+          const seed = hashSeed(run.id, round.index, problem.id, 'labels');
+          const labels = await rolloutLabels(task, texts.get(problem.id) ?? [], {
+            model: stepModel,
+            verifier,
+            rollouts: config.labels.rollouts,
+            budget: config.labels.budget,
+            seed,
+            signal,
+          });
+          const { calls, tokens, promptTokens, cachedPromptTokens } = labels;
+          const at = { roundId: round.id, problemId: problem.id, purpose: input.purpose, strategy: 'labels' };
+          await storeSearchOutcome(db, verifier, [], null, { ...at, answer: null, votes: 0, calls, tokens, promptTokens, cachedPromptTokens }, labels.steps, 'rollouts');
+          result.written++;
+          heartbeats.beat({ searched: ++finished, total: jobs.length + labelled.length });
         });
       } finally {
         heartbeats.stop();

@@ -52,7 +52,7 @@ export function planRound(
     planned: problems.train * config.generate.samplesPerProblem,
     maxShardsInFlight: config.generate.maxShardsInFlight,
     durability: config.durability,
-    searchTrain: step.strategy !== 'none' && (step.train !== 'none' || config.adaptive.enabled),
+    searchTrain: (step.strategy !== 'none' && (step.train !== 'none' || config.adaptive.enabled)) || config.labels.rollouts > 0,
     searchEval: step.strategy !== 'none' && step.eval,
     rationalize: config.rationalize.enabled,
     ...(config.generate.mode === 'batch' ? { batch: { pollSeconds: config.generate.batchPollSeconds, attempts: config.generate.batchAttempts } } : {}),

@@ -68,4 +68,37 @@ describe('step labels through the search and filter stages', () => {
     const [stats] = await rows<{ prm: unknown }>(sql`SELECT stats -> 'prmDataset' AS prm FROM flywheel.rounds WHERE id = ${round1.id}`);
     expect(stats!.prm).toEqual(prm);
   });
+
+  it('labels.rollouts: Math-Shepherd labels of sampled traces in the search shard, counted as compute, once', async () => {
+    const { runId } = await storeRun(db.db, {
+      task: { kind: 'countdown', seed: 12, train: 3, test: 1 },
+      generate: { samplesPerProblem: 2 },
+      labels: { rollouts: 2, tracesPerProblem: 2, budget: 12 },
+    });
+    const round0 = await storeRounds(db.db, runId, 0);
+    const activities = createActivities(deps());
+    const shard = { roundId: round0.id, purpose: 'train' as const, shard: 0, shards: 1 };
+    expect(await activityEnvironment().run(activities.generateShard, shard)).toMatchObject({ written: 6 });
+    expect(await activityEnvironment().run(activities.searchShard, shard)).toEqual({ written: 3, skipped: 0, errors: 0 });
+    const results = await rows<{ strategy: string; calls: number; tokens: number; trace_id: string | null }>(sql`
+      SELECT strategy, calls, tokens, trace_id FROM flywheel.search_results WHERE round_id = ${round0.id}`);
+    expect(results).toHaveLength(3);
+    for (const r of results) {
+      expect(r).toMatchObject({ strategy: 'labels', trace_id: null });
+      expect(r.calls).toBeGreaterThan(0);
+      expect(r.calls).toBeLessThanOrEqual(12);
+      expect(r.calls % 2).toBe(0);
+    }
+    const [steps] = await rows<{ n: number; rolled: number; sources: string[] }>(sql`
+      SELECT count(*)::int AS n, coalesce(sum(rollouts), 0)::int AS rolled, array_agg(DISTINCT source) AS sources
+      FROM flywheel.search_steps WHERE round_id = ${round0.id}`);
+    expect(steps!.sources).toEqual(['rollouts']);
+    expect(steps!.rolled).toBe(results.reduce((a, r) => a + r.calls, 0)); // every call is a rollout of a step
+    const [cost] = await rows<{ samples: number }>(sql`
+      SELECT samples::int AS samples FROM flywheel.round_costs WHERE run_id = ${runId} AND stage = 'search'`);
+    expect(cost!.samples).toBe(steps!.rolled);
+    expect(await activityEnvironment().run(activities.searchShard, shard)).toEqual({ written: 0, skipped: 3, errors: 0 });
+    const [again] = await rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM flywheel.search_steps WHERE round_id = ${round0.id}`);
+    expect(again!.n).toBe(steps!.n);
+  });
 });
