@@ -5,6 +5,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { RunConfig } from '../config/schema.js';
 import type { Db } from '../db/client.js';
+import { createDeployer, deployerOptions, type Deployer } from '../lib/deploy/index.js';
 import { createModelClient, type ModelEndpoint } from '../lib/llm/client.js';
 import { createRewardModelClient, type RewardModelClient } from '../lib/search/reward-model.js';
 import { createCommandTrainer } from '../lib/train/command/trainer.js';
@@ -21,6 +22,8 @@ export interface ActivityDeps {
   /** The run's verifier; only an LLM judge needs the model endpoint (and its key) on this worker. */
   verifier(spec: RunConfig['verifier'], model: RunConfig['model']): Verifier;
   trainer(config: RunConfig, endpoint: ModelEndpoint): Trainer;
+  /** How the run's new checkpoints reach its inference replicas; null when the run does not deploy (`deploy.kind: none`). */
+  deployer(config: RunConfig): Deployer | null;
   /** The reward model step search ranks with, its key (if any) from this worker's environment. */
   rewardModel(spec: RewardModelSpec): RewardModelClient;
   log(line: string): void;
@@ -82,6 +85,12 @@ export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
   const deps: ActivityDeps = {
     db: options.db,
     modelEndpoint(model) {
+      // Several replicas (they replace `baseUrl`): requests are spread across them (lib/llm/replicas.ts).
+      const baseUrls = model.baseUrls;
+      if (baseUrls?.[0]) {
+        const apiKey = model.apiKeyEnv ? secret('model.apiKeyEnv', model.apiKeyEnv) : undefined;
+        return { baseUrl: baseUrls[0], baseUrls, apiKey, timeoutMs: model.timeoutMs, maxRetries: model.maxRetries };
+      }
       let baseUrl = model.baseUrl;
       if (baseUrl === 'embedded') {
         baseUrl = options.embeddedModelUrl ?? env.FLYWHEEL_MODEL_URL ?? '';
@@ -118,6 +127,16 @@ export function createDefaultDeps(options: DefaultDepsOptions): ActivityDeps {
         return createCommandTrainer(options);
       }
       return createOpenAITrainer(createModelClient(endpoint), { maxRetries: endpoint.maxRetries });
+    },
+    deployer(config) {
+      if (config.deploy.kind === 'none') return null;
+      // The replicas default to the model's, `embedded` resolved as generation resolves it.
+      const replicas = config.deploy.replicas ?? ((e) => e.baseUrls ?? [e.baseUrl])(deps.modelEndpoint(config.model));
+      const { apiKeyEnv } = config.deploy;
+      const modelKeyEnv = config.model.apiKeyEnv;
+      const apiKey = apiKeyEnv ? secret('deploy.apiKeyEnv', apiKeyEnv) : modelKeyEnv ? secret('model.apiKeyEnv', modelKeyEnv) : undefined;
+      const options = deployerOptions(config.deploy, replicas, env);
+      return options ? createDeployer({ ...options, apiKey }) : null;
     },
     rewardModel(spec) {
       const apiKey = spec.apiKeyEnv ? secret('search.step.rewardModel.apiKeyEnv', spec.apiKeyEnv) : undefined;

@@ -9,6 +9,7 @@
 import { adaptToTemporal } from './adapt.js';
 import { batchActivities } from './batch.js';
 import type { ActivityDeps } from './deps.js';
+import { deployActivities } from './deploy.js';
 import { evaluateActivities } from './evaluate.js';
 import { filterActivities } from './filter.js';
 import { fineTuneActivities } from './finetune.js';
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...roundActivities(deps),
     ...filterActivities(deps),
     ...fineTuneActivities(deps),
+    ...deployActivities(deps),
     ...evaluateActivities(deps),
     ...promoteActivities(deps),
     ...generateActivities(deps),

@@ -20,6 +20,8 @@ export function describeProgress(r: RoundReport): string {
       return `${head} · building the training set`;
     case 'fine-tune':
       return `${head} · ${r.datasetItems ?? 0} examples · trainer job ${r.fineTuneJobs ? 'running' : 'submitting'}`;
+    case 'deploy':
+      return `${head} · loading ${r.model ?? 'the new model'} into the inference replicas`;
     case 'evaluate':
       return `${head} · held-out eval of ${r.model ?? '?'}`;
     case 'promote':

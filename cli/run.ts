@@ -13,7 +13,7 @@ export async function runCommand(file: string, options: { json?: boolean; wait?:
   const database = await openDatabase(connections.databaseUrl);
   try {
     const client = await connectClient(connections.temporal);
-    const baseUrl = loaded.config.model.baseUrl === 'embedded' ? (connections.modelUrl ?? 'embedded') : loaded.config.model.baseUrl;
+    const baseUrl = loaded.config.model.baseUrls?.[0] ?? (loaded.config.model.baseUrl === 'embedded' ? (connections.modelUrl ?? 'embedded') : loaded.config.model.baseUrl);
     const runId = await createRun(database.db, loaded, baseUrl, taskSet);
     const handle = await startRunWorkflow(client, runId, `flywheel run ${loaded.config.name}: rounds 0–${loaded.config.rounds}`);
     if (options.json) process.stdout.write(`${JSON.stringify({ runId })}\n`);

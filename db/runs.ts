@@ -116,3 +116,40 @@ export async function raiseRunBudget(db: Db, runId: string, limits: { maxCost?: 
   await db.update(runs).set({ config: next }).where(eq(runs.id, runId));
   return next.budget;
 }
+
+/** One of a run's models, by name (null when the run has none by that name: the base model). */
+export async function getModel(db: Db, runId: string, name: string): Promise<typeof models.$inferSelect | null> {
+  const [row] = await db.select().from(models).where(and(eq(models.runId, runId), eq(models.name, name)));
+  return row ?? null;
+}
+
+/** The run's models trained before round `round` from a checkpoint, newest first (what a deploy may keep loaded). */
+export async function earlierCheckpointModels(db: Db, runId: string, round: number, limit: number): Promise<string[]> {
+  if (limit <= 0) return [];
+  const rows = await db
+    .select({ name: models.name })
+    .from(models)
+    .where(and(eq(models.runId, runId), sql`${models.round} < ${round}`, sql`${models.checkpointPath} is not null`))
+    .orderBy(sql`${models.round} desc`, sql`${models.id} desc`)
+    .limit(limit);
+  return rows.map((r) => r.name);
+}
+
+/**
+ * After a deploy: `name` is served at `replicas` (added to its `served_at`), and the adapters the deploy unloaded
+ * are no longer served where they were unloaded.
+ */
+export async function recordDeploy(db: Db, runId: string, name: string, replicas: string[], unloaded: Array<{ name: string; replica: string }>): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [row] = await tx.select({ servedAt: models.servedAt }).from(models).where(and(eq(models.runId, runId), eq(models.name, name))).for('update');
+    if (!row) throw new Error(`run ${runId} has no model ${name} to record a deploy of`);
+    const served = new Set([...((row.servedAt as string[] | null) ?? []), ...replicas]);
+    await tx.update(models).set({ servedAt: [...served] }).where(and(eq(models.runId, runId), eq(models.name, name)));
+    for (const u of unloaded) {
+      await tx
+        .update(models)
+        .set({ servedAt: sql`coalesce((select jsonb_agg(e) from jsonb_array_elements(${models.servedAt}) e where e <> to_jsonb(${u.replica}::text)), '[]'::jsonb)` })
+        .where(and(eq(models.runId, runId), eq(models.name, u.name)));
+    }
+  });
+}

@@ -283,13 +283,24 @@ async function check(): Promise<void> {
   }
 }
 
+/** A cluster to run against by hand (`SLURM_CONF=... flywheel dev`), until SIGINT / SIGTERM. */
+async function up(): Promise<void> {
+  const cluster = await startSlurmCluster();
+  console.log(`slurm cluster up on ${cluster.nodeName}, partition debug; Ctrl-C stops it.\nexport SLURM_CONF=${cluster.conf}\n# Slurm's job records: ${cluster.jobCompFile}`);
+  await new Promise<void>((resolve) => {
+    process.on('SIGINT', () => resolve());
+    process.on('SIGTERM', () => resolve());
+  });
+  await cluster.stop();
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
   const command = process.argv[2];
-  if (command !== 'check') {
-    console.error('usage: tsx infra/slurm.ts check');
+  if (command !== 'check' && command !== 'up') {
+    console.error('usage: tsx infra/slurm.ts check | up   (check: start, run one job, stop; up: start and keep it until Ctrl-C)');
     process.exit(2);
   }
-  check().catch((err: unknown) => {
+  (command === 'up' ? up() : check()).catch((err: unknown) => {
     console.error(`slurm check failed: ${(err as Error).message}`);
     process.exit(3);
   });

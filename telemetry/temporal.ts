@@ -39,6 +39,8 @@ export function stageOf(activityType: string, input: unknown): string | undefine
       return 'filter';
     case 'fineTune':
       return 'fine-tune';
+    case 'deployModel':
+      return 'deploy';
     case 'scoreEval':
       return 'evaluate';
     case 'promote':

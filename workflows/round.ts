@@ -82,6 +82,14 @@ const STAGE_TABLE: Record<Stage, StageSpec> = {
       upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: r.model }]);
     },
   },
+  // Only in plans of runs that deploy (lib/round/stages.ts); it runs where inference runs, which reaches the replicas.
+  deploy: {
+    run: (r) => r.deploy.deployModel({ roundId: r.plan.roundId }),
+    after: (r, deployed) => {
+      r.model = (deployed as { model: string }).model;
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: r.model }]);
+    },
+  },
   evaluate: {
     fanOuts: [
       { kind: 'generate', purpose: 'eval' },
@@ -121,6 +129,8 @@ export async function flywheelRound(input: RoundInput): Promise<RoundResult> {
       setCurrentDetails(`Round ${round} stopped by an operator before stage **${name}**.`);
       return { round, model: r.model, promoted: r.promoted, stopped: true };
     }
+    // Plans before the deploy stage existed never name it; the marker keeps a replay of a deployed round exact.
+    if (name === 'deploy' && !patched('deploy-stage')) continue;
     const spec = STAGE_TABLE[name];
     const result = await runStage(r, name, () => stageBody(r, spec));
     spec.after?.(r, result);
@@ -217,6 +227,7 @@ function roundRuntime(runId: string, plan: RoundPlan, state: RoundState) {
     options,
     control: proxyActivities<Activities>(options.control),
     train: proxyActivities<Activities>(options.train),
+    deploy: proxyActivities<Activities>(options.shard.generate),
     shards,
     /** Shards done per fan-out (kind and purpose), kept across an operator's retries of the stage. */
     done: new Map<string, Set<number>>(),

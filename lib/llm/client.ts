@@ -5,9 +5,13 @@
  * it should be is a {@link MalformedResponseError}, which callers record against the sample instead of failing.
  */
 import OpenAI from 'openai';
+import { replicaFetch } from './replicas.js';
 
 export interface ModelEndpoint {
+  /** The first replica's base URL (the only one, unless `baseUrls` lists several). */
   baseUrl: string;
+  /** Several replicas of the same model (`model.baseUrls`): requests are spread across them. */
+  baseUrls?: string[];
   /** The key itself, resolved from the environment by the caller; never logged or stored. */
   apiKey?: string;
   timeoutMs: number;
@@ -17,12 +21,14 @@ export interface ModelEndpoint {
 }
 
 export function createModelClient(endpoint: ModelEndpoint): OpenAI {
+  const replicas = endpoint.baseUrls && endpoint.baseUrls.length > 1 ? endpoint.baseUrls : null;
+  const spread = replicas ? replicaFetch(replicas, endpoint.fetch ?? fetch) : endpoint.fetch;
   return new OpenAI({
-    baseURL: endpoint.baseUrl,
+    baseURL: replicas?.[0] ?? endpoint.baseUrl,
     apiKey: endpoint.apiKey || 'not-needed',
     timeout: endpoint.timeoutMs,
     maxRetries: 0, // retries are ours (withRetries): each one is counted and reported
-    ...(endpoint.fetch ? { fetch: endpoint.fetch } : {}),
+    ...(spread ? { fetch: spread } : {}),
   });
 }
 

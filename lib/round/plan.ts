@@ -46,7 +46,7 @@ export function planRound(
   const step = config.search.step;
   const evalPerProblem = (config.evaluate.greedy ? 1 : 0) + config.evaluate.samples;
   return {
-    stages: stagesToRun(round, done),
+    stages: stagesToRun(round, done, { deploy: config.deploy.kind !== 'none' }),
     trainShards: shardCount(problems.train, config.generate.samplesPerProblem, config.generate.shardSamples),
     evalShards: shardCount(problems.test, Math.max(1, evalPerProblem), config.generate.shardSamples),
     planned: problems.train * config.generate.samplesPerProblem,

@@ -41,6 +41,7 @@ function sandboxProcesses(): string[] {
     try {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       const uid = Number(status.match(/^Uid:\s+(\d+)/m)?.[1]);
+      if (/^State:\s+Z/m.test(status)) continue; // ended, waiting to be reaped: not running
       if (uid >= 1_000_000 && uid < 2_000_000) found.push(`${pid} ${status.match(/^Name:\s+(.*)$/m)?.[1]}`);
     } catch {
       // the process ended while we looked

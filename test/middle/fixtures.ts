@@ -75,6 +75,7 @@ export function fakeDeps(db: Db, over: Partial<ActivityDeps> = {}): ActivityDeps
     modelEndpoint: () => ({ baseUrl: 'http://127.0.0.1:9/v1', apiKey: undefined, timeoutMs: 1000, maxRetries: 0 }),
     verifier: (spec) => createVerifier(spec, {}),
     trainer: () => fakeTrainer(),
+    deployer: () => null,
     rewardModel: () => ({ score: async (_p, completions) => ({ scores: completions.map(() => 0.5), requests: 1 }) }),
     log: (line) => void lines.push(line),
     lines,

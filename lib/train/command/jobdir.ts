@@ -200,14 +200,16 @@ export function jobScript(options: { files: JobFiles; jobId: string; header: str
     'flywheel_status() {',
     `  printf '{"exitCode":%d,"signal":%s,"finishedAt":"%s"}\\n' "$1" "$2" "$(flywheel_now)" > status.json.$$.tmp && mv -f status.json.$$.tmp status.json`,
     '}',
-    `printf '{"pid":%d,"host":"%s","schedulerJobId":%s,"startedAt":"%s"}\\n' $$ "\${HOSTNAME:-}" "$([ -n "\${SLURM_JOB_ID:-}" ] && printf '"%s"' "$SLURM_JOB_ID" || printf null)" "$(flywheel_now)" > started.json.$$.tmp && mv -f started.json.$$.tmp started.json`,
-    `mkdir -p ${q(files.output)}`,
+    // The traps come before started.json, so a cancel that follows started.json is always recorded; one that lands
+    // between the trainer's start and `flywheel_child=$!` still finds it through `$!`.
     // The trainer runs as a job of its own process group (set -m), waited for in the background, so a SIGTERM to
     // this script (scancel, a time limit, a local cancel) is forwarded to the whole trainer at once and recorded.
     'flywheel_child=',
-    'flywheel_stop() { [ -n "$flywheel_child" ] && { kill -"$1" -- -"$flywheel_child" 2>/dev/null; wait "$flywheel_child"; }; flywheel_status "$2" "\\"$1\\""; exit "$2"; }',
+    'flywheel_stop() { flywheel_child=${flywheel_child:-$!}; [ -n "$flywheel_child" ] && { kill -"$1" -- -"$flywheel_child" 2>/dev/null; wait "$flywheel_child"; }; flywheel_status "$2" "\\"$1\\""; exit "$2"; }',
     "trap 'flywheel_stop TERM 143' TERM",
     "trap 'flywheel_stop INT 130' INT",
+    `printf '{"pid":%d,"host":"%s","schedulerJobId":%s,"startedAt":"%s"}\\n' $$ "\${HOSTNAME:-}" "$([ -n "\${SLURM_JOB_ID:-}" ] && printf '"%s"' "$SLURM_JOB_ID" || printf null)" "$(flywheel_now)" > started.json.$$.tmp && mv -f started.json.$$.tmp started.json`,
+    `mkdir -p ${q(files.output)}`,
     'set -m',
     '(',
     options.body,

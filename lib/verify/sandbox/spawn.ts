@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSandboxCgroup } from './cgroup.js';
@@ -130,9 +130,28 @@ export async function runWithTools(tools: SandboxTools, request: SandboxRequest,
     }
     return result;
   } finally {
+    // The namespace's init is dead, but the kernel kills the rest of its processes asynchronously: wait for them, so
+    // a verdict never returns while the program still runs (a loaded machine takes a while to reap 30 node processes).
+    await processesGone(uid, 10_000);
     await cgroup?.remove();
     await rm(hostDir, { recursive: true, force: true });
   }
+}
+
+/** Waits until no process runs as `uid` (the sandbox's own, unique to it), for at most `timeoutMs`. */
+async function processesGone(uid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && (await runsAs(uid))) await new Promise((r) => setTimeout(r, 20));
+}
+
+async function runsAs(uid: number): Promise<boolean> {
+  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name));
+  for (const pid of pids) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    // A zombie is no longer running; it only waits for its parent to reap it.
+    if (Number(status.match(/^Uid:\s+(\d+)/m)?.[1]) === uid && !/^State:\s+Z/m.test(status)) return true;
+  }
+  return false;
 }
 
 function execute(tools: SandboxTools, request: SandboxRequest, limits: SandboxLimits, env: Record<string, string>): Promise<SandboxResult> {

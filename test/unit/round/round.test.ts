@@ -12,8 +12,14 @@ const config = (extra: Partial<RunConfigInput> = {}) => runConfigSchema.parse({ 
 describe('stages', () => {
   it('round 0 evaluates and samples; later rounds train first', () => {
     expect(stagesToRun(0)).toEqual(['evaluate', 'generate', 'verify', 'search']);
-    expect(stagesToRun(3)).toEqual([...STAGES]);
+    expect(stagesToRun(3)).toEqual(STAGES.filter((s) => s !== 'deploy'));
     expect(describeStages(0)).toBe('evaluate → generate → verify → search');
+  });
+  it('a run that deploys loads the new model between fine-tune and evaluate, from round 1 on', () => {
+    expect(stagesToRun(3, new Set(), { deploy: true })).toEqual([...STAGES]);
+    expect(describeStages(1, { deploy: true })).toBe('filter → fine-tune → deploy → evaluate → promote → generate → verify → search');
+    expect(stagesToRun(0, new Set(), { deploy: true })).toEqual(['evaluate', 'generate', 'verify', 'search']);
+    expect(planRound(config({ deploy: { kind: 'vllm-lora' } }), 1, { train: 10, test: 10 }, new Set(['filter', 'fine-tune'])).stages).toEqual(['deploy', 'evaluate', 'promote', 'generate', 'verify', 'search']);
   });
   it('leaves out the stages recorded as done, keeping the order', () => {
     expect(stagesToRun(2, new Set(['filter', 'fine-tune', 'generate']))).toEqual(['evaluate', 'promote', 'verify', 'search']);
@@ -63,7 +69,7 @@ describe('round plan', () => {
   });
   it('plans held-out shards by greedy plus samples, and search only when a strategy is set', () => {
     const plain = planRound(config({ evaluate: { greedy: true, samples: 7, k: [1] } }), 1, { train: 100, test: 64 }, new Set(['filter']));
-    expect(plain).toMatchObject({ stages: STAGES.slice(1), evalShards: 1, planned: 1600, searchTrain: false, searchEval: false, rationalize: false });
+    expect(plain).toMatchObject({ stages: STAGES.filter((s) => s !== 'deploy').slice(1), evalShards: 1, planned: 1600, searchTrain: false, searchEval: false, rationalize: false });
     const searching = planRound(config({ search: { step: { strategy: 'mcts', train: 'none', eval: false } } }), 0, { train: 10, test: 10 }, new Set());
     expect(searching).toMatchObject({ searchTrain: false, searchEval: false });
     const adaptive = planRound(config({ search: { step: { strategy: 'mcts', train: 'none' } }, adaptive: { enabled: true } }), 1, { train: 10, test: 10 }, new Set());
