@@ -10,6 +10,7 @@ import { getRoundContext } from '../db/rounds.js';
 import { currentPrm } from '../db/runs.js';
 import type { RunConfig } from '../config/schema.js';
 import { searchedProblems, storeSearchOutcome } from '../db/search.js';
+import { sampledTraceTexts } from '../db/search-steps.js';
 import { solvedBySampling } from '../db/traces.js';
 import { createModelClient } from '../lib/llm/client.js';
 import { limiterOf } from '../lib/llm/limiter.js';
@@ -18,6 +19,7 @@ import { samplingModel, splitOf } from '../lib/round/purpose.js';
 import { verifiesDuringSearch } from '../lib/round/samples.js';
 import { planSearchJobs, searchTracesToStore } from '../lib/round/search-jobs.js';
 import { createCompletionsStepModel } from '../lib/search/completions-model.js';
+import { rolloutLabels } from '../lib/search/rollout-labels.js';
 import { runStrategy } from '../lib/search/run.js';
 import type { ShardInput, ShardResult } from '../workflows/shared.js';
 import { resolveEndpoint, resolveRewardModel, type ActivityDeps, type RewardModelSpec } from './deps.js';
@@ -41,7 +43,9 @@ export function stepSearchActivities(deps: ActivityDeps) {
         train ? await roundBudgets(db, round.id, ids) : new Map(),
         train ? await solvedBySampling(db, round.id, ids) : new Set(),
       );
-      if (jobs.length === 0) return result;
+      // Math-Shepherd labels of the round's sampled train traces (`labels.rollouts`), beside the search.
+      const labelled = train && config.labels.rollouts > 0 ? problems : [];
+      if (jobs.length === 0 && labelled.length === 0) return result;
 
       const endpoint = resolveEndpoint(deps, config.model);
       const verifier = deps.verifier(config.verifier, config.model);
@@ -59,7 +63,7 @@ export function stepSearchActivities(deps: ActivityDeps) {
         retry: { maxRetries: endpoint.maxRetries, signal, limiter: limiterOf(endpoint) },
       });
       const verifyDuringSearch = verifiesDuringSearch(config, input.purpose);
-      const done = await searchedProblems(db, round.id, input.purpose, jobs.map((j) => j.problem.id));
+      const done = await searchedProblems(db, round.id, input.purpose, ids);
       const heartbeats = startHeartbeats();
       try {
         let finished = 0;
@@ -94,7 +98,29 @@ export function stepSearchActivities(deps: ActivityDeps) {
             outcome.steps,
           );
           result.written++;
-          heartbeats.beat({ searched: ++finished, total: jobs.length });
+          heartbeats.beat({ searched: ++finished, total: jobs.length + labelled.length });
+        });
+        const texts = labelled.length ? await sampledTraceTexts(db, round.id, ids, config.labels.tracesPerProblem) : new Map<number, string[]>();
+        await forEachLimit(labelled, step.concurrency, async (problem) => {
+          if (done.has(`${problem.id}:labels`)) {
+            result.skipped++;
+            return;
+          }
+          const task = { prompt: problem.prompt, reference: problem.reference };
+          const seed = hashSeed(run.id, round.index, problem.id, 'labels');
+          const labels = await rolloutLabels(task, texts.get(problem.id) ?? [], {
+            model: stepModel,
+            verifier,
+            rollouts: config.labels.rollouts,
+            budget: config.labels.budget,
+            seed,
+            signal,
+          });
+          const { calls, tokens, promptTokens, cachedPromptTokens } = labels;
+          const at = { roundId: round.id, problemId: problem.id, purpose: input.purpose, strategy: 'labels' };
+          await storeSearchOutcome(db, verifier, [], null, { ...at, answer: null, votes: 0, calls, tokens, promptTokens, cachedPromptTokens }, labels.steps, 'rollouts');
+          result.written++;
+          heartbeats.beat({ searched: ++finished, total: jobs.length + labelled.length });
         });
       } finally {
         heartbeats.stop();

@@ -1,20 +1,23 @@
 /**
  * `flywheel export <run>`: a run's training sets (or, with `--traces`, every trace with its verdict) for one round
  * (`--round 3`), a range (`--rounds 1-3`) or the whole run, as chat JSONL (OpenAI/TRL `messages`), ShareGPT (with
- * LLaMA-Factory's dataset_info.json) or parquet (the Hugging Face datasets layout with a dataset card). Rows stream
- * from a Postgres cursor to the output; no round is held in memory.
+ * LLaMA-Factory's dataset_info.json) or parquet (the Hugging Face datasets layout with a dataset card); or, with
+ * `--format prm` / `prm-parquet`, the PRM datasets' step labels in TRL's stepwise layout. Rows stream from a Postgres
+ * cursor (PRM examples page by page) to the output; no round is held in memory.
  */
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { exportLineage, lastRound, streamTraces, streamTrainingExamples, type RoundRange, type TraceRow, type TrainingRow } from '../db/export.js';
+import { exportLineage, lastRound, prmDatasets, streamTraces, streamTrainingExamples, type RoundRange, type TraceRow, type TrainingRow } from '../db/export.js';
+import { streamPrmExamples, type PrmExample } from '../db/prm-dataset.js';
+import type { Db } from '../db/client.js';
 import { getRun, runConfig } from '../db/runs.js';
 import { openDatabase, resolveConnections } from './connections.js';
 import { UsageError } from './errors.js';
 import { datasetCard } from './export/card.js';
-import { chatRecord, datasetInfo, FORMATS, sharegptRecord, traceRecord, type ExportFormat } from './export/formats.js';
-import { writeParquetShards, type ParquetColumn } from './export/parquet.js';
+import { chatRecord, datasetInfo, FORMATS, prmRecord, sharegptRecord, traceRecord, type ExportFormat } from './export/formats.js';
+import { columnType, writeParquetShards, type ParquetColumn } from './export/parquet.js';
 
 export interface ExportOptions {
   round?: string;
@@ -99,11 +102,31 @@ const TRACE_COLUMNS: Array<ParquetColumn<TraceRow>> = [
   { name: 'chosen_by', type: 'JSON', value: (r) => r.chosen_by },
 ];
 
+/** A PRM example as exported, with the round whose PRM dataset holds it. */
+type PrmRow = PrmExample & { trainedInRound: number };
+
+const PRM_COLUMNS: Array<ParquetColumn<PrmRow>> = [
+  { name: 'prompt', type: 'STRING', nullable: false, value: (r) => r.prompt },
+  { name: 'completions', type: { list: 'STRING' }, nullable: false, value: (r) => r.completions },
+  { name: 'labels', type: { list: 'BOOLEAN' }, nullable: false, value: (r) => r.labels },
+  { name: 'soft_labels', type: { list: 'DOUBLE' }, nullable: false, value: (r) => r.softLabels },
+  { name: 'problem_id', type: 'INT64', nullable: false, value: (r) => BigInt(r.problemId) },
+  { name: 'searched_in_round', type: 'INT32', nullable: false, value: (r) => r.round },
+  { name: 'trained_in_round', type: 'INT32', nullable: false, value: (r) => r.trainedInRound },
+];
+
+/** Every example of the PRM datasets, round by round. */
+async function* prmRows(db: Db, sets: ReadonlyArray<{ id: number; round: number }>): AsyncGenerator<PrmRow> {
+  for (const set of sets) for await (const example of streamPrmExamples(db, set.id)) yield { ...example, trainedInRound: set.round };
+}
+
 export async function exportCommand(runId: string, options: ExportOptions) {
   const format = (options.format ?? 'chat') as ExportFormat;
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${options.format}"`);
   if (options.traces && format === 'sharegpt') throw new UsageError('--traces exports raw traces as JSON lines (--format chat) or parquet; ShareGPT holds conversations only');
   if (format === 'parquet' && !options.out) throw new UsageError('--format parquet writes a folder (data/train-*.parquet and README.md): name it with --out <dir>');
+  if (format === 'prm-parquet' && !options.out) throw new UsageError('--format prm-parquet writes a folder (data/train-*.parquet and README.md): name it with --out <dir>');
+  if (options.traces && format.startsWith('prm')) throw new UsageError(`--traces exports raw traces; --format ${format} exports the PRM datasets' step labels: give one of them`);
   const shardRows = options.shardRows === undefined ? undefined : Number(options.shardRows);
   if (shardRows !== undefined && (!Number.isInteger(shardRows) || shardRows < 1)) throw new UsageError(`--shard-rows must be a whole number ≥ 1, got "${options.shardRows}"`);
 
@@ -119,6 +142,42 @@ export async function exportCommand(runId: string, options: ExportOptions) {
     const system = runConfig(run).model.systemPrompt;
     const lineage = await exportLineage(database.db, runId, range);
     const rounds = range.from === range.to ? `round ${range.from}` : `rounds ${range.from}-${range.to}`;
+    if (format === 'prm' || format === 'prm-parquet') {
+      const sets = await prmDatasets(database.db, runId, range);
+      if (sets.length === 0) throw new UsageError(`run ${runId} has no PRM dataset in ${rounds} (the filter stage builds one from round 1 on)`);
+      if (format === 'prm-parquet') {
+        const dir = path.resolve(options.out!);
+        const shards = await writeParquetShards(prmRows(database.db, sets), PRM_COLUMNS, { dir, rowsPerShard: shardRows });
+        const card = datasetCard({
+          runId,
+          runName: run.name,
+          taskSet: run.taskSet,
+          baseModel: run.baseModel,
+          currentModel: run.currentModel,
+          rounds: range,
+          kind: 'PRM step labels',
+          rows: shards.rows,
+          files: shards.files.map((f) => path.relative(dir, f)),
+          columns: PRM_COLUMNS.map((c) => ({ name: c.name, type: columnType(c) })),
+          lineage,
+          prm: sets,
+          exportedAt: new Date().toISOString(),
+        });
+        writeFileSync(path.join(dir, 'README.md'), card);
+        process.stderr.write(`${shards.rows} PRM examples of ${rounds} in ${shards.files.length} parquet file(s) under ${dir}/data, card in ${dir}/README.md\n`);
+        return;
+      }
+      let out: Writable = process.stdout;
+      const file = options.out ? path.resolve(options.out) : null;
+      if (file) {
+        mkdirSync(path.dirname(file), { recursive: true });
+        out = createWriteStream(file);
+      }
+      const n = await writeLines(prmRows(database.db, sets), (r) => JSON.stringify(prmRecord(r)), out);
+      if (file) await closeFile(out);
+      process.stderr.write(`${n} PRM examples of ${rounds}${file ? ` in ${file}` : ''} (filters ${sets.map((d) => `round ${d.round}: ${JSON.stringify(d.filter)}`).join('; ')})\n`);
+      return;
+    }
     if (!options.traces && lineage.datasets.length === 0) {
       throw new UsageError(`run ${runId} has no training set in ${rounds} (round 0 trains nothing; sets are built from round 1 on)`);
     }
@@ -139,7 +198,7 @@ export async function exportCommand(runId: string, options: ExportOptions) {
         kind: options.traces ? 'traces' : 'training set',
         rows: shards.rows,
         files: shards.files.map((f) => path.relative(dir, f)),
-        columns: columns.map((c) => ({ name: c.name, type: c.type })),
+        columns: columns.map((c) => ({ name: c.name, type: columnType(c) })),
         lineage,
         systemPrompt: system,
         exportedAt: new Date().toISOString(),

@@ -96,10 +96,10 @@ for (const [name, description] of [
 
 program
   .command('export <run>')
-  .description('Training sets (or raw traces) of a round, a range or the whole run, as chat JSONL, ShareGPT or parquet (Hugging Face layout with a dataset card)')
+  .description('Training sets (or raw traces, or PRM step labels) of a round, a range or the whole run, as chat JSONL, ShareGPT or parquet (Hugging Face layout with a dataset card)')
   .option('--round <n>', 'one round')
   .option('--rounds <a-b>', 'a range of rounds, e.g. 1-3 (default: the whole run)')
-  .addOption(new Option('--format <format>', 'chat: OpenAI/TRL messages JSONL; sharegpt: LLaMA-Factory (with dataset_info.json); parquet: data/train-*.parquet + README.md').choices(['chat', 'sharegpt', 'parquet']).default('chat'))
+  .addOption(new Option('--format <format>', 'chat: OpenAI/TRL messages JSONL; sharegpt: LLaMA-Factory (with dataset_info.json); parquet: data/train-*.parquet + README.md; prm / prm-parquet: the PRM datasets in TRL\'s stepwise layout (prompt, completions, labels)').choices(['chat', 'sharegpt', 'parquet', 'prm', 'prm-parquet']).default('chat'))
   .option('--traces', 'every trace (not only training sets) with its verdict, scores and search metadata, as JSON lines or parquet')
   .option('--out <path>', 'a file (chat, traces) or a folder (sharegpt, parquet); default: stdout')
   .option('--shard-rows <n>', 'rows per parquet file (default 200000)')

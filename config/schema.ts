@@ -190,6 +190,19 @@ export const adaptiveSchema = z.strictObject({
   maxSamples: positiveInt().max(1024).default(64),
 });
 
+export const labelsSchema = z.strictObject({
+  /**
+   * Math-Shepherd step labels of ordinary samples (Wang et al. 2024): `rollouts` continuations from each step
+   * prefix of a few sampled train traces per problem, in the search stage; the share the verifier accepts labels
+   * the step for the PRM dataset. Model calls, counted as the search stage's compute. 0: off.
+   */
+  rollouts: z.number().int().min(0).max(64).default(0),
+  /** Sampled traces labelled per train problem (correct and incorrect alike, by sample index). */
+  tracesPerProblem: positiveInt().max(64).default(2),
+  /** Most model calls per problem for its labels. */
+  budget: positiveInt().max(4096).default(128),
+});
+
 export const rationalizeSchema = z.strictObject({
   /**
    * STaR rationalization (Zelikman et al. 2022): train problems that neither sampling nor search solved are asked
@@ -462,6 +475,7 @@ export const runConfigSchema = z
     search: searchSchema.default(searchSchema.parse({})),
     adaptive: adaptiveSchema.default(adaptiveSchema.parse({})),
     rationalize: rationalizeSchema.default(rationalizeSchema.parse({})),
+    labels: labelsSchema.default(labelsSchema.parse({})),
     filter: filterSchema.default(filterSchema.parse({})),
     finetune: finetuneSchema.default(finetuneSchema.parse({})),
     deploy: deploySchema.default(deploySchema.parse({})),

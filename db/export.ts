@@ -144,6 +144,21 @@ export async function exportLineage(db: Db, runId: string, range: RoundRange): P
   };
 }
 
+/** The PRM datasets (kind 'prm') of rounds `range`, in round order: id, round, examples, problems, filter. */
+export async function prmDatasets(db: Db, runId: string, range: RoundRange): Promise<Array<{ id: number; round: number; items: number; problems: number; filter: unknown }>> {
+  const res = await db.execute(sql`
+    SELECT id, round, items, problems, filter FROM flywheel.datasets
+    WHERE run_id = ${runId} AND kind = 'prm' AND round BETWEEN ${range.from} AND ${range.to}
+    ORDER BY round`);
+  return (res.rows as Array<{ id: number; round: number; items: number; problems: number; filter: unknown }>).map((d) => ({
+    ...d,
+    id: Number(d.id),
+    round: Number(d.round),
+    items: Number(d.items),
+    problems: Number(d.problems),
+  }));
+}
+
 /** The highest round index a run has (for a whole-run export). */
 export async function lastRound(db: Db, runId: string): Promise<number | null> {
   const [row] = (await db.execute(sql`SELECT max(index) AS last FROM flywheel.rounds WHERE run_id = ${runId}`)).rows as Array<{ last: number | null }>;

@@ -189,10 +189,11 @@ export async function* streamPrmExamples(db: Db, datasetId: number, pageSize = 5
 /**
  * Step labels of a run's held-out problems (the eval searches of every round; never in a PRM dataset), one example
  * per labelled step whose path is labelled throughout, unbalanced, for the PRM's accuracy and AUC. `limit` keeps a
- * stable sample (by a hash of the step). Held-out labels exist where eval search verifies (`verifyAtEval`).
+ * stable sample (by a hash of the step); `round` keeps one round's eval searches (a PRM's accuracy per round).
+ * Held-out labels exist where eval search verifies (`verifyAtEval`).
  */
-export async function heldOutStepLabels(db: Db, runId: string, limit = 10_000): Promise<PrmExample[]> {
-  const where = sql`r.run_id = ${runId} AND s.purpose = 'eval' AND p.split <> 'train'`;
+export async function heldOutStepLabels(db: Db, runId: string, limit = 10_000, round?: number): Promise<PrmExample[]> {
+  const where = sql`r.run_id = ${runId} AND s.purpose = 'eval' AND p.split <> 'train' AND (${round ?? null}::int IS NULL OR r.index = ${round ?? null}::int)`;
   const rows = (
     await db.execute(sql`
       WITH ${mergedSteps(where, PRM_LABEL_THRESHOLD)},

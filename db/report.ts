@@ -82,7 +82,7 @@ export async function searchOutcomes(db: Db, runId: string): Promise<SearchOutco
     SELECT r.index AS round, s.purpose, s.strategy, s.calls, s.tokens,
            (SELECT bool_or(v.correct) FROM flywheel.verdicts v WHERE v.trace_id = s.trace_id) AS correct
     FROM flywheel.search_results s JOIN flywheel.rounds r ON r.id = s.round_id
-    WHERE r.run_id = ${runId}
+    WHERE r.run_id = ${runId} AND s.strategy <> 'labels' -- rollout labels are compute, not a search with an answer
     ORDER BY r.index, s.purpose, s.strategy, s.calls`,
   );
   return rows.map((r) => ({ ...r, round: Number(r.round), calls: Number(r.calls), tokens: Number(r.tokens), correct: r.correct === true }));

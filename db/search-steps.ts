@@ -1,5 +1,6 @@
 /** Step labels: what step-level search learnt about each step it expanded (`flywheel.search_steps`). */
 import { createHash } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import type { StepStat } from '../lib/search/step-stats.js';
 import type { Db } from './client.js';
 import { searchSteps } from './schema.js';
@@ -45,4 +46,26 @@ export async function insertSearchSteps(db: Db, at: StepsAt, steps: readonly Ste
     written += res.length;
   }
   return written;
+}
+
+/** The texts of the first `perProblem` sampled train traces (by sample index) of each problem, for rollout labels. */
+export async function sampledTraceTexts(db: Db, roundId: number, problemIds: readonly number[], perProblem: number): Promise<Map<number, string[]>> {
+  const out = new Map<number, string[]>();
+  if (problemIds.length === 0) return out;
+  const res = await db.execute(sql`
+    SELECT problem_id, text FROM (
+      SELECT t.problem_id, t.text, t.sample_index,
+             row_number() OVER (PARTITION BY t.problem_id ORDER BY t.sample_index) AS n
+      FROM flywheel.traces t
+      WHERE t.round_id = ${roundId} AND t.purpose = 'train' AND t.strategy = 'sample' AND t.error IS NULL
+        AND t.problem_id IN (${sql.join(problemIds.map((id) => sql`${id}`), sql`, `)})) x
+    WHERE n <= ${perProblem}
+    ORDER BY problem_id, sample_index`);
+  for (const row of res.rows as Array<{ problem_id: string | number; text: string }>) {
+    const id = Number(row.problem_id);
+    const list = out.get(id);
+    if (list) list.push(row.text);
+    else out.set(id, [row.text]);
+  }
+  return out;
 }

@@ -43,12 +43,14 @@ export async function storeSearchOutcome(
   chosen: number | null,
   result: SearchRecord,
   steps: readonly StepStat[] = [],
+  /** Where the step numbers come from (`search_steps.source`): the strategy's name, or `rollouts` for labels. */
+  source: string = result.strategy,
 ): Promise<void> {
   await db.transaction(async (tx) => {
     const ids = await insertVerifiedTraces(tx, verifier, rows);
     const traceId = chosen === null ? null : (ids[chosen] ?? null);
     const { roundId, problemId, purpose, strategy } = result;
-    if (steps.length) await insertSearchSteps(tx, { roundId, problemId, purpose, strategy, source: strategy }, steps);
+    if (steps.length) await insertSearchSteps(tx, { roundId, problemId, purpose, strategy, source }, steps);
     await tx.insert(searchResults).values({ ...result, traceId }).onConflictDoNothing();
   });
 }

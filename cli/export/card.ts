@@ -12,11 +12,13 @@ export interface CardInput {
   baseModel: string;
   currentModel: string;
   rounds: RoundRange;
-  kind: 'training set' | 'traces';
+  kind: 'training set' | 'traces' | 'PRM step labels';
   rows: number;
   files: string[];
   columns: Array<{ name: string; type: string }>;
   lineage: ExportLineage;
+  /** The PRM datasets exported (kind 'PRM step labels'). */
+  prm?: Array<{ round: number; items: number; problems: number; filter: unknown }>;
   systemPrompt?: string;
   exportedAt: string;
 }
@@ -44,7 +46,9 @@ export function datasetCard(input: CardInput): string {
     '',
     input.kind === 'training set'
       ? `The verified reasoning traces that flywheel run \`${input.runId}\` trained its models on, one row per example (\`prompt\`, \`completion\`: TRL's prompt-completion layout).`
-      : `Every trace flywheel run \`${input.runId}\` sampled or searched, with its verdict, scores and the searches that chose it.`,
+      : input.kind === 'PRM step labels'
+        ? `The step labels of flywheel run \`${input.runId}\`'s step-level searches, one row per trace prefix (\`prompt\`, \`completions\` = its steps, \`labels\` = one per step: TRL's stepwise PRM layout; \`soft_labels\` = the share of verified rollouts through each step).`
+        : `Every trace flywheel run \`${input.runId}\` sampled or searched, with its verdict, scores and the searches that chose it.`,
     '',
     '## Lineage',
     '',
@@ -57,7 +61,10 @@ export function datasetCard(input: CardInput): string {
     `- **Exported:** ${input.exportedAt} by \`flywheel export\``,
     '',
   ];
-  if (input.kind === 'training set') {
+  if (input.kind === 'PRM step labels') {
+    lines.push('| PRM dataset of round | examples | problems | filter |', '|---|---|---|---|');
+    for (const d of input.prm ?? []) lines.push(`| ${d.round} | ${d.items} | ${d.problems} | \`${JSON.stringify(d.filter)}\` |`);
+  } else if (input.kind === 'training set') {
     lines.push('| training set of round | examples | problems | trained model | trained from | promoted | traces by sampled round |', '|---|---|---|---|---|---|---|');
     for (const d of input.lineage.datasets) {
       const byRound = d.tracesByRound ? Object.entries(d.tracesByRound).map(([r, n]) => `round ${r}: ${n}`).join(', ') : '—';

@@ -1,11 +1,18 @@
 /**
  * The records of each export format, one training example or trace at a time: OpenAI/TRL chat `messages`,
- * ShareGPT as LLaMA-Factory reads it (with its `dataset_info.json`), and the raw trace record for analysis.
+ * ShareGPT as LLaMA-Factory reads it (with its `dataset_info.json`), TRL's stepwise PRM records, and the raw trace
+ * record for analysis.
  */
 import type { TraceRow, TrainingRow } from '../../db/export.js';
+import type { PrmExample } from '../../db/prm-dataset.js';
 
-export const FORMATS = ['chat', 'sharegpt', 'parquet'] as const;
+export const FORMATS = ['chat', 'sharegpt', 'parquet', 'prm', 'prm-parquet'] as const;
 export type ExportFormat = (typeof FORMATS)[number];
+
+/** `{"prompt", "completions", "labels"}`: the stepwise format of TRL's PRMTrainer (one label per step). */
+export function prmRecord(example: Pick<PrmExample, 'prompt' | 'completions' | 'labels'>) {
+  return { prompt: example.prompt, completions: example.completions, labels: example.labels };
+}
 
 /** `{"messages": [system?, user, assistant]}`: OpenAI fine-tuning, TRL SFTTrainer, axolotl's chat_template. */
 export function chatRecord(row: Pick<TrainingRow, 'prompt' | 'completion'>, system?: string) {

@@ -54,7 +54,7 @@ export function planRound(
     planned: problems.train * config.generate.samplesPerProblem,
     maxShardsInFlight: config.generate.maxShardsInFlight,
     durability: config.durability,
-    searchTrain: step.strategy !== 'none' && (step.train !== 'none' || config.adaptive.enabled),
+    searchTrain: (step.strategy !== 'none' && (step.train !== 'none' || config.adaptive.enabled)) || config.labels.rollouts > 0,
     searchEval: step.strategy !== 'none' && step.eval,
     rationalize: config.rationalize.enabled,
     ...(config.finetune.prm.enabled ? { prm: true as const } : {}),

@@ -71,7 +71,7 @@ describe('flywheel export', () => {
     const [verifier] = await rows<{ verifier: string; version: string }>(sql`SELECT DISTINCT verifier, verifier_version AS version FROM flywheel.verdicts`);
     expect(card).toContain(`\`${verifier!.verifier}\` version \`${verifier!.version}\``);
     expect(card).toContain(`**Rows:** ${examples.length} in ${n} file(s)`);
-    const datasets = await rows<{ round: number; items: number; filter: unknown }>(sql`SELECT round, items, filter FROM flywheel.datasets WHERE run_id = ${runId} ORDER BY round`);
+    const datasets = await rows<{ round: number; items: number; filter: unknown }>(sql`SELECT round, items, filter FROM flywheel.datasets WHERE run_id = ${runId} AND kind = 'policy' ORDER BY round`);
     expect(datasets).toHaveLength(2);
     for (const d of datasets) {
       const model = examples.find((e) => e.round === d.round)!.trained_model;
@@ -124,7 +124,7 @@ describe('flywheel export', () => {
       tags: { role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt' },
     });
     const lines = readFileSync(path.join(out, info[name!]!.file_name), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { conversations: Array<{ from: string; value: string }> });
-    const [items] = await rows<{ n: number }>(sql`SELECT sum(items)::int AS n FROM flywheel.datasets WHERE run_id = ${runId} AND round BETWEEN 1 AND 2`);
+    const [items] = await rows<{ n: number }>(sql`SELECT sum(items)::int AS n FROM flywheel.datasets WHERE run_id = ${runId} AND kind = 'policy' AND round BETWEEN 1 AND 2`);
     expect(lines).toHaveLength(items!.n);
     expect(lines.every((l) => l.conversations.map((c) => c.from).join() === 'human,gpt' && l.conversations[1]!.value.length > 0)).toBe(true);
   });
@@ -139,6 +139,22 @@ describe('flywheel export', () => {
     expect(traces.every((t) => typeof t.verifier === 'string' && typeof t.correct === 'boolean' && typeof t.trace_id === 'number')).toBe(true);
     expect(traces.some((t) => Array.isArray(t.chosen_by))).toBe(true);
     expect(traces.some((t) => t.strategy === 'mcts')).toBe(true);
+  });
+
+  it('--format prm: the PRM datasets of the run’s MCTS step labels in TRL’s stepwise layout', async () => {
+    const res = await flywheel('--format', 'prm', '--rounds', '1-2');
+    expect(res.code, res.stderr).toBe(0);
+    const lines = res.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { prompt: string; completions: string[]; labels: boolean[] });
+    const [sets] = await rows<{ n: number; sets: number }>(sql`
+      SELECT coalesce(sum(items), 0)::int AS n, count(*)::int AS sets FROM flywheel.datasets WHERE run_id = ${runId} AND kind = 'prm' AND round BETWEEN 1 AND 2`);
+    expect(sets!.sets).toBe(2);
+    expect(lines).toHaveLength(sets!.n);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) {
+      expect(Object.keys(l)).toEqual(['prompt', 'completions', 'labels']);
+      expect(l.labels).toHaveLength(l.completions.length);
+    }
+    expect(lines.filter((l) => l.labels.at(-1)).length).toBe(lines.filter((l) => !l.labels.at(-1)).length);
   });
 
   it('bad arguments exit 2 with what to do', async () => {

@@ -77,7 +77,7 @@ describe('a 2-round flywheel', () => {
 
   it('trains each round on verified train traces only, never on held-out problems', async () => {
     const datasets = await rows<{ round: number; items: number; problems: number }>(
-      sql`SELECT round, items, problems FROM flywheel.datasets WHERE run_id = ${runId} ORDER BY round`,
+      sql`SELECT round, items, problems FROM flywheel.datasets WHERE run_id = ${runId} AND kind = 'policy' ORDER BY round`,
     );
     expect(datasets.map((d) => d.round)).toEqual([1, 2]);
     for (const d of datasets) {
@@ -113,7 +113,7 @@ describe('a 2-round flywheel', () => {
     expect(lineage.map((l) => l.model)).toEqual(jobs.map((j) => j.result_model));
     expect(lineage.every((l) => l.trained_from === 'countdown-mlp' && l.dataset_items > 0)).toBe(true);
     const [examples] = await rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM flywheel.training_examples WHERE run_id = ${runId}`);
-    const [items] = await rows<{ n: number }>(sql`SELECT sum(items)::int AS n FROM flywheel.datasets WHERE run_id = ${runId}`);
+    const [items] = await rows<{ n: number }>(sql`SELECT sum(items)::int AS n FROM flywheel.datasets WHERE run_id = ${runId} AND kind = 'policy'`);
     expect(examples!.n).toBe(items!.n);
   });
 

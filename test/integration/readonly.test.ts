@@ -107,7 +107,7 @@ describe('the read-only login', () => {
   it('can query every flywheel view and table', async () => {
     const { rows } = await reader.query(`SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'flywheel' ORDER BY 1`);
     const views = rows.filter((r) => r.table_type === 'VIEW').map((r) => r.table_name);
-    expect(views).toEqual(['model_lineage', 'problem_difficulty', 'round_costs', 'round_metrics', 'training_examples']);
+    expect(views).toEqual(['model_lineage', 'problem_difficulty', 'round_costs', 'round_metrics', 'step_labels', 'training_examples']);
     expect(rows.length).toBeGreaterThan(10);
     for (const r of rows) {
       const res = await reader.query(`SELECT * FROM flywheel.${r.table_name} LIMIT 5`);

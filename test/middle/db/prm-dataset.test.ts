@@ -105,6 +105,8 @@ describe('search_steps and the PRM dataset', () => {
     expect(heldOut.map((x) => x.completions).sort()).toEqual([['x'], ['x', 'Answer: 9']]);
     expect(heldOut.find((x) => x.completions.length === 2)).toMatchObject({ labels: [true, false], softLabels: [1, 0], problemId: test1 });
     expect(await heldOutStepLabels(db.db, runId, 1)).toHaveLength(1);
+    expect(await heldOutStepLabels(db.db, runId, 10, 0)).toHaveLength(2);
+    expect(await heldOutStepLabels(db.db, runId, 10, 1)).toEqual([]);
 
     // People's view, and lineage of a PRM trained on it; round_metrics still has one row per round.
     const view = (await db.db.execute(sql`SELECT step, soft_label, label FROM flywheel.step_labels WHERE run_id = ${runId} AND step = 'a2'`)).rows;
