@@ -80,7 +80,7 @@ describe('vllm-lora deploy', () => {
     const down = `http://127.0.0.1:${await freePort()}/v1`;
     const deployer = createDeployer({ kind: 'vllm-lora', replicas: [a.url, down], timeoutMs: 5_000, connectAttempts: 2, retryDelayMs: 10 });
     const err = (await deployer.deploy({ model: 'fw-run3-r1', checkpointPath: path.join(dir, 'r1'), keep: [] }).catch((e: unknown) => e)) as DeployError;
-    expect(err.failures).toEqual([{ replica: down, reason: expect.stringMatching(/unreachable after 2 attempts \(GET \/models: ECONNREFUSED\)/) }]);
+    expect(err.failures).toEqual([{ replica: down, reason: expect.stringMatching(/unreachable after 2 attempts \(GET \/models: ECONNREFUSED\)/), permanent: false }]);
     expect(await modelIds(a.url)).toContain('fw-run3-r1');
   });
 });
