@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI, { toFile } from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { rocAuc } from '../../lib/metrics/step-labels.js';
 import { createRewardModelClient } from '../../lib/search/reward-model.js';
 import { formatPrompt, generateCountdown } from '../../lib/tasks/countdown.js';
@@ -113,8 +113,11 @@ describe('flywheel train-prm', () => {
     expect(vllm.auc).toBe(flywheel.auc);
     expect(flywheel.requests).toBe(heldOut.reduce((n, l) => n + l.completions.length, 0));
     expect(vllm.requests).toBe(heldOut.length);
-    expect(server.log.filter((l) => /POST \/score 200/.test(l)).length).toBe(vllm.requests);
-    expect(server.log.filter((l) => /POST \/v1\/reward 200/.test(l)).length).toBe(flywheel.requests);
+    // The server logs a request when its response has finished sending, which may be just after the client read it.
+    await vi.waitFor(() => {
+      expect(server.log.filter((l) => /POST \/score 200/.test(l)).length).toBe(vllm.requests);
+      expect(server.log.filter((l) => /POST \/v1\/reward 200/.test(l)).length).toBe(flywheel.requests);
+    });
   });
 });
 
