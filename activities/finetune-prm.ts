@@ -3,19 +3,21 @@
  * (stepwise JSONL from `search_steps`, built by the filter stage), record it in `models` as learner `prm` with its
  * lineage (parent PRM or policy, dataset, trainer job), measure it on held-out problems' step labels beside the run's
  * current PRM, and promote it by its own gate (accuracy must not drop). The job is found again by its run, round
- * and learner tag, so a retried activity never submits twice. Backend: `openai` (the embedded server's
- * `method: {type: 'prm'}`); `command` PRM jobs are not wired yet.
+ * and learner tag, so a retried activity never submits twice. Backends: `openai` (the embedded server's
+ * `method: {type: 'prm'}`) and `command` (`finetune.prm.command` on the stepwise JSONL through the policy's launcher,
+ * its jobs under `<run>/round-<n>/prm/`; its checkpoint is deployed through `deploy` before it is measured).
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { getDataset } from '../db/datasets.js';
 import { claimTrainerSubmission, ensureFineTune, supersedeFineTune, updateFineTune } from '../db/fine-tunes.js';
 import { heldOutStepLabels, streamPrmExamples, type PrmExample } from '../db/prm-dataset.js';
 import { getRoundContext, mergeRoundStats } from '../db/rounds.js';
-import { currentPrm, promotePrm, upsertModel } from '../db/runs.js';
+import { currentPrm, modelCheckpointPath, promotePrm, upsertModel } from '../db/runs.js';
 import { stepLabelMetrics, type StepLabelMetrics } from '../lib/metrics/step-labels.js';
 import { prmGate } from '../lib/round/prm-gate.js';
 import { hashSeed } from '../lib/rng.js';
 import type { RewardModelClient } from '../lib/search/reward-model.js';
+import { adapterPrefix } from '../lib/train/command/from-config.js';
 import { submitOnce } from '../lib/train/submit.js';
 import { resolveEndpoint, resolveRewardModel, type ActivityDeps } from './deps.js';
 import { startHeartbeats } from './heartbeat.js';
@@ -54,17 +56,21 @@ export function fineTunePrmActivities(deps: ActivityDeps) {
           return { model: null, jobId: null, promoted: false, skipped: true };
         };
         if (!prmConfig.enabled) return skip('finetune.prm is not enabled');
-        if (prmConfig.backend !== 'openai') {
-          throw ApplicationFailure.nonRetryable('finetune.prm.backend: command is not wired into rounds yet; use backend: openai', 'WorkerConfigError');
-        }
         const dataset = await getDataset(db, run.id, round.index, 'prm');
         if (!dataset || dataset.items === 0) return skip('no step labels to train on');
         const endpoint = resolveEndpoint(deps, config.model);
-        const trainer = deps.trainer({ ...config, finetune: { ...config.finetune, backend: 'openai' } }, endpoint);
+        // The policy's trainer settings (workdir, launcher, env) with the PRM's backend and command line.
+        const trainer = deps.trainer(
+          { ...config, finetune: { ...config.finetune, backend: prmConfig.backend, ...(prmConfig.backend === 'command' ? { command: prmConfig.command } : {}) } },
+          endpoint,
+        );
         const incumbent = await currentPrm(db, run.id);
         // A PRM continues from the run's current PRM (its head), else starts on the round's policy.
         const baseModel = prmConfig.from === 'previous' && incumbent ? incumbent.name : (round.model ?? run.baseModel);
         const tag = { runId: run.id, round: round.index, learner: 'prm' as const };
+        // A command trainer continues from the parent's checkpoint directory (a PRM's value.json, or a policy's).
+        const continueFrom =
+          baseModel !== run.baseModel ? { model: baseModel, checkpointPath: await modelCheckpointPath(db, run.id, baseModel) } : null;
         let row = await ensureFineTune(db, { ...tag, backend: trainer.backend, baseModel, datasetId: dataset.id, hyperparameters: prmConfig.hyperparameters });
         if (row.externalJobId && (row.status === 'failed' || row.status === 'cancelled')) {
           await supersedeFineTune(db, row);
@@ -91,6 +97,7 @@ export function fineTunePrmActivities(deps: ActivityDeps) {
                 suffix: prmConfig.suffix,
                 seed: hashSeed(run.id, round.index, 'prm') % 2 ** 31,
                 objective: 'prm',
+                continueFrom,
               },
             });
             return { externalJobId: submitted.jobId, trainingFile: submitted.trainingFile, baseModel };
@@ -107,7 +114,15 @@ export function fineTunePrmActivities(deps: ActivityDeps) {
           await context.sleep(config.finetune.pollIntervalMs);
           job = await trainer.get(jobId);
         }
-        await updateFineTune(db, row.id, { status: job.status, error: job.error, ...(job.model ? { resultModel: job.model } : {}) });
+        await updateFineTune(db, row.id, {
+          status: job.status,
+          error: job.error,
+          ...(job.model ? { resultModel: job.model } : {}),
+          ...(job.launcher !== undefined ? { launcher: job.launcher } : {}),
+          ...(job.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
+          ...(job.logTail !== undefined ? { logTail: job.logTail } : {}),
+          ...(job.checkpoint ? { checkpointPath: job.checkpoint.path } : {}),
+        });
         if (job.status !== 'succeeded' || !job.model) {
           throw ApplicationFailure.nonRetryable(
             `PRM trainer job ${jobId} ${job.status}: ${job.error ?? 'no model was produced'}. Fix the cause, then resume the round: a new job is submitted for it.`,
@@ -122,9 +137,17 @@ export function fineTunePrmActivities(deps: ActivityDeps) {
           parentName: baseModel,
           datasetId: dataset.id,
           fineTuneId: row.id,
-          kind: 'api',
+          kind: job.checkpoint ? job.checkpoint.manifest.kind : 'api',
+          checkpointPath: job.checkpoint?.path ?? null,
           learner: 'prm',
         });
+        // A checkpoint on disk (command backend) is served before it is measured: loaded into the deploy replicas
+        // beside the current PRM (without a deploy, search.step.prm's endpoint must already serve it by name).
+        const deployer = job.checkpoint ? deps.deployer(config) : null;
+        if (deployer && job.checkpoint) {
+          const keep = [job.model, ...(incumbent ? [incumbent.name] : [])];
+          await deployer.deploy({ model: job.model, checkpointPath: job.checkpoint.path, keep, unloadPrefix: adapterPrefix(prmConfig.suffix, run.id) });
+        }
 
         // The gate: candidate and incumbent measured on the same held-out step labels, through the reward endpoint.
         const spec = config.search.step.prm ?? { url: `${endpoint.baseUrl.replace(/\/+$/, '')}/reward`, model: job.model, format: 'flywheel' as const };

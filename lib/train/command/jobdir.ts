@@ -1,5 +1,6 @@
 /**
- * One trainer job on disk, under `<workdir>/<run>/round-<n>/job-<k>/`: the record of how it was launched
+ * One trainer job on disk, under `<workdir>/<run>/round-<n>/job-<k>/` (a PRM's: `.../round-<n>/prm/job-<k>/`, so the
+ * round's two learners never share or reattach to each other's jobs): the record of how it was launched
  * (`job.json`), the script that runs it (`job.sh`), its log and progress file, the `started.json` and `status.json`
  * its script writes, and the output directory the trainer writes its checkpoint to. Everything a restarted worker
  * needs to find the job again and learn how it ended is here, not in the worker's memory or the scheduler's.
@@ -132,27 +133,36 @@ export function writeAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-/** `<run>/round-<n>/job-<k>`: the id the fine_tunes row records; it names the job's directory under the workdir. */
+/**
+ * `<run>/round-<n>/job-<k>` (the policy) or `<run>/round-<n>/prm/job-<k>` (the PRM): the id the fine_tunes row
+ * records; it names the job's directory under the workdir.
+ */
 export function jobIdFor(tag: JobTag, index: number): string {
-  return `${tag.runId}/round-${tag.round}/job-${index}`;
+  return `${tag.runId}/round-${tag.round}/${tag.learner === 'prm' ? 'prm/' : ''}job-${index}`;
 }
 
-const JOB_ID = /^([A-Za-z0-9._-]+)\/round-(\d+)\/job-(\d+)$/;
+const JOB_ID = /^([A-Za-z0-9._-]+)\/round-(\d+)\/(prm\/)?job-(\d+)$/;
 
 export function parseJobId(jobId: string): { tag: JobTag; index: number } {
   const m = JOB_ID.exec(jobId);
-  if (!m) throw new Error(`'${jobId}' is not a command-trainer job id (expected <run>/round-<n>/job-<k>)`);
-  return { tag: { runId: m[1]!, round: Number(m[2]) }, index: Number(m[3]) };
+  if (!m) throw new Error(`'${jobId}' is not a command-trainer job id (expected <run>/round-<n>/job-<k> or <run>/round-<n>/prm/job-<k>)`);
+  const tag: JobTag = { runId: m[1]!, round: Number(m[2]), ...(m[3] ? { learner: 'prm' as const } : {}) };
+  return { tag, index: Number(m[4]) };
+}
+
+/** The directory holding a learner's jobs of the round: the round's own for the policy, `prm/` under it for the PRM. */
+export function learnerDir(workdir: string, tag: JobTag): string {
+  return tag.learner === 'prm' ? path.join(roundDir(workdir, tag), 'prm') : roundDir(workdir, tag);
 }
 
 export function jobDir(workdir: string, jobId: string): JobFiles {
   const { tag, index } = parseJobId(jobId);
-  return new JobFiles(path.join(roundDir(workdir, tag), `job-${index}`));
+  return new JobFiles(path.join(learnerDir(workdir, tag), `job-${index}`));
 }
 
 /** The indices of the round's job directories, ascending. */
 export function jobIndices(workdir: string, tag: JobTag): number[] {
-  const dir = roundDir(workdir, tag);
+  const dir = learnerDir(workdir, tag);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .map((name) => /^job-(\d+)$/.exec(name))
@@ -163,10 +173,10 @@ export function jobIndices(workdir: string, tag: JobTag): number[] {
 
 /** Creates the next job directory of the round; `mkdir` fails if another submit took the index first. */
 export function createJobDir(workdir: string, tag: JobTag): { files: JobFiles; index: number } {
-  mkdirSync(roundDir(workdir, tag), { recursive: true });
+  mkdirSync(learnerDir(workdir, tag), { recursive: true });
   for (let attempt = 0; attempt < 100; attempt++) {
     const index = (jobIndices(workdir, tag).at(-1) ?? 0) + 1;
-    const dir = path.join(roundDir(workdir, tag), `job-${index}`);
+    const dir = path.join(learnerDir(workdir, tag), `job-${index}`);
     try {
       mkdirSync(dir);
     } catch (err) {
@@ -176,7 +186,7 @@ export function createJobDir(workdir: string, tag: JobTag): { files: JobFiles; i
     mkdirSync(path.join(dir, 'output'));
     return { files: new JobFiles(dir), index };
   }
-  throw new Error(`could not create a job directory under ${roundDir(workdir, tag)}`);
+  throw new Error(`could not create a job directory under ${learnerDir(workdir, tag)}`);
 }
 
 /**

@@ -205,7 +205,7 @@ export function createCommandTrainer(options: CommandTrainerOptions): Trainer & 
         outputDir: files.output,
         modelName,
         jobDir: files.dir,
-        jobName: `flywheel-${tag.runId}-r${tag.round}-j${index}`,
+        jobName: `flywheel-${tag.runId}-r${tag.round}${tag.learner === 'prm' ? '-prm' : ''}-j${index}`,
         progressFile: files.progress,
         runId: tag.runId,
         round: String(tag.round),

@@ -3,7 +3,7 @@
  * filter stage's PRM dataset, a `method: prm` job, the model recorded as learner `prm` with its lineage, measured
  * on held-out step labels and promoted by its gate; a retried activity submits nothing twice.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -21,13 +21,14 @@ import { testDatabase, type TestDatabase } from '../../helpers/services.js';
 import { randomLabelledTraces } from '../../helpers/step-labels.js';
 import { activityEnvironment, storeRounds, storeRun } from '../fixtures.js';
 
+const ROOT = path.resolve(import.meta.dirname, '../../..');
 let db: TestDatabase;
 let server: LocalModelServer;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'flywheel-ft-prm-'));
 
 beforeAll(async () => {
   db = await testDatabase();
-  server = await startLocalModelServer({ dataDir: path.join(dir, 'data') });
+  server = await startLocalModelServer({ dataDir: path.join(dir, 'data'), runtimeLora: true });
 }, 60_000);
 
 afterAll(async () => {
@@ -56,6 +57,18 @@ function stepStats(prompt: string, traces: number, seed: number): StepStat[] {
   );
 }
 
+/** Round 0's search steps for every problem of the run (train and eval), as step-level search stores them. */
+async function seedStepLabels(runId: string) {
+  const round0 = (await db.db.execute(sql`SELECT id FROM flywheel.rounds WHERE run_id = ${runId} AND index = 0`)).rows[0] as { id: number };
+  const problems = (await db.db.execute(sql`SELECT p.id, p.prompt, p.split FROM flywheel.problems p JOIN flywheel.runs r ON r.task_set = p.task_set WHERE r.id = ${runId}`))
+    .rows as Array<{ id: number; prompt: string; split: string }>;
+  for (const p of problems) {
+    const purpose = p.split === 'train' ? 'train' : 'eval';
+    const at = { roundId: Number(round0.id), problemId: Number(p.id), purpose, strategy: 'mcts', source: 'mcts' };
+    await insertSearchSteps(db.db, at, stepStats(p.prompt, 3, Number(p.id)));
+  }
+}
+
 describe('fineTunePrm', () => {
   it('trains, records, measures and promotes the round’s PRM; a retry reattaches to the same job', async () => {
     const { runId } = await storeRun(db.db, {
@@ -63,14 +76,7 @@ describe('fineTunePrm', () => {
       finetune: { pollIntervalMs: 100, prm: { enabled: true, hyperparameters: { nEpochs: 10 } } },
     });
     const round1 = await storeRounds(db.db, runId, 1);
-    const round0 = (await db.db.execute(sql`SELECT id FROM flywheel.rounds WHERE run_id = ${runId} AND index = 0`)).rows[0] as { id: number };
-    const problems = (await db.db.execute(sql`SELECT p.id, p.prompt, p.split FROM flywheel.problems p JOIN flywheel.runs r ON r.task_set = p.task_set WHERE r.id = ${runId}`))
-      .rows as Array<{ id: number; prompt: string; split: string }>;
-    for (const p of problems) {
-      const purpose = p.split === 'train' ? 'train' : 'eval';
-      const at = { roundId: Number(round0.id), problemId: Number(p.id), purpose, strategy: 'mcts', source: 'mcts' };
-      await insertSearchSteps(db.db, at, stepStats(p.prompt, 3, Number(p.id)));
-    }
+    await seedStepLabels(runId);
     const built = await buildPrmDataset(db.db, round1.id);
     expect(built.positives).toBeGreaterThan(10);
     expect(built.negatives).toBeGreaterThan(10);
@@ -101,6 +107,44 @@ describe('fineTunePrm', () => {
     expect(listed.data[0]!.method?.type).toBe('prm');
     expect(listed.data[0]!.metadata).toMatchObject({ flywheel_learner: 'prm', flywheel_round: '1' });
   });
+
+  it('backend command: runs `flywheel train-prm` on the stepwise JSONL as a local job under prm/, deploys and records its checkpoint; a retry reattaches', async () => {
+    const workdir = path.join(dir, 'work');
+    const command = `${ROOT}/node_modules/.bin/tsx ${ROOT}/cli/main.ts train-prm --data {dataset} --output {outputDir} --init {fromCheckpoint} --epochs {epochs} --seed {seed}`;
+    const { runId } = await storeRun(db.db, {
+      task: { kind: 'countdown', seed: 3, train: 40, test: 12 },
+      finetune: { pollIntervalMs: 200, workdir, launcher: { kind: 'local' }, prm: { enabled: true, backend: 'command', command, hyperparameters: { nEpochs: 10 } } },
+      deploy: { kind: 'vllm-lora', replicas: [server.url], timeoutSeconds: 30 },
+    });
+    const round1 = await storeRounds(db.db, runId, 1);
+    await seedStepLabels(runId);
+    const built = await buildPrmDataset(db.db, round1.id);
+    expect(built.positives).toBeGreaterThan(10);
+
+    const deps = createDefaultDeps({ db: db.db, embeddedModelUrl: server.url, env: {} });
+    const activities = createActivities(deps);
+    const result = await activityEnvironment().run(activities.fineTunePrm, { roundId: round1.id });
+    expect(result.jobId).toBe(`${runId}/round-1/prm/job-1`);
+    expect(result.model).toBe(`prm-${runId}-r1`);
+    expect(result).toMatchObject({ promoted: true, skipped: false });
+    // The job ran as a real process in the PRM's own directory, beside (never inside) the policy's job-<k> ones.
+    const jobDir = path.join(workdir, runId, 'round-1', 'prm', 'job-1');
+    expect(existsSync(path.join(jobDir, 'output', 'value.json'))).toBe(true);
+    expect(readdirSync(path.join(workdir, runId, 'round-1')).filter((n) => n.startsWith('job-'))).toEqual([]);
+
+    const model = (await db.db.execute(sql`SELECT learner, kind, checkpoint_path, dataset_id::int AS dataset_id, promoted FROM flywheel.models WHERE run_id = ${runId} AND name = ${result.model}`)).rows[0];
+    expect(model).toEqual({ learner: 'prm', kind: expect.any(String), checkpoint_path: path.join(jobDir, 'output'), dataset_id: built.datasetId, promoted: true });
+    const stats = ((await db.db.execute(sql`SELECT stats FROM flywheel.rounds WHERE id = ${round1.id}`)).rows[0] as { stats: { prm: { heldOut: { auc: number; steps: number } } } }).stats.prm;
+    expect(stats.heldOut.steps).toBeGreaterThan(10);
+    expect(stats.heldOut.auc).toBeGreaterThan(0.7);
+
+    // A retried activity reattaches to the finished job: still one job directory and one fine_tunes row.
+    const again = await activityEnvironment().run(activities.fineTunePrm, { roundId: round1.id });
+    expect(again.jobId).toBe(result.jobId);
+    expect(readdirSync(path.join(workdir, runId, 'round-1', 'prm')).filter((n) => n.startsWith('job-'))).toEqual(['job-1']);
+    const jobs = (await db.db.execute(sql`SELECT learner, backend, status, external_job_id FROM flywheel.fine_tunes WHERE run_id = ${runId}`)).rows;
+    expect(jobs).toEqual([{ learner: 'prm', backend: 'command', status: 'succeeded', external_job_id: result.jobId }]);
+  }, 120_000);
 
   it('skips a run that trains no PRM', async () => {
     const { runId } = await storeRun(db.db);

@@ -52,6 +52,14 @@ describe('config/examples', () => {
     expect(config.deploy.kind).toBe('vllm-lora');
   });
 
+  it('countdown-prm-command.yaml: both learners as local command jobs, the PRM by `flywheel train-prm`', () => {
+    const { config } = loadRunConfig(path.join(EXAMPLES, 'countdown-prm-command.yaml'), {});
+    expect(config.search.step).toMatchObject({ strategy: 'mcts', value: 'prm' });
+    expect(config.finetune.prm).toMatchObject({ enabled: true, backend: 'command' });
+    const command = renderTemplate(config.finetune.prm.command!, values, 'finetune.prm.command');
+    expect(command).toMatch(/train-prm --data \/v\/dataset --output \/v\/outputDir --init \/v\/fromCheckpoint/);
+  });
+
   it('the sbatch script template keeps its directives and runs the command', () => {
     const template = readFileSync(path.join(TRAINERS, 'sbatch-template.sh'), 'utf8');
     expect(leadingDirectives(template)).toEqual(['#SBATCH --nodes=1', '#SBATCH --ntasks-per-node=1']);
