@@ -52,10 +52,6 @@ export function stepSearchActivities(deps: ActivityDeps) {
       const rewardModel = step.rewardModel ? resolveRewardModel(deps, step.rewardModel) : undefined;
       const prmSpec = step.value === 'rollout' ? null : await prmEndpoint(db, run.id, config, endpoint.baseUrl);
       const prm = prmSpec ? resolveRewardModel(deps, prmSpec) : undefined;
-      // A learned value steers both step searches: MCTS evaluates leaves with it, beam scores children with it.
-      const valueOptions = prm
-        ? { mcts: { value: step.value, valueMix: step.valueMix, prm }, beam: { processScorer: 'prm' as const, prm } }
-        : {};
       const signal = cancellationSignal();
       const stepModel = createCompletionsStepModel(createModelClient(endpoint), {
         model,
@@ -63,6 +59,15 @@ export function stepSearchActivities(deps: ActivityDeps) {
         retry: { maxRetries: endpoint.maxRetries, signal, limiter: limiterOf(endpoint) },
       });
       const verifyDuringSearch = verifiesDuringSearch(config, input.purpose);
+      // A learned value steers the step searches: MCTS evaluates leaves with it, beam scores children with it, and
+      // best-of-N ranks its whole traces with it where the verifier does not rank them (held-out, not verified).
+      const valueOptions = prm
+        ? {
+            mcts: { value: step.value, valueMix: step.valueMix, prm },
+            beam: { processScorer: 'prm' as const, prm },
+            bestOfN: verifyDuringSearch ? {} : { scorer: 'reward-model' as const, rewardModel: prm },
+          }
+        : {};
       const done = await searchedProblems(db, round.id, input.purpose, ids);
       const heartbeats = startHeartbeats();
       try {

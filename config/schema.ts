@@ -144,8 +144,9 @@ export const stepSearchSchema = z.strictObject({
   rewardModel: rewardModelSchema.optional(),
   /**
    * What step search values a step by: `rollout` (the judged end of rollouts), `prm` (a process reward model:
-   * MCTS evaluates each new leaf with it, beam scores its children with it), or `mix` (MCTS:
-   * `valueMix · prm + (1 − valueMix) · rollout`; beam: the PRM). PRM requests are counted as scorer calls.
+   * MCTS evaluates each new leaf with it, beam scores its children with it, best-of-N ranks its traces with it where
+   * the verifier does not rank them), or `mix` (MCTS: `valueMix · prm + (1 − valueMix) · rollout`; beam and
+   * best-of-N: the PRM). PRM requests are counted as scorer calls.
    */
   value: z.enum(['rollout', 'prm', 'mix']).default('rollout'),
   /** The PRM's weight λ in `value: mix`. */
