@@ -18,6 +18,7 @@ import { prmGate } from '../lib/round/prm-gate.js';
 import { hashSeed } from '../lib/rng.js';
 import type { RewardModelClient } from '../lib/search/reward-model.js';
 import { adapterPrefix } from '../lib/train/command/from-config.js';
+import { stepwiseLine } from '../lib/train/dataset.js';
 import { submitOnce } from '../lib/train/submit.js';
 import { resolveEndpoint, resolveRewardModel, type ActivityDeps } from './deps.js';
 import { startHeartbeats } from './heartbeat.js';
@@ -84,12 +85,12 @@ export function fineTunePrmActivities(deps: ActivityDeps) {
               supersededJobIds: (locked.supersededJobIds as string[] | null) ?? [],
               trainingFile: locked.trainingFile,
               jsonl: async () => {
-                const lines: string[] = [];
-                for await (const e of streamPrmExamples(db, dataset.id)) {
-                  lines.push(JSON.stringify({ prompt: e.prompt, completions: e.completions, labels: e.labels, soft_labels: e.softLabels }));
-                }
-                return `${lines.join('\n')}\n`;
+                let jsonl = '';
+                for await (const e of streamPrmExamples(db, dataset.id)) jsonl += stepwiseLine(e);
+                return jsonl;
               },
+              // A command trainer gets the stepwise JSONL streamed to <run>/round-<n>/prm/train.jsonl.
+              stage: trainer.exportStepwise ? () => trainer.exportStepwise!(tag, streamPrmExamples(db, dataset.id)) : undefined,
               filename: `flywheel-${run.id}-round-${round.index}-prm.jsonl`,
               request: {
                 baseModel,

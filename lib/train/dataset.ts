@@ -55,13 +55,40 @@ export async function writeChatJsonl(
   examples: AsyncIterable<ChatExample> | Iterable<ChatExample>,
   systemPrompt?: string,
 ): Promise<ExportedDataset> {
+  return writeJsonlLines(target, tag, mapLines(examples, (e) => chatLine(e, systemPrompt)));
+}
+
+/** One line of TRL's stepwise PRM format: a prompt, its steps as `completions`, a label per step (soft ones optional). */
+export interface StepwiseExampleLike {
+  prompt: string;
+  completions: string[];
+  labels: boolean[];
+  softLabels?: number[] | null;
+}
+
+export function stepwiseLine(e: StepwiseExampleLike): string {
+  return `${JSON.stringify({ prompt: e.prompt, completions: e.completions, labels: e.labels, ...(e.softLabels ? { soft_labels: e.softLabels } : {}) })}\n`;
+}
+
+/** `<workdir>/<run>/round-<n>/prm/train.jsonl`: a round's PRM dataset as stepwise JSONL, streamed. */
+export async function exportStepwiseDataset(workdir: string, tag: JobTag, examples: AsyncIterable<StepwiseExampleLike>): Promise<ExportedDataset> {
+  const dir = path.join(roundDir(workdir, tag), 'prm');
+  await mkdir(dir, { recursive: true });
+  return writeJsonlLines(path.join(dir, DATASET_FILE), tag, mapLines(examples, stepwiseLine));
+}
+
+async function* mapLines<T>(items: AsyncIterable<T> | Iterable<T>, line: (item: T) => string): AsyncIterable<string> {
+  for await (const item of items) yield line(item);
+}
+
+/** Streams lines into `target` under a temporary name, then renames it; an empty file is an error. */
+async function writeJsonlLines(target: string, tag: JobTag, lines: AsyncIterable<string>): Promise<ExportedDataset> {
   const tmp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
   const out = createWriteStream(tmp, { flags: 'wx' });
   let count = 0;
   let bytes = 0;
   try {
-    for await (const example of examples) {
-      const line = chatLine(example, systemPrompt);
+    for await (const line of lines) {
       bytes += Buffer.byteLength(line);
       count++;
       if (!out.write(line)) await once(out, 'drain');

@@ -1,5 +1,6 @@
 /** What the fine-tune stage needs from a trainer backend. */
 import type { CheckpointManifest } from './manifest.js';
+import type { StepwiseExampleLike } from './dataset.js';
 import type { ProgressPoint } from './progress.js';
 
 export type TrainerStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -60,6 +61,8 @@ export interface Trainer {
    * returning the reference the job reads. Backends without it take `upload`.
    */
   exportDataset?(tag: JobTag, examples: AsyncIterable<ChatExampleLike>, systemPrompt?: string): Promise<string>;
+  /** The same for a PRM's stepwise JSONL (`{prompt, completions, labels, soft_labels}` per line, TRL's format). */
+  exportStepwise?(tag: JobTag, examples: AsyncIterable<StepwiseExampleLike>): Promise<string>;
   /** A job already submitted for this round, if any (the crash-between-submit-and-record case). */
   find(tag: JobTag): Promise<TrainerJob | null>;
   submit(request: SubmitRequest): Promise<TrainerJob>;

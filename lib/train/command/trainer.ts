@@ -7,7 +7,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { DATASET_NAME, exportChatDataset } from '../dataset.js';
+import { DATASET_NAME, exportChatDataset, exportStepwiseDataset } from '../dataset.js';
 import { readManifest } from '../manifest.js';
 import { describeProgress, ProgressReader } from '../progress.js';
 import type { ChatExampleLike, JobTag, SubmitRequest, Trainer, TrainerJob } from '../types.js';
@@ -179,6 +179,9 @@ export function createCommandTrainer(options: CommandTrainerOptions): Trainer & 
     },
     async exportDataset(tag: JobTag, examples: AsyncIterable<ChatExampleLike>, systemPrompt?: string) {
       return (await exportChatDataset(workdir, tag, examples, systemPrompt)).path;
+    },
+    async exportStepwise(tag, examples) {
+      return (await exportStepwiseDataset(workdir, tag, examples)).path;
     },
     async find(tag) {
       const latest = jobIndices(workdir, tag).at(-1);

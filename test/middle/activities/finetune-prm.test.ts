@@ -3,7 +3,7 @@
  * filter stage's PRM dataset, a `method: prm` job, the model recorded as learner `prm` with its lineage, measured
  * on held-out step labels and promoted by its gate; a retried activity submits nothing twice.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -130,6 +130,11 @@ describe('fineTunePrm', () => {
     // The job ran as a real process in the PRM's own directory, beside (never inside) the policy's job-<k> ones.
     const jobDir = path.join(workdir, runId, 'round-1', 'prm', 'job-1');
     expect(existsSync(path.join(jobDir, 'output', 'value.json'))).toBe(true);
+    // It trained on the PRM dataset streamed as TRL's stepwise JSONL beside its jobs.
+    const lines = readFileSync(path.join(workdir, runId, 'round-1', 'prm', 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.length).toBe(built.examples);
+    expect(Object.keys(lines[0]!).sort()).toEqual(['completions', 'labels', 'prompt', 'soft_labels']);
+    expect(readFileSync(path.join(jobDir, 'job.json'), 'utf8')).toContain(`"name": "flywheel-${runId}-r1-prm-j1"`);
     expect(readdirSync(path.join(workdir, runId, 'round-1')).filter((n) => n.startsWith('job-'))).toEqual([]);
 
     const model = (await db.db.execute(sql`SELECT learner, kind, checkpoint_path, dataset_id::int AS dataset_id, promoted FROM flywheel.models WHERE run_id = ${runId} AND name = ${result.model}`)).rows[0];
