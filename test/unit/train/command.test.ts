@@ -112,6 +112,28 @@ describe('command trainer, local launcher', () => {
     expect(job.error).toMatch(/terminated \(SIGTERM, exit 143\)/);
   });
 
+  it('keeps the round’s policy and PRM jobs apart: own directories, ids, names, and neither found by the other’s tag', async () => {
+    const { trainer: t, workdir } = trainer(`${GOOD}; echo "$FLYWHEEL_JOB_NAME" > {outputDir}/name.txt`);
+    const policyTag = { runId: 'run-p', round: 1 };
+    const prmTag = { runId: 'run-p', round: 1, learner: 'prm' as const };
+    const data = await t.exportStepwise!(prmTag, (async function* () {
+      yield { prompt: 'p', completions: ['s1', 's2'], labels: [true, false], softLabels: [1, 0.25] };
+    })());
+    expect(data).toBe(path.join(workdir, 'run-p/round-1/prm/train.jsonl'));
+    expect(JSON.parse(readFileSync(data, 'utf8'))).toEqual({ prompt: 'p', completions: ['s1', 's2'], labels: [true, false], soft_labels: [1, 0.25] });
+    const prm = await t.submit({ ...request('run-p', data), tag: prmTag });
+    expect(prm.id).toBe('run-p/round-1/prm/job-1');
+    // The policy's tag sees no job while only the PRM has one, and its first job is job-1 of its own.
+    expect(await t.find(policyTag)).toBeNull();
+    const policy = await t.submit(request('run-p', '/dev/null'));
+    expect(policy.id).toBe('run-p/round-1/job-1');
+    const [a, b] = [await settle(t, prm.id), await settle(t, policy.id)];
+    expect(readFileSync(path.join(a.checkpoint!.path, 'name.txt'), 'utf8').trim()).toBe('flywheel-run-p-r1-prm-j1');
+    expect(readFileSync(path.join(b.checkpoint!.path, 'name.txt'), 'utf8').trim()).toBe('flywheel-run-p-r1-j1');
+    expect((await t.find(prmTag))?.id).toBe(prm.id);
+    expect((await t.find(policyTag))?.id).toBe(policy.id);
+  });
+
   it('refuses an unknown placeholder', async () => {
     const { trainer: t } = trainer('train --data {datset}');
     await expect(t.submit(request('run-e', '/dev/null'))).rejects.toThrow(/unknown placeholder \{datset\}/);
