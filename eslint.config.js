@@ -78,7 +78,7 @@ export default tseslint.config(
           patterns: [
             { group: ['drizzle-orm', 'drizzle-orm/*', 'pg'], message: 'Activities hold no SQL: put the query in db/ (docs/architecture.md).' },
             { group: ['../db/schema.js'], message: 'Activities hold no SQL: tables are used in db/ only.', allowTypeImports: true },
-            { group: ['./*', '!./deps.js', '!./heartbeat.js', '!./adapt.js'], message: 'An activity file imports no other activity file: shared logic lives in lib/ or db/.' },
+            { group: ['./*', '!./deps.js', '!./heartbeat.js', '!./adapt.js', '!./trainer-job.js'], message: 'An activity file imports no other activity file: shared logic lives in lib/ or db/.' },
             { group: layer('workflows', 'cli'), message: 'Activities import only types from workflows/ (the shared message and result types).', allowTypeImports: true },
           ],
         },

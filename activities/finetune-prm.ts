@@ -2,26 +2,24 @@
  * The round's second learner: after the policy's fine-tune, train a process reward model on the round's PRM dataset
  * (stepwise JSONL from `search_steps`, built by the filter stage), record it in `models` as learner `prm` with its
  * lineage (parent PRM or policy, dataset, trainer job), measure it on held-out problems' step labels beside the run's
- * current PRM, and promote it by its own gate (accuracy must not drop). The job is found again by its run, round
+ * current PRM, and promote it by its own gate (balanced accuracy must not drop). The job is found again by its run, round
  * and learner tag, so a retried activity never submits twice. Backends: `openai` (the embedded server's
  * `method: {type: 'prm'}`) and `command` (`finetune.prm.command` on the stepwise JSONL through the policy's launcher,
  * its jobs under `<run>/round-<n>/prm/`; its checkpoint is deployed through `deploy` before it is measured).
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
 import { getDataset } from '../db/datasets.js';
-import { claimTrainerSubmission, ensureFineTune, supersedeFineTune, updateFineTune } from '../db/fine-tunes.js';
 import { heldOutStepLabels, streamPrmExamples, type PrmExample } from '../db/prm-dataset.js';
 import { getRoundContext, mergeRoundStats } from '../db/rounds.js';
-import { currentPrm, modelCheckpointPath, promotePrm, upsertModel } from '../db/runs.js';
+import { currentPrm, modelCheckpointPath, promotePrm } from '../db/runs.js';
 import { stepLabelMetrics, type StepLabelMetrics } from '../lib/metrics/step-labels.js';
 import { prmGate } from '../lib/round/prm-gate.js';
 import { hashSeed } from '../lib/rng.js';
 import type { RewardModelClient } from '../lib/search/reward-model.js';
 import { adapterPrefix } from '../lib/train/command/from-config.js';
 import { stepwiseLine } from '../lib/train/dataset.js';
-import { submitOnce } from '../lib/train/submit.js';
 import { resolveEndpoint, resolveRewardModel, type ActivityDeps } from './deps.js';
 import { startHeartbeats } from './heartbeat.js';
+import { runTrainerJob } from './trainer-job.js';
 
 export interface FineTunePrmResult {
   model: string | null;
@@ -72,78 +70,33 @@ export function fineTunePrmActivities(deps: ActivityDeps) {
         // A command trainer continues from the parent's checkpoint directory (a PRM's value.json, or a policy's).
         const continueFrom =
           baseModel !== run.baseModel ? { model: baseModel, checkpointPath: await modelCheckpointPath(db, run.id, baseModel) } : null;
-        let row = await ensureFineTune(db, { ...tag, backend: trainer.backend, baseModel, datasetId: dataset.id, hyperparameters: prmConfig.hyperparameters });
-        if (row.externalJobId && (row.status === 'failed' || row.status === 'cancelled')) {
-          await supersedeFineTune(db, row);
-          row = { ...row, externalJobId: null, status: 'preparing' };
-        }
-        const jobId =
-          row.externalJobId ??
-          (await claimTrainerSubmission(db, row.id, async (locked) => {
-            const submitted = await submitOnce(trainer, {
-              tag,
-              supersededJobIds: (locked.supersededJobIds as string[] | null) ?? [],
-              trainingFile: locked.trainingFile,
-              jsonl: async () => {
-                let jsonl = '';
-                for await (const e of streamPrmExamples(db, dataset.id)) jsonl += stepwiseLine(e);
-                return jsonl;
-              },
-              // A command trainer gets the stepwise JSONL streamed to <run>/round-<n>/prm/train.jsonl.
-              stage: trainer.exportStepwise ? () => trainer.exportStepwise!(tag, streamPrmExamples(db, dataset.id)) : undefined,
-              filename: `flywheel-${run.id}-round-${round.index}-prm.jsonl`,
-              request: {
-                baseModel,
-                hyperparameters: prmConfig.hyperparameters,
-                suffix: prmConfig.suffix,
-                seed: hashSeed(run.id, round.index, 'prm') % 2 ** 31,
-                objective: 'prm',
-                continueFrom,
-              },
-            });
-            return { externalJobId: submitted.jobId, trainingFile: submitted.trainingFile, baseModel };
-          }));
-
-        const context = Context.current();
-        const deadline = Date.now() + config.finetune.timeoutMinutes * 60_000;
-        let job = await trainer.get(jobId);
-        while (job.status === 'queued' || job.status === 'running') {
-          heartbeats.beat({ jobId, status: job.status, progress: job.progress });
-          if (Date.now() > deadline) {
-            throw ApplicationFailure.nonRetryable(`PRM trainer job ${jobId} is still ${job.status} after ${config.finetune.timeoutMinutes} minutes: check it, then resume the round`, 'TrainerJobTimeout');
-          }
-          await context.sleep(config.finetune.pollIntervalMs);
-          job = await trainer.get(jobId);
-        }
-        await updateFineTune(db, row.id, {
-          status: job.status,
-          error: job.error,
-          ...(job.model ? { resultModel: job.model } : {}),
-          ...(job.launcher !== undefined ? { launcher: job.launcher } : {}),
-          ...(job.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
-          ...(job.logTail !== undefined ? { logTail: job.logTail } : {}),
-          ...(job.checkpoint ? { checkpointPath: job.checkpoint.path } : {}),
-        });
-        if (job.status !== 'succeeded' || !job.model) {
-          throw ApplicationFailure.nonRetryable(
-            `PRM trainer job ${jobId} ${job.status}: ${job.error ?? 'no model was produced'}. Fix the cause, then resume the round: a new job is submitted for it.`,
-            'TrainerJobFailed',
-          );
-        }
-        await upsertModel(db, {
-          runId: run.id,
-          round: round.index,
-          name: job.model,
+        const { jobId, job } = await runTrainerJob(deps, heartbeats, {
+          trainer,
+          tag,
+          dataset: {
+            id: dataset.id,
+            examples: () => streamPrmExamples(db, dataset.id),
+            // The openai backend has no streamed stepwise export: it uploads the stepwise JSONL whole.
+            line: stepwiseLine,
+            // A command trainer gets the stepwise JSONL streamed to <run>/round-<n>/prm/train.jsonl.
+            export: trainer.exportStepwise ? (examples) => trainer.exportStepwise!(tag, examples) : undefined,
+            filename: `flywheel-${run.id}-round-${round.index}-prm.jsonl`,
+          },
+          baseModel,
+          request: {
+            hyperparameters: prmConfig.hyperparameters,
+            suffix: prmConfig.suffix,
+            seed: hashSeed(run.id, round.index, 'prm') % 2 ** 31,
+            objective: 'prm',
+            continueFrom,
+          },
           baseUrl: endpoint.baseUrl,
-          parentName: baseModel,
-          datasetId: dataset.id,
-          fineTuneId: row.id,
-          kind: job.checkpoint ? job.checkpoint.manifest.kind : 'api',
-          checkpointPath: job.checkpoint?.path ?? null,
-          learner: 'prm',
+          pollIntervalMs: config.finetune.pollIntervalMs,
+          timeoutMinutes: config.finetune.timeoutMinutes,
+          name: 'PRM trainer job',
         });
         // A checkpoint on disk (command backend) is served before it is measured: loaded into the deploy replicas
-        // beside the current PRM (without a deploy, search.step.prm's endpoint must already serve it by name).
+        // beside the current PRM (without a deploy, the config requires search.step.prm's endpoint to serve it by name).
         const deployer = job.checkpoint ? deps.deployer(config) : null;
         if (deployer && job.checkpoint) {
           const keep = [job.model, ...(incumbent ? [incumbent.name] : [])];
@@ -165,8 +118,8 @@ export function fineTunePrmActivities(deps: ActivityDeps) {
             model: job.model,
             baseModel,
             datasetId: dataset.id,
-            heldOut: { accuracy: finite(candidate.accuracy), auc: finite(candidate.auc), steps: candidate.steps, positives: candidate.positives },
-            incumbent: before && incumbent ? { model: incumbent.name, accuracy: finite(before.accuracy), auc: finite(before.auc) } : null,
+            heldOut: { accuracy: finite(candidate.accuracy), balancedAccuracy: finite(candidate.balancedAccuracy), auc: finite(candidate.auc), steps: candidate.steps, positives: candidate.positives },
+            incumbent: before && incumbent ? { model: incumbent.name, accuracy: finite(before.accuracy), balancedAccuracy: finite(before.balancedAccuracy), auc: finite(before.auc) } : null,
             scorerCalls: candidate.requests + (before?.requests ?? 0),
             promoted: decision.promoted,
             reason: decision.reason,

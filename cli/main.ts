@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { TaskFileError } from '../lib/tasks/jsonl.js';
 import { MissingServiceError } from './connections.js';
+import type { TrainCommandOptions } from '../localmodel/train-command.js';
 import { UsageError } from './errors.js';
 import { budgetCommand, controlCommand, resumeCommand } from './control.js';
 import { reverifyCommand } from './reverify.js';
@@ -142,23 +143,7 @@ program
   .option('--lr-multiplier <x>', 'learning-rate multiplier (empty: 1)')
   .option('--batch-size <n>', 'batch size (empty: the default)')
   .option('--seed <n>', 'seed', '0')
-  .action(async (options: Record<string, string | undefined>) => {
-    const { runTrainPolicy, optionalNumberFlag, TrainPolicyInputError } = await import('../localmodel/train-policy.js');
-    try {
-      runTrainPolicy({
-        data: options.data!,
-        output: options.output!,
-        init: options.init,
-        epochs: optionalNumberFlag(options.epochs, '--epochs', true),
-        learningRateMultiplier: optionalNumberFlag(options.lrMultiplier, '--lr-multiplier', false),
-        batchSize: optionalNumberFlag(options.batchSize, '--batch-size', true),
-        seed: options.seed === undefined || options.seed === '' || options.seed === '0' ? 0 : optionalNumberFlag(options.seed, '--seed', true),
-      });
-    } catch (err) {
-      if (err instanceof TrainPolicyInputError) throw new UsageError(err.message);
-      throw err;
-    }
-  });
+  .action(trainingAction(async () => (await import('../localmodel/train-policy.js')).runTrainPolicy));
 
 program
   .command('train-prm')
@@ -170,11 +155,15 @@ program
   .option('--lr-multiplier <x>', 'learning-rate multiplier (empty: 1)')
   .option('--batch-size <n>', 'batch size (empty: the default)')
   .option('--seed <n>', 'seed', '0')
-  .action(async (options: Record<string, string | undefined>) => {
-    const { optionalNumberFlag, TrainPolicyInputError } = await import('../localmodel/train-policy.js');
-    const { runTrainPrm } = await import('../localmodel/train-prm.js');
+  .action(trainingAction(async () => (await import('../localmodel/train-prm.js')).runTrainPrm));
+
+/** The action of `train-policy` and `train-prm`: their numeric flags checked, bad input a usage error (exit code 2). */
+function trainingAction(load: () => Promise<(options: TrainCommandOptions) => unknown>) {
+  return async function train(options: Record<string, string | undefined>) {
+    const run = await load();
+    const { optionalNumberFlag, TrainPolicyInputError } = await import('../localmodel/train-command.js');
     try {
-      runTrainPrm({
+      run({
         data: options.data!,
         output: options.output!,
         init: options.init,
@@ -187,7 +176,8 @@ program
       if (err instanceof TrainPolicyInputError) throw new UsageError(err.message);
       throw err;
     }
-  });
+  };
+}
 
 program
   .command('sql [query]')

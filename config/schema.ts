@@ -320,7 +320,15 @@ export const prmFinetuneSchema = z
     hyperparameters: hyperparametersSchema,
     suffix: z.string().regex(/^[a-zA-Z0-9-]{1,40}$/, 'letters, digits and dashes, at most 40').default('prm'),
     command: commandTemplate('finetune.prm.command').optional(),
-    /** The PRM gate: a candidate is promoted when its held-out step-label accuracy drops by at most this much. */
+    /**
+     * How many of the latest rounds' step labels the PRM dataset pools: `all` (default; labels are scarce, and a
+     * step's counts from every round are merged) or a number of rounds (1 = only the round before).
+     */
+    window: z.union([positiveInt(), z.literal('all')]).default('all'),
+    /**
+     * The PRM gate: a candidate is promoted when its balanced accuracy on held-out step labels (the mean of its
+     * accuracy on good and on bad steps: most held-out steps are bad) drops by at most this much.
+     */
     maxAccuracyDrop: z.number().min(0).max(1).default(0),
   })
   .superRefine((prm, ctx) => {
@@ -506,6 +514,19 @@ export const runConfigSchema = z
         code: 'custom',
         path: ['search', 'step', 'prm'],
         message: `search.step.value: ${step.value} needs a PRM: train one each round (finetune.prm.enabled: true) or name its endpoint in search.step.prm ({url, model, format})`,
+      });
+    }
+    // A command-trained PRM is a checkpoint on disk: the PRM gate measures every new one (whatever search.step.value
+    // is) through the reward endpoint, so something must serve it there by name.
+    const prm = config.finetune.prm;
+    if (prm.enabled && prm.backend === 'command' && config.deploy.kind === 'none' && !step.prm) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['finetune', 'prm', 'backend'],
+        message:
+          'finetune.prm.backend: command leaves each PRM as a checkpoint on disk, and with deploy.kind: none nothing serves it: the PRM gate ' +
+          '(and search.step.value: prm | mix) asks the reward endpoint for it by name. Deploy it (deploy.kind: vllm-lora, sglang-lora, ' +
+          'sglang-weights or command), or name in search.step.prm ({url, model, format}) an endpoint that serves the run\'s PRMs by name',
       });
     }
     // A cost limit needs prices: without one for the model, spend would read 0 and the limit would never hold.

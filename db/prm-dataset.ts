@@ -58,16 +58,21 @@ function mergedSteps(where: SQL, threshold: number): SQL {
 const TRAIN_ONLY = sql`s.purpose = 'train' AND p.split = 'train' AND NOT EXISTS (
   SELECT 1 FROM flywheel.problems q WHERE q.task_set = p.task_set AND q.split <> 'train' AND q.prompt = p.prompt)`;
 
+/** The first round whose step labels a round's PRM dataset pools (a run stored before `window` existed: the filter's). */
+export function prmWindowStart(roundIndex: number, window: number | 'all'): number {
+  return window === 'all' ? 0 : Math.max(0, roundIndex - window);
+}
+
 /**
- * Builds (or rebuilds, identically) the PRM dataset of a round from the step labels of the filter's window of
- * earlier rounds: train problems only, each (problem, prefix, step) once, a step kept only when every earlier step
+ * Builds (or rebuilds, identically) the PRM dataset of a round from the step labels of `finetune.prm.window`
+ * earlier rounds (all of them by default): train problems only, each (problem, prefix, step) once, a step kept only when every earlier step
  * of its path is labelled too, and the majority class capped (balanceCaps), chosen by a hash of the step so the
  * choice is stable. Recorded as the round's `datasets` row of kind 'prm' with its items in `prm_dataset_items`.
  */
 export async function buildPrmDataset(db: Db, roundId: number): Promise<{ datasetId: number; examples: number; positives: number; negatives: number }> {
   const { run, round, config } = await getRoundContext(db, roundId);
   const filter: PrmFilter = {
-    fromRound: Math.max(0, round.index - config.filter.window),
+    fromRound: prmWindowStart(round.index, config.finetune.prm.window ?? config.filter.window),
     toRound: round.index - 1,
     threshold: PRM_LABEL_THRESHOLD,
     maxClassRatio: PRM_MAX_CLASS_RATIO,
@@ -84,14 +89,33 @@ export async function buildPrmDataset(db: Db, roundId: number): Promise<{ datase
       WITH ${mergedSteps(sql`r.run_id = ${run.id} AND r.index BETWEEN ${filter.fromRound} AND ${filter.toRound} AND ${TRAIN_ONLY}`, filter.threshold)}
       INSERT INTO flywheel.prm_dataset_items (dataset_id, step_id, problem_id, depth, rollouts, verified_rollouts, soft_label, label)
       SELECT ${ds.id}, step_id, problem_id, depth, rollouts, verified, soft_label, label FROM labelled`);
+    // The statements below join the items just written to each other. Without statistics that count them (this
+    // transaction's rows; autovacuum has not seen them), the planner takes a new dataset for a handful of rows and
+    // nests loops over it: 25k items took 5 minutes instead of a second. ANALYZE counts this transaction's own rows.
+    await tx.execute(sql`ANALYZE flywheel.prm_dataset_items`);
     // A step can end an example when each of the depth − 1 steps before it is an item (its prefix's lines).
+    // The earlier steps of an item's path are the items whose prefix + step + newline is its prefix cut after one of
+    // its newlines: each item's cut points joined to the items by equality (a hash join, linear in the labels; a
+    // starts_with join of each problem's items to each other grew with their square).
     await tx.execute(sql`
       UPDATE flywheel.prm_dataset_items e SET complete = true
-      FROM flywheel.search_steps se
-      WHERE e.dataset_id = ${ds.id} AND se.id = e.step_id
-        AND (SELECT count(*) FROM flywheel.prm_dataset_items a JOIN flywheel.search_steps sa ON sa.id = a.step_id
-             WHERE a.dataset_id = e.dataset_id AND a.problem_id = e.problem_id AND a.depth < e.depth
-               AND starts_with(se.prefix, sa.prefix || sa.step || E'\n')) = e.depth - 1`);
+      FROM (
+        SELECT x.step_id
+        FROM flywheel.prm_dataset_items x JOIN flywheel.search_steps sx ON sx.id = x.step_id
+        LEFT JOIN LATERAL (
+          SELECT array_to_string(lines[1:i], E'\n') || E'\n' AS cut
+          FROM (SELECT string_to_array(sx.prefix, E'\n') AS lines) l, generate_series(1, cardinality(lines) - 1) AS i
+        ) cuts ON true
+        LEFT JOIN (
+          SELECT a.problem_id, a.depth, sa.prefix || sa.step || E'\n' AS path
+          FROM flywheel.prm_dataset_items a JOIN flywheel.search_steps sa ON sa.id = a.step_id
+          WHERE a.dataset_id = ${ds.id}
+        ) a ON a.problem_id = x.problem_id AND a.path = cuts.cut AND a.depth < x.depth
+        WHERE x.dataset_id = ${ds.id}
+        GROUP BY x.step_id, x.depth
+        HAVING count(a.path) = x.depth - 1
+      ) c
+      WHERE e.dataset_id = ${ds.id} AND e.step_id = c.step_id`);
     const [classes] = (
       await tx.execute(sql`
         SELECT count(*) FILTER (WHERE label)::int AS positives, count(*) FILTER (WHERE NOT label)::int AS negatives

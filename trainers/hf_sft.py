@@ -24,42 +24,23 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_LR = {"lora": 2e-4, "full": 1e-5}
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # common.py beside this script, from any cwd
+from common import DEFAULT_LR, InputCheck, ProgressLog, checkpoint_files, checkpoint_kind, progress_file_argument, trainer_arguments, write_manifest  # noqa: E402
 
-
-def fail_input(message: str) -> None:
-    print(f"hf_sft: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def optional(value: str | None, kind, flag: str):
-    """An optional flag: empty (an unset {placeholder}) means the default."""
-    if value is None or value.strip() == "":
-        return None
-    try:
-        parsed = kind(value)
-    except ValueError:
-        fail_input(f"{flag} must be a {kind.__name__}, got {value!r}")
-    if parsed <= 0 and flag != "--seed":
-        fail_input(f"{flag} must be positive, got {value!r}")
-    return parsed
+check = InputCheck("hf_sft")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="chat JSONL training file")
-    p.add_argument("--output", required=True, help="checkpoint directory to write")
-    p.add_argument("--base-model", required=True, help="HF model id or local directory")
-    p.add_argument("--init", default="", help="checkpoint to continue from: a peft adapter (lora) or a model dir (full)")
-    p.add_argument("--mode", choices=["lora", "full"], default="lora")
-    p.add_argument("--epochs", default="")
+    p = trainer_arguments(
+        __doc__.split("\n\n")[0],
+        data_help="chat JSONL training file",
+        init_help="checkpoint to continue from: a peft adapter (lora) or a model dir (full)",
+    )
     p.add_argument("--lr", default="", help="learning rate (default 2e-4 for LoRA, 1e-5 for full)")
     p.add_argument("--lr-multiplier", default="", help="multiplies the learning rate (flywheel's learningRateMultiplier)")
     p.add_argument("--batch-size", default="", help="examples per optimizer step (split by --micro-batch-size)")
@@ -73,7 +54,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--target-modules", default="all-linear", help="comma-separated module names, or all-linear")
     p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--log-every", default="10", help="optimizer steps between progress lines")
-    p.add_argument("--progress-file", default=os.environ.get("FLYWHEEL_PROGRESS_FILE", ""), help="also append progress lines here")
+    progress_file_argument(p, help="also append progress lines here")
     return p.parse_args(argv)
 
 
@@ -82,7 +63,7 @@ def read_conversations(path: str) -> list[list[dict]]:
     try:
         handle = open(path, encoding="utf-8")
     except OSError as err:
-        fail_input(f"cannot read the training file {path}: {err.strerror}")
+        check.fail(f"cannot read the training file {path}: {err.strerror}")
     with handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
@@ -90,15 +71,15 @@ def read_conversations(path: str) -> list[list[dict]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
-                fail_input(f"{path}:{number}: not valid JSON: {err.msg}")
+                check.fail(f"{path}:{number}: not valid JSON: {err.msg}")
             messages = row.get("messages") if isinstance(row, dict) else None
             if not isinstance(messages, list) or not messages:
-                fail_input(f"{path}:{number}: no \"messages\" array")
+                check.fail(f"{path}:{number}: no \"messages\" array")
             if messages[-1].get("role") != "assistant" or not isinstance(messages[-1].get("content"), str):
-                fail_input(f"{path}:{number}: the last message must be the assistant's, with string content")
+                check.fail(f"{path}:{number}: the last message must be the assistant's, with string content")
             conversations.append([{"role": m["role"], "content": m["content"]} for m in messages])
     if not conversations:
-        fail_input(f"{path} holds no conversations")
+        check.fail(f"{path} holds no conversations")
     return conversations
 
 
@@ -125,36 +106,18 @@ def encode(tokenizer, messages: list[dict], max_length: int) -> dict | None:
     return {"input_ids": full_ids, "labels": labels}
 
 
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
-class Progress:
-    def __init__(self, progress_file: str):
-        self.file = open(progress_file, "a", buffering=1) if progress_file else None
-
-    def emit(self, record: dict) -> None:
-        line = json.dumps(record)
-        print(line, flush=True)
-        if self.file:
-            self.file.write(line + "\n")
-
-
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    epochs = optional(args.epochs, int, "--epochs") or 3
-    batch_size = optional(args.batch_size, int, "--batch-size") or 16
-    micro = optional(args.micro_batch_size, int, "--micro-batch-size") or min(batch_size, 8)
+    epochs = check.optional(args.epochs, int, "--epochs") or 3
+    batch_size = check.optional(args.batch_size, int, "--batch-size") or 16
+    micro = check.optional(args.micro_batch_size, int, "--micro-batch-size") or min(batch_size, 8)
     if batch_size % micro:
-        fail_input(f"--batch-size {batch_size} must be a multiple of --micro-batch-size {micro}")
+        check.fail(f"--batch-size {batch_size} must be a multiple of --micro-batch-size {micro}")
     accumulation = batch_size // micro
-    lr = (optional(args.lr, float, "--lr") or DEFAULT_LR[args.mode]) * (optional(args.lr_multiplier, float, "--lr-multiplier") or 1.0)
-    max_length = optional(args.max_length, int, "--max-length")
+    lr = (check.optional(args.lr, float, "--lr") or DEFAULT_LR[args.mode]) * (check.optional(args.lr_multiplier, float, "--lr-multiplier") or 1.0)
+    max_length = check.optional(args.max_length, int, "--max-length")
     seed = int(args.seed) if args.seed.strip() else 0
-    log_every = optional(args.log_every, int, "--log-every")
+    log_every = check.optional(args.log_every, int, "--log-every")
     conversations = read_conversations(args.data)
 
     try:
@@ -176,7 +139,7 @@ def main(argv: list[str]) -> int:
         tokenizer.pad_token = tokenizer.eos_token
     examples = [e for e in (encode(tokenizer, c, max_length) for c in conversations) if e]
     if not examples:
-        fail_input(f"no example of {args.data} has assistant tokens within --max-length {max_length}")
+        check.fail(f"no example of {args.data} has assistant tokens within --max-length {max_length}")
 
     model_source = init if init and args.mode == "full" else args.base_model
     model = AutoModelForCausalLM.from_pretrained(model_source, torch_dtype=dtype)
@@ -210,7 +173,7 @@ def main(argv: list[str]) -> int:
     scheduler = get_scheduler(
         "cosine", optimizer, num_warmup_steps=int(total_steps * float(args.warmup_ratio)), num_training_steps=total_steps
     )
-    progress = Progress(args.progress_file)
+    progress = ProgressLog(args.progress_file)
     print(
         json.dumps({"event": "start", "examples": len(examples), "epochs": epochs, "steps": total_steps, "mode": args.mode,
                     "trainable_parameters": sum(p.numel() for p in trainable), "device": str(device)}),
@@ -280,12 +243,11 @@ def main(argv: list[str]) -> int:
     model.save_pretrained(output, safe_serialization=True)
     if args.mode == "full":
         tokenizer.save_pretrained(output)
-    files = sorted(str(p.relative_to(output)) for p in output.rglob("*") if p.is_file() and p.name != "manifest.json" and not p.name.startswith("."))
     manifest = {
-        "kind": "adapter" if args.mode == "lora" else "full",
+        "kind": checkpoint_kind(args.mode),
         "format": "peft" if args.mode == "lora" else "hf",
         "baseModel": args.base_model,
-        "files": files,
+        "files": checkpoint_files(output),
         "metrics": {
             **({"finalLoss": last_loss} if math.isfinite(last_loss) else {}),
             "steps": step,
@@ -294,9 +256,7 @@ def main(argv: list[str]) -> int:
             "tokensPerSecond": round(total_tokens / max(seconds, 1e-9), 1),
         },
     }
-    # Last, and atomically: a manifest means the checkpoint is complete.
-    write_atomic(output / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-    print(json.dumps({"event": "checkpoint", "path": str(output), **manifest["metrics"]}), flush=True)
+    write_manifest(output, manifest)
     return 0
 
 

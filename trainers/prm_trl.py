@@ -26,47 +26,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_LR = {"lora": 2e-4, "full": 1e-5}
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # common.py beside this script, from any cwd
+from common import DEFAULT_LR, InputCheck, ProgressLog, checkpoint_files, checkpoint_kind, progress_file_argument, trainer_arguments, write_manifest  # noqa: E402
 
-
-def fail_input(message: str) -> None:
-    print(f"prm_trl: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def optional(value: str | None, kind, flag: str):
-    """An optional flag: empty (an unset {placeholder}) means the default."""
-    if value is None or value.strip() == "":
-        return None
-    try:
-        parsed = kind(value)
-    except ValueError:
-        fail_input(f"{flag} must be a {kind.__name__}, got {value!r}")
-    if parsed <= 0 and flag != "--seed":
-        fail_input(f"{flag} must be positive, got {value!r}")
-    return parsed
+check = InputCheck("prm_trl")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="stepwise JSONL ({prompt, completions, labels} per line)")
-    p.add_argument("--output", required=True, help="checkpoint directory to write")
-    p.add_argument("--base-model", required=True, help="HF model id or local directory")
-    p.add_argument("--init", default="", help="a PRM checkpoint to continue from (peft adapter or model dir)")
-    p.add_argument("--mode", choices=["lora", "full"], default="lora")
-    p.add_argument("--epochs", default="")
+    p = trainer_arguments(
+        __doc__.split("\n\n")[0],
+        data_help="stepwise JSONL ({prompt, completions, labels} per line)",
+        init_help="a PRM checkpoint to continue from (peft adapter or model dir)",
+    )
     p.add_argument("--lr-multiplier", default="")
     p.add_argument("--batch-size", default="")
     p.add_argument("--seed", default="0")
     p.add_argument("--max-length", type=int, default=1024)
     p.add_argument("--step-separator", default="\n", help="what TRL puts between steps (the label positions)")
-    p.add_argument("--progress-file", default=os.environ.get("FLYWHEEL_PROGRESS_FILE", ""))
+    progress_file_argument(p)
     return p.parse_args(argv)
 
 
@@ -76,40 +57,33 @@ def read_stepwise(path: str) -> list[dict]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
-        fail_input(f"cannot read {path}: {err.strerror}")
+        check.fail(f"cannot read {path}: {err.strerror}")
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         try:
             row = json.loads(raw)
         except json.JSONDecodeError as err:
-            fail_input(f"{path}: line {number} is not valid JSON: {err.msg}")
+            check.fail(f"{path}: line {number} is not valid JSON: {err.msg}")
         prompt, completions, labels = row.get("prompt"), row.get("completions"), row.get("labels")
         if not isinstance(prompt, str):
-            fail_input(f'{path}: line {number}: "prompt" must be a string')
+            check.fail(f'{path}: line {number}: "prompt" must be a string')
         if not isinstance(completions, list) or not all(isinstance(c, str) for c in completions):
-            fail_input(f'{path}: line {number}: "completions" must be a list of step strings')
+            check.fail(f'{path}: line {number}: "completions" must be a list of step strings')
         if not isinstance(labels, list) or len(labels) != len(completions):
-            fail_input(f'{path}: line {number}: "labels" must have one label per completion')
+            check.fail(f'{path}: line {number}: "labels" must have one label per completion')
         rows.append({"prompt": prompt, "completions": completions, "labels": [bool(x) for x in labels]})
     if not rows:
-        fail_input(f"{path} has no examples")
+        check.fail(f"{path} has no examples")
     return rows
-
-
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    epochs = optional(args.epochs, int, "--epochs") or 1
-    batch_size = optional(args.batch_size, int, "--batch-size") or 8
-    lr = DEFAULT_LR[args.mode] * (optional(args.lr_multiplier, float, "--lr-multiplier") or 1.0)
-    seed = optional(args.seed, int, "--seed") or 0
+    epochs = check.optional(args.epochs, int, "--epochs") or 1
+    batch_size = check.optional(args.batch_size, int, "--batch-size") or 8
+    lr = DEFAULT_LR[args.mode] * (check.optional(args.lr_multiplier, float, "--lr-multiplier") or 1.0)
+    seed = check.optional(args.seed, int, "--seed") or 0
     rows = read_stepwise(args.data)
 
     # Heavy imports after the arguments and data are checked, so bad input fails fast with exit 2.
@@ -117,16 +91,13 @@ def main(argv: list[str]) -> int:
     from transformers import AutoModelForTokenClassification, AutoTokenizer, TrainerCallback
     from trl import PRMConfig, PRMTrainer
 
-    progress_file = open(args.progress_file, "a", buffering=1) if args.progress_file else None
+    progress = ProgressLog(args.progress_file)
 
     class Progress(TrainerCallback):
         def on_log(self, _args, state, _control, logs=None, **_kwargs):
             if not logs or "loss" not in logs:
                 return
-            line = json.dumps({"step": state.global_step, "loss": logs["loss"], "epoch": logs.get("epoch"), "lr": logs.get("learning_rate")})
-            print(line, flush=True)
-            if progress_file:
-                progress_file.write(line + "\n")
+            progress.emit({"step": state.global_step, "loss": logs["loss"], "epoch": logs.get("epoch"), "lr": logs.get("learning_rate")})
 
     tokenizer = AutoTokenizer.from_pretrained(args.init or args.base_model)
     if tokenizer.pad_token is None:
@@ -169,21 +140,15 @@ def main(argv: list[str]) -> int:
     trainer.save_model(str(output))
     tokenizer.save_pretrained(output)
     seconds = time.perf_counter() - started
-    files = sorted(
-        str(p.relative_to(output))
-        for p in output.rglob("*")
-        if p.is_file() and p.name != "manifest.json" and not p.name.startswith(".") and "trainer" not in p.relative_to(output).parts[:1]
-    )
     manifest = {
-        "kind": "adapter" if args.mode == "lora" else "full",
+        "kind": checkpoint_kind(args.mode),
         "format": "peft-prm" if args.mode == "lora" else "hf-prm",
         "baseModel": args.base_model,
-        "files": files,
+        # The trainer's own output_dir (trainer/) is scratch, not the checkpoint.
+        "files": checkpoint_files(output, skip_dirs=("trainer",)),
         "metrics": {"finalLoss": float(result.training_loss), "steps": int(result.global_step), "traces": len(rows), "seconds": round(seconds, 3)},
     }
-    # Last, and atomically: a manifest means the checkpoint is complete.
-    write_atomic(output / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-    print(json.dumps({"event": "checkpoint", "path": str(output), **manifest["metrics"]}), flush=True)
+    write_manifest(output, manifest)
     return 0
 
 

@@ -39,13 +39,27 @@ export function stepAccuracy(rows: readonly ScoredLabel[], threshold = 0.5): num
   return right / rows.length;
 }
 
+/**
+ * The mean of the accuracy on good steps and on bad steps: what accuracy says when the classes are as unequal as a
+ * search's steps are (most lead nowhere), where plain accuracy rewards scoring every step bad. NaN when a class is empty.
+ *
+ * @example balancedStepAccuracy([{ score: 0.1, label: false }, { score: 0.1, label: false }, { score: 0.1, label: true }]) // 0.5
+ */
+export function balancedStepAccuracy(rows: readonly ScoredLabel[], threshold = 0.5): number {
+  const good = rows.filter((r) => r.label);
+  const bad = rows.filter((r) => !r.label);
+  if (good.length === 0 || bad.length === 0) return NaN;
+  return (stepAccuracy(good, threshold) + stepAccuracy(bad, threshold)) / 2;
+}
+
 export interface StepLabelMetrics {
   accuracy: number;
+  balancedAccuracy: number;
   auc: number;
   steps: number;
   positives: number;
 }
 
 export function stepLabelMetrics(rows: readonly ScoredLabel[], threshold = 0.5): StepLabelMetrics {
-  return { accuracy: stepAccuracy(rows, threshold), auc: rocAuc(rows), steps: rows.length, positives: rows.filter((r) => r.label).length };
+  return { accuracy: stepAccuracy(rows, threshold), balancedAccuracy: balancedStepAccuracy(rows, threshold), auc: rocAuc(rows), steps: rows.length, positives: rows.filter((r) => r.label).length };
 }

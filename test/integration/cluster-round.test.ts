@@ -11,10 +11,15 @@
  * - a trainer that exits 1: NeedsAttention with its exit code and log tail; resumeRound submits a new job, the
  *   train worker is SIGKILLed and slurmctld restarted (SIGTERM, started again) while that job runs, a new worker
  *   reattaches and the round completes: one more Slurm job, not two;
+ * - both learners as Slurm jobs: the policy by `flywheel train-policy`, the PRM by `flywheel train-prm` (search.step.value:
+ *   prm), one job of each per trained round in jobcomp, names told apart; each PRM recorded as learner prm, deployed
+ *   with vllm-lora and asked at /v1/reward by the searches and gates after it; the train worker SIGKILLed while round
+ *   1's PRM job runs, a new one reattaches: still one PRM job;
  * - the local launcher: the train worker SIGKILLed under its detached trainer; one job;
  * - two replicas, one of them down (a closed port): the round completes.
  */
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -33,13 +38,14 @@ import type { TemporalDevServer } from '../../infra/temporal-server.js';
 import { startLocalModelServer } from '../../localmodel/server.js';
 import type { RunResult } from '../../workflows/run.js';
 import { resumeRoundUpdate, roundStatusQuery, workflowIds } from '../../workflows/shared.js';
-import { terminateRunning } from './durability-invariants.js';
+import { expectPrmRequests, terminateRunning } from './durability-invariants.js';
 import { installQuietRuntime } from '../../cli/runtime.js';
 import { startWorkerProcess, waitFor, type FlywheelProcess } from '../helpers/processes.js';
 import { tempDir, testDatabase, testTemporal, type TestDatabase } from '../helpers/services.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TRAIN = `${ROOT}/node_modules/.bin/tsx ${ROOT}/cli/main.ts train-policy --data {dataset} --output {outputDir} --init {fromCheckpoint} --epochs {epochs} --seed {seed}`;
+const TRAIN_PRM = `${ROOT}/node_modules/.bin/tsx ${ROOT}/cli/main.ts train-prm --data {dataset} --output {outputDir} --init {fromCheckpoint} --epochs {epochs} --seed {seed}`;
 const unavailable = slurmUnavailableReason();
 if (unavailable) console.warn(`skipping the cluster round tests: ${unavailable}`);
 
@@ -203,6 +209,97 @@ durability: {activityAttempts: 2, retryInitialIntervalMs: 200, retryMaxIntervalM
     ]);
     const report = await roundReports(db.db, runId);
     expect(Math.max(report[1]!.greedyPassAt1!, report[2]!.greedyPassAt1!)).toBeGreaterThan(report[0]!.greedyPassAt1!);
+  }, 480_000);
+
+  it('both learners as Slurm jobs: a PRM trained by `flywheel train-prm` each round, deployed, asked by the next search; a train worker SIGKILLed under the PRM job reattaches, one PRM job', async () => {
+    // Round 1's PRM job waits for a go (a file) before training, so it surely runs across the SIGKILL.
+    const prmCommand = `if [ {round} = 1 ]; then until [ -f {jobDir}/go ]; do sleep 0.2; done; fi; ${TRAIN_PRM}`;
+    const text = `
+name: cluster-prm
+rounds: 2
+task: {kind: countdown, seed: 13, train: 30, test: 12}
+model: {baseUrl: ${server.url}, timeoutMs: 30000, maxRetries: 2}
+generate: {samplesPerProblem: 4, shardSamples: 64, concurrency: 4}
+search:
+  step: {strategy: mcts, budget: 8, trainBudget: 8, train: all, eval: true, value: prm, concurrency: 2}
+filter: {maxPerProblem: 4}
+evaluate: {samples: 2, k: [1, 2]}
+finetune:
+  backend: command
+  from: base
+  hyperparameters: {nEpochs: 8}
+  pollIntervalMs: 200
+  workdir: ${workdir}
+  command: '${TRAIN}'
+  launcher: {kind: slurm, partition: debug, time: "00:10:00", cpusPerTask: 1}
+  prm: {enabled: true, backend: command, command: '${prmCommand}', hyperparameters: {nEpochs: 6}}
+deploy: {kind: vllm-lora, timeoutSeconds: 30}
+durability: {activityAttempts: 2, retryInitialIntervalMs: 200, retryMaxIntervalMs: 500, heartbeatTimeoutSeconds: 5}
+`;
+    const rewardLines = () => serverLog.filter((l) => /^POST \/v1\/reward 200 /.test(l)).length;
+    const rewardBefore = rewardLines();
+    const { runId, result } = await startRun(text, 'cluster-prm');
+
+    // Round 1's PRM job runs on the cluster (Slurm says RUNNING); the train worker dies under it, another takes over.
+    const prmJob = `flywheel-${runId}-r1-prm-j1`;
+    const squeueState = () => {
+      const out = spawnSync('squeue', ['-h', '--states=all', `--name=${prmJob}`, '-o', '%T'], { env: { ...process.env, ...cluster.env }, encoding: 'utf8' });
+      return out.stdout.trim();
+    };
+    await waitFor('the PRM job running in Slurm', () => squeueState() === 'RUNNING', { timeoutMs: 240_000, intervalMs: 250 });
+    expect((await trainWorker.kill()).signal).toBe('SIGKILL');
+    await startTrainWorker();
+    writeFileSync(path.join(workdir, runId, 'round-1', 'prm', 'job-1', 'go'), '');
+    expect((await result).state).toBe('completed');
+
+    // Slurm's own records: one policy job and one PRM job per trained round, told apart by name, all completed.
+    await waitFor('the jobcomp records', () => slurmJobs(runId).length >= 4);
+    expect(slurmJobs(runId).map((j) => [j.name, j.state]).sort()).toEqual([
+      [`flywheel-${runId}-r1-j1`, 'COMPLETED'],
+      [`flywheel-${runId}-r1-prm-j1`, 'COMPLETED'],
+      [`flywheel-${runId}-r2-j1`, 'COMPLETED'],
+      [`flywheel-${runId}-r2-prm-j1`, 'COMPLETED'],
+    ]);
+    // The reattached PRM job: one directory, recorded once, nothing superseded.
+    expect(readdirSync(path.join(workdir, runId, 'round-1', 'prm')).filter((f) => f.startsWith('job-'))).toEqual(['job-1']);
+    const jobs = await rows<{ round: number; learner: string; status: string; launcher: string; external_job_id: string; superseded_job_ids: string[] }>(sql`
+      SELECT round, learner, status, launcher, external_job_id, superseded_job_ids FROM flywheel.fine_tunes WHERE run_id = ${runId} ORDER BY round, learner`);
+    expect(jobs).toEqual([
+      { round: 1, learner: 'policy', status: 'succeeded', launcher: 'slurm', external_job_id: `${runId}/round-1/job-1`, superseded_job_ids: [] },
+      { round: 1, learner: 'prm', status: 'succeeded', launcher: 'slurm', external_job_id: `${runId}/round-1/prm/job-1`, superseded_job_ids: [] },
+      { round: 2, learner: 'policy', status: 'succeeded', launcher: 'slurm', external_job_id: `${runId}/round-2/job-1`, superseded_job_ids: [] },
+      { round: 2, learner: 'prm', status: 'succeeded', launcher: 'slurm', external_job_id: `${runId}/round-2/prm/job-1`, superseded_job_ids: [] },
+    ]);
+
+    // Each PRM recorded as learner prm with its checkpoint, and loaded into the server from it.
+    const prms = await rows<{ round: number; name: string; checkpoint_path: string; kind: string }>(sql`
+      SELECT round, name, checkpoint_path, kind FROM flywheel.models WHERE run_id = ${runId} AND learner = 'prm' ORDER BY round`);
+    expect(prms.map((m) => [m.round, m.name, m.kind])).toEqual([
+      [1, `prm-${runId}-r1`, 'adapter'],
+      [2, `prm-${runId}-r2`, 'adapter'],
+    ]);
+    for (const m of prms) expect(JSON.parse(readFileSync(path.join(m.checkpoint_path, 'manifest.json'), 'utf8'))).toMatchObject({ format: 'countdown-state-value' });
+    const loaded = (await listed()).filter((m) => m.id.startsWith(`prm-${runId}-`));
+    expect(loaded.find((m) => m.id === prms[1]!.name)).toMatchObject({ root: prms[1]!.checkpoint_path });
+    // model_lineage shows both learners of each trained round, each PRM trained on a PRM dataset.
+    const lineage = await rows<{ model: string; learner: string; dataset_round: number | null }>(sql`
+      SELECT model, learner, dataset_round FROM flywheel.model_lineage WHERE run_id = ${runId} AND depth = 0 AND model <> 'countdown-mlp' ORDER BY model`);
+    expect(lineage.map((l) => [l.model, l.learner, l.dataset_round])).toEqual([
+      [`flywheel-${runId}-r1`, 'policy', 1],
+      [`flywheel-${runId}-r2`, 'policy', 2],
+      [`prm-${runId}-r1`, 'prm', 1],
+      [`prm-${runId}-r2`, 'prm', 2],
+    ]);
+
+    // Round 0 searched by rollouts (no PRM yet); rounds 1 and 2 asked the run's current PRM at the reward route,
+    // and every request the server answered was a search's scorer call or a gate's measurement.
+    const requests = await expectPrmRequests(db.db, runId);
+    // Round 1's PRM (the run's first) was promoted; round 2 asked it again, as the incumbent its gate measured.
+    const gate = await rows<{ index: number; prm: { promoted: boolean; incumbent: { model: string } | null } }>(sql`
+      SELECT index, stats->'prm' AS prm FROM flywheel.rounds WHERE run_id = ${runId} AND index > 0 ORDER BY index`);
+    expect(gate[0]!.prm).toMatchObject({ promoted: true, incumbent: null });
+    expect(gate[1]!.prm.incumbent?.model).toBe(`prm-${runId}-r1`);
+    expect(rewardLines() - rewardBefore).toBe(requests);
   }, 480_000);
 
   it('a trainer that exits 1 waits with its exit code and log tail; resumed, its new job survives a SIGKILLed train worker and a restarted slurmctld: one more Slurm job', async () => {

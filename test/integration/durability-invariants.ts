@@ -238,3 +238,20 @@ export async function terminateRunning(client: Client, runIds: string[]): Promis
     }),
   );
 }
+
+/**
+ * The PRM requests a run made, as Postgres counts them: round 0 searched by rollouts (no PRM yet), every later
+ * round asked the run's current PRM; returns the searches' scorer calls plus the gates' measurements, which must
+ * be every request the reward endpoint answered.
+ */
+export async function expectPrmRequests(db: Db, runId: string): Promise<number> {
+  const calls = await rowsOf<{ index: number; scorer_calls: number }>(db, sql`
+    SELECT r.index, sum(s.scorer_calls)::int AS scorer_calls FROM flywheel.search_results s JOIN flywheel.rounds r ON r.id = s.round_id
+    WHERE r.run_id = ${runId} GROUP BY r.index ORDER BY r.index`);
+  expect(calls[0]).toEqual({ index: 0, scorer_calls: 0 });
+  expect(calls.length).toBeGreaterThan(1);
+  for (const c of calls.slice(1)) expect(c.scorer_calls, `round ${c.index}'s search asked the PRM`).toBeGreaterThan(0);
+  const [gates] = await rowsOf<{ n: number }>(db, sql`
+    SELECT coalesce(sum((stats->'prm'->>'scorerCalls')::int), 0)::int AS n FROM flywheel.rounds WHERE run_id = ${runId}`);
+  return calls.reduce((n, c) => n + c.scorer_calls, 0) + gates!.n;
+}

@@ -2,13 +2,15 @@
  * The two-learner loop through real Temporal, Postgres and the embedded model: round 0's MCTS stores step labels,
  * round 1's fine-tune stage trains a PRM on them after the policy (a `method: prm` job), records and gates it, and
  * round 1's and 2's searches value leaves with the run's current PRM, asking the embedded server's /v1/reward: as
- * many requests as `search_results.scorer_calls` says. (The SIGKILL-mid-labelling variant is not written yet.)
+ * many requests as `search_results.scorer_calls` says. The SIGKILL-mid-labelling variant is durability-prm.test.ts;
+ * both learners as Slurm jobs, cluster-round.test.ts.
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRunConfig } from '../../config/load.js';
 import type { TestDatabase } from '../helpers/services.js';
 import { completedRun, type CompletedRun } from '../helpers/flywheel-run.js';
+import { expectPrmRequests } from './durability-invariants.js';
 
 const config = parseRunConfig(`
 name: prm-flywheel
@@ -58,25 +60,16 @@ describe('the PRM learns and the search uses it', () => {
       SELECT model, learner, step_labels_by_round FROM flywheel.model_lineage WHERE run_id = ${runId} AND depth = 0 AND model <> 'countdown-mlp'`);
     expect(lineage.filter((l) => l.learner === 'prm')).toHaveLength(2);
     expect(lineage.filter((l) => l.learner === 'policy').length).toBeGreaterThanOrEqual(2);
-    // Each round's PRM learnt from the step labels of the round before it (rounds 0 and 1).
+    // Each round's PRM learnt from the step labels of every round before it (finetune.prm.window: all).
     const sources = lineage.filter((x) => x.learner === 'prm').map((l) => Object.keys(l.step_labels_by_round ?? {}).sort());
-    expect(sources.flat().sort()).toEqual(['0', '1']);
+    expect(sources.sort((a, b) => a.length - b.length)).toEqual([['0'], ['0', '1']]);
     const stats = await rows<{ index: number; prm: { heldOut: { auc: number | null; steps: number }; promoted: boolean } }>(sql`
       SELECT index, stats->'prm' AS prm FROM flywheel.rounds WHERE run_id = ${runId} AND index > 0 ORDER BY index`);
     for (const s of stats) expect(s.prm.heldOut.steps).toBeGreaterThan(0);
   });
 
   it('round 0 searches without a PRM; later rounds ask the current one, every request counted', async () => {
-    const calls = await rows<{ index: number; scorer_calls: number }>(sql`
-      SELECT r.index, sum(s.scorer_calls)::int AS scorer_calls FROM flywheel.search_results s JOIN flywheel.rounds r ON r.id = s.round_id
-      WHERE r.run_id = ${runId} GROUP BY r.index ORDER BY r.index`);
-    expect(calls[0]).toEqual({ index: 0, scorer_calls: 0 });
-    expect(calls[1]!.scorer_calls).toBeGreaterThan(0);
-    expect(calls[2]!.scorer_calls).toBeGreaterThan(0);
     // Every PRM request the server answered: the searches' plus the gates' held-out measurements.
-    const gates = await rows<{ n: number }>(sql`
-      SELECT coalesce(sum((stats->'prm'->>'scorerCalls')::int), 0)::int AS n FROM flywheel.rounds WHERE run_id = ${runId}`);
-    const searched = calls.reduce((n, c) => n + c.scorer_calls, 0);
-    expect(rewardRequests.length).toBe(searched + gates[0]!.n);
+    expect(rewardRequests.length).toBe(await expectPrmRequests(db.db, runId));
   });
 });

@@ -12,7 +12,7 @@ import { insertRun } from '../../db/runs.js';
 import { WorkerConfigError, type ActivityDeps } from '../../activities/deps.js';
 import { buildTaskSet } from '../../lib/tasks/index.js';
 import { createVerifier } from '../../lib/verify/index.js';
-import type { Trainer } from '../../lib/train/types.js';
+import type { SubmitRequest, Trainer, TrainerJob } from '../../lib/train/types.js';
 
 let runs = 0;
 
@@ -65,6 +65,49 @@ export function fakeTrainer(): Trainer & { calls: string[] } {
       calls.push('cancel');
     },
   };
+}
+
+/**
+ * A command-style trainer (it stages its own datasets, both chat and stepwise) whose first job fails with exit code
+ * 1 and a log tail, and whose every later job succeeds with `model` and a checkpoint at `checkpointPath`.
+ */
+export function failingOnceTrainer(job: { model: string; checkpointPath: string; launcher: string; logTail: string }) {
+  const calls: string[] = [];
+  const submits: SubmitRequest[] = [];
+  const jobs = new Map<string, TrainerJob>();
+  const trainer: Trainer = {
+    backend: 'command',
+    upload: async () => (calls.push('upload'), 'uploaded'),
+    exportDataset: async (tag) => (calls.push('export'), `/shared/${tag.runId}/round-${tag.round}.jsonl`),
+    async exportStepwise(tag, examples) {
+      let n = 0;
+      for await (const _ of examples) n++;
+      calls.push(`export-stepwise ${n}`);
+      return `/shared/${tag.runId}/round-${tag.round}/prm/train.jsonl`;
+    },
+    find: async () => null,
+    async submit(request) {
+      submits.push(request);
+      const id = `job-${submits.length}`;
+      const first = submits.length === 1;
+      jobs.set(id, {
+        id,
+        status: first ? 'failed' : 'succeeded',
+        model: first ? null : job.model,
+        error: first ? 'the trainer exited with code 1' : null,
+        progress: null,
+        launcher: job.launcher,
+        progressHistory: [{ step: 1, loss: 0.5 }],
+        exitCode: first ? 1 : 0,
+        logTail: first ? job.logTail : null,
+        checkpoint: first ? null : { path: job.checkpointPath, manifest: { kind: 'adapter' } as never },
+      });
+      return jobs.get(id)!;
+    },
+    get: async (id) => jobs.get(id)!,
+    cancel: async () => {},
+  };
+  return { trainer, calls, submits };
 }
 
 /** Deps with plain fakes: an endpoint nobody listens on, the run's real verifier, a fake trainer. */

@@ -11,6 +11,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDefaultDeps } from '../../../activities/deps.js';
 import { createActivities } from '../../../activities/index.js';
+import { getFineTune } from '../../../db/fine-tunes.js';
 import { buildPrmDataset } from '../../../db/prm-dataset.js';
 import { currentPrm } from '../../../db/runs.js';
 import { insertSearchSteps } from '../../../db/search-steps.js';
@@ -19,7 +20,7 @@ import { parsePrompt } from '../../../lib/tasks/countdown.js';
 import { startLocalModelServer, type LocalModelServer } from '../../../localmodel/server.js';
 import { testDatabase, type TestDatabase } from '../../helpers/services.js';
 import { randomLabelledTraces } from '../../helpers/step-labels.js';
-import { activityEnvironment, storeRounds, storeRun } from '../fixtures.js';
+import { activityEnvironment, failingOnceTrainer, fakeDeps, storeRounds, storeRun } from '../fixtures.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 let db: TestDatabase;
@@ -150,6 +151,32 @@ describe('fineTunePrm', () => {
     const jobs = (await db.db.execute(sql`SELECT learner, backend, status, external_job_id FROM flywheel.fine_tunes WHERE run_id = ${runId}`)).rows;
     expect(jobs).toEqual([{ learner: 'prm', backend: 'command', status: 'succeeded', external_job_id: result.jobId }]);
   }, 120_000);
+
+  it('a failed PRM job (the policy\'s mechanism): exit code and log tail recorded and reported, a resumed round supersedes it', async () => {
+    const { runId } = await storeRun(db.db, {
+      task: { kind: 'countdown', seed: 3, train: 40, test: 12 },
+      finetune: { pollIntervalMs: 50, prm: { enabled: true } },
+    });
+    const round1 = await storeRounds(db.db, runId, 1);
+    await seedStepLabels(runId);
+    const built = await buildPrmDataset(db.db, round1.id);
+    const { trainer, calls, submits } = failingOnceTrainer({ model: `prm-${runId}-r1`, checkpointPath: '/shared/ckpt/prm-r1', launcher: 'local', logTail: 'ValueError: no labels' });
+    const activities = createActivities(fakeDeps(db.db, { trainer: () => trainer }));
+    const failure = await activityEnvironment()
+      .run(activities.fineTunePrm, { roundId: round1.id })
+      .catch((err: unknown) => err);
+    expect(failure).toMatchObject({ nonRetryable: true, type: 'TrainerJobFailed' });
+    expect((failure as Error).message).toMatch(/^PRM trainer job job-1 failed \(exit code 1\)[^]*ValueError: no labels/);
+    expect(calls).toEqual([`export-stepwise ${built.examples}`]);
+    expect(submits[0]).toMatchObject({ objective: 'prm', trainingFile: `/shared/${runId}/round-1/prm/train.jsonl`, tag: { runId, round: 1, learner: 'prm' } });
+    expect(await getFineTune(db.db, runId, 1, 'prm')).toMatchObject({ status: 'failed', launcher: 'local', exitCode: 1, logTail: 'ValueError: no labels', progress: [{ step: 1, loss: 0.5 }] });
+
+    const result = await activityEnvironment().run(activities.fineTunePrm, { roundId: round1.id });
+    expect(result).toMatchObject({ model: `prm-${runId}-r1`, jobId: 'job-2', skipped: false });
+    expect(await getFineTune(db.db, runId, 1, 'prm')).toMatchObject({ status: 'succeeded', resultModel: `prm-${runId}-r1`, checkpointPath: '/shared/ckpt/prm-r1', supersededJobIds: ['job-1'] });
+    const model = (await db.db.execute(sql`SELECT learner, kind, checkpoint_path FROM flywheel.models WHERE run_id = ${runId} AND name = ${result.model}`)).rows[0];
+    expect(model).toEqual({ learner: 'prm', kind: 'adapter', checkpoint_path: '/shared/ckpt/prm-r1' });
+  });
 
   it('skips a run that trains no PRM', async () => {
     const { runId } = await storeRun(db.db);

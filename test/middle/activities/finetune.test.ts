@@ -7,9 +7,8 @@ import { statusReport } from '../../../cli/status.js';
 import { getFineTune } from '../../../db/fine-tunes.js';
 import { getRoundContext } from '../../../db/rounds.js';
 import { datasets, models } from '../../../db/schema.js';
-import type { SubmitRequest, Trainer, TrainerJob } from '../../../lib/train/types.js';
 import { testDatabase, type TestDatabase } from '../../helpers/services.js';
-import { activityEnvironment, fakeDeps, fakeTrainer, missingKey, storeRounds, storeRun } from '../fixtures.js';
+import { activityEnvironment, failingOnceTrainer, fakeDeps, fakeTrainer, missingKey, storeRounds, storeRun } from '../fixtures.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -62,35 +61,7 @@ describe('fineTune', () => {
 
   it('a command-style trainer: stages its own dataset, records exit code and log tail of a failure, and on resume a new job with its checkpoint', async () => {
     const { runId, roundId } = await roundToTrain();
-    const calls: string[] = [];
-    const submits: SubmitRequest[] = [];
-    const jobs = new Map<string, TrainerJob>();
-    const trainer: Trainer = {
-      backend: 'command',
-      upload: async () => (calls.push('upload'), 'uploaded'),
-      exportDataset: async (tag) => (calls.push('export'), `/shared/${tag.runId}/round-${tag.round}.jsonl`),
-      find: async () => null,
-      async submit(request) {
-        submits.push(request);
-        const id = `job-${submits.length}`;
-        const first = submits.length === 1;
-        jobs.set(id, {
-          id,
-          status: first ? 'failed' : 'succeeded',
-          model: first ? null : 'fw-r1',
-          error: first ? 'the trainer exited with code 1' : null,
-          progress: null,
-          launcher: 'slurm',
-          progressHistory: [{ step: 1, loss: 0.5 }],
-          exitCode: first ? 1 : 0,
-          logTail: first ? 'ValueError: bad dataset' : null,
-          checkpoint: first ? null : { path: '/shared/ckpt/r1', manifest: { kind: 'adapter' } as never },
-        });
-        return jobs.get(id)!;
-      },
-      get: async (id) => jobs.get(id)!,
-      cancel: async () => {},
-    };
+    const { trainer, calls, submits } = failingOnceTrainer({ model: 'fw-r1', checkpointPath: '/shared/ckpt/r1', launcher: 'slurm', logTail: 'ValueError: bad dataset' });
     const activities = createActivities(fakeDeps(db.db, { trainer: () => trainer }));
     const failure = await activityEnvironment()
       .run(activities.fineTune, { roundId })

@@ -2,7 +2,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemIds } from '../../../db/problems.js';
-import { buildPrmDataset, heldOutStepLabels, streamPrmExamples, type PrmExample } from '../../../db/prm-dataset.js';
+import { buildPrmDataset, heldOutStepLabels, prmWindowStart, streamPrmExamples, type PrmExample } from '../../../db/prm-dataset.js';
 import { storeSearchOutcome } from '../../../db/search.js';
 import { insertSearchSteps } from '../../../db/search-steps.js';
 import { getDataset } from '../../../db/datasets.js';
@@ -41,6 +41,12 @@ async function count(table: string, where = sql`true`): Promise<number> {
 }
 
 describe('search_steps and the PRM dataset', () => {
+  it('pools the step labels of every earlier round by default, or of the latest N', () => {
+    expect([1, 2, 5].map((round) => prmWindowStart(round, 'all'))).toEqual([0, 0, 0]);
+    expect([1, 2, 5].map((round) => prmWindowStart(round, 1))).toEqual([0, 1, 4]);
+    expect([1, 2, 5].map((round) => prmWindowStart(round, 3))).toEqual([0, 0, 2]);
+  });
+
   it('merges duplicates, keeps complete paths, balances classes, never uses an eval problem, and a retry adds nothing', async () => {
     const { runId, taskSet } = await storeRun(db.db);
     const round1 = await storeRounds(db.db, runId, 1);

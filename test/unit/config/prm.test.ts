@@ -14,7 +14,7 @@ function issues(yaml: string) {
 describe('finetune.prm and search.step.value', () => {
   it('default: no PRM is trained and steps are valued by rollouts', () => {
     const config = parseRunConfig('task: {kind: countdown}\n');
-    expect(config.finetune.prm).toEqual({ enabled: false, backend: 'openai', from: 'previous', hyperparameters: {}, suffix: 'prm', maxAccuracyDrop: 0 });
+    expect(config.finetune.prm).toEqual({ enabled: false, backend: 'openai', from: 'previous', hyperparameters: {}, suffix: 'prm', window: 'all', maxAccuracyDrop: 0 });
     expect(config.search.step).toMatchObject({ value: 'rollout', valueMix: 0.5 });
   });
 
@@ -41,5 +41,22 @@ describe('finetune.prm and search.step.value', () => {
       ]),
     );
     expect(issues('task: {kind: countdown}\nsearch: {step: {value: prm, valueMix: 2, prm: {url: "http://x/reward"}}}\n')[0]).toMatch(/^search\.step\.valueMix/);
+  });
+
+  it('a PRM trained by command needs something to serve it: a deploy, or an endpoint that serves it by name', () => {
+    const ft = 'finetune:\n  workdir: /tmp/ft\n  prm: {enabled: true, backend: command, command: "flywheel train-prm --data {dataset} --output {outputDir}"}\n';
+    const base = `task: {kind: countdown}\n${ft}`;
+    // Refused whatever search.step.value is: the PRM gate asks the reward endpoint for every new PRM by name.
+    for (const search of ['', 'search: {step: {strategy: mcts, value: prm}}\n', 'search: {step: {strategy: mcts, value: rollout}}\n']) {
+      expect(issues(base + search)).toEqual([
+        expect.stringMatching(/^finetune\.prm\.backend: finetune\.prm\.backend: command leaves each PRM as a checkpoint on disk, and with deploy\.kind: none nothing serves it: .*Deploy it \(deploy\.kind: vllm-lora.*or name in search\.step\.prm/),
+      ]);
+    }
+    // Valid: deployed (into the inference replicas, beside the policy), or an endpoint that serves it by name.
+    expect(parseRunConfig(`${base}deploy: {kind: vllm-lora}\nsearch: {step: {strategy: mcts, value: mix}}\n`).deploy.kind).toBe('vllm-lora');
+    expect(parseRunConfig(`${base}search: {step: {strategy: mcts, value: prm, prm: {url: "http://127.0.0.1:8000/v1/reward"}}}\n`).search.step.prm).toBeDefined();
+    // Nothing trained, nothing to serve: a PRM backend left configured but disabled, or the openai backend (the server serves its jobs).
+    expect(parseRunConfig(`task: {kind: countdown}\nfinetune: {workdir: /tmp/ft, prm: {enabled: false, backend: command, command: "x {dataset}"}}\n`).finetune.prm.enabled).toBe(false);
+    expect(parseRunConfig('task: {kind: countdown}\nfinetune: {prm: {enabled: true}}\n').finetune.prm.backend).toBe('openai');
   });
 });

@@ -48,6 +48,7 @@ describe('layer rules', () => {
     expect(await restricted('activities/x.ts', "import { traces } from '../db/schema.js';")).toHaveLength(1);
     expect(await restricted('activities/x.ts', "import { startModel } from './round.js';")).toHaveLength(1);
     expect(await restricted('activities/x.ts', "import { startHeartbeats } from './heartbeat.js';")).toHaveLength(0);
+    expect(await restricted('activities/x.ts', "import { runTrainerJob } from './trainer-job.js';")).toHaveLength(0);
     expect(await restricted('activities/x.ts', "import { insertTraces } from '../db/traces.js';")).toHaveLength(0);
     expect(await restricted('activities/x.ts', "import type { ShardInput } from '../workflows/shared.js';")).toHaveLength(0);
     expect(await restricted('activities/x.ts', "import { STAGES } from '../workflows/shared.js';")).toHaveLength(1);

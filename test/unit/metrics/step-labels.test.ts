@@ -25,6 +25,13 @@ describe('stepAccuracy', () => {
   test('score ≥ threshold means good', () => {
     expect(stepAccuracy([row(0.5, true), row(0.49, false), row(0.7, false), row(0.2, true)])).toBe(0.5);
     expect(stepAccuracy([row(0.7, false)], 0.8)).toBe(1);
-    expect(stepLabelMetrics([row(0.9, true), row(0.1, false)])).toEqual({ accuracy: 1, auc: 1, steps: 2, positives: 1 });
+    expect(stepLabelMetrics([row(0.9, true), row(0.1, false)])).toEqual({ accuracy: 1, balancedAccuracy: 1, auc: 1, steps: 2, positives: 1 });
+  });
+
+  test('balanced: the mean of the accuracy on good and on bad steps', () => {
+    // 3 bad steps right, 1 good step wrong: accuracy 0.75, balanced (1 + 0) / 2.
+    const rows = [row(0.1, false), row(0.2, false), row(0.3, false), row(0.4, true)];
+    expect(stepLabelMetrics(rows)).toMatchObject({ accuracy: 0.75, balancedAccuracy: 0.5 });
+    expect(stepLabelMetrics([row(0.9, true)]).balancedAccuracy).toBeNaN();
   });
 });
