@@ -15,7 +15,7 @@ export const WEIGHTS_FILE = 'policy.json';
 export const CHECKPOINT_FORMAT = 'countdown-mlp';
 /** A PRM checkpoint: the value head (`value.json`), beside the policy it was trained on when there is one. */
 export const VALUE_FILE = 'value.json';
-export const VALUE_FORMAT = 'countdown-mlp-value';
+export const VALUE_FORMAT = 'countdown-state-value';
 
 export interface PolicyManifest {
   kind: 'adapter';

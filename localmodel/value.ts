@@ -1,17 +1,19 @@
 /**
- * The embedded model's second learner: a value head that reads the step policy's features of the *last* step of a
- * partial trace and says how likely that prefix is to end in a verified answer (a process reward model). One
- * hidden tanh layer, a linear skip and a bias, then a sigmoid; trained with binary cross-entropy against soft labels
- * (the share of verified rollouts through a step, Math-Shepherd style) or hard ones (0/1).
+ * The embedded model's second learner: a value head that reads the state a partial trace leaves (the numbers still
+ * to combine, relative to the target: value-features.ts) and says how likely that prefix is to end in a verified
+ * answer (a process reward model). One hidden tanh layer, a linear skip and a bias, then a sigmoid; trained with
+ * binary cross-entropy against soft labels (the share of verified rollouts through a step, Math-Shepherd style) or
+ * hard ones (0/1). It is given no lookahead: what it knows of which states can still reach the target, it learnt
+ * from the labels, so it judges better the more steps search has labelled.
  *
  * The base head outputs sigmoid(0) = 0.5 for every prefix: it knows nothing until trained.
  */
-import type { CountdownProblem, Step } from '../lib/tasks/countdown.js';
-import { applyStep, formatStep, parsePrompt, parseStepLine, sortDesc } from '../lib/tasks/countdown.js';
+import type { CountdownProblem } from '../lib/tasks/countdown.js';
+import { applyStep, parsePrompt, parseStepLine, sortDesc } from '../lib/tasks/countdown.js';
 import { createRng, randNormal } from '../lib/rng.js';
-import { FEATURE_COUNT, stateFeatures } from './features.js';
+import { VALUE_FEATURE_COUNT, valueFeatures } from './value-features.js';
 
-export const VALUE_HIDDEN = 16;
+export const VALUE_HIDDEN = 32;
 export const VALUE_SEED = 20_241_114;
 
 export interface ValueHead {
@@ -27,8 +29,8 @@ export interface ValueHead {
 }
 
 export interface ValueJson {
-  kind: 'countdown-mlp-value';
-  version: 1;
+  kind: 'countdown-state-value';
+  version: 2;
   inputs: number;
   hidden: number;
   w1: number[];
@@ -40,7 +42,7 @@ export interface ValueJson {
 
 export function createBaseValue(seed = VALUE_SEED, hidden = VALUE_HIDDEN): ValueHead {
   const rng = createRng(seed);
-  const inputs = FEATURE_COUNT;
+  const inputs = VALUE_FEATURE_COUNT;
   const w1 = new Float64Array(hidden * inputs);
   const scale = 1 / Math.sqrt(inputs);
   for (let i = 0; i < w1.length; i++) w1[i] = randNormal(rng) * scale;
@@ -55,8 +57,8 @@ export function cloneValue(v: ValueHead): ValueHead {
 
 export function valueToJson(v: ValueHead): ValueJson {
   return {
-    kind: 'countdown-mlp-value',
-    version: 1,
+    kind: 'countdown-state-value',
+    version: 2,
     inputs: v.inputs,
     hidden: v.hidden,
     w1: Array.from(v.w1),
@@ -68,8 +70,8 @@ export function valueToJson(v: ValueHead): ValueJson {
 }
 
 export function valueFromJson(json: ValueJson): ValueHead {
-  if (json?.kind !== 'countdown-mlp-value' || json.inputs !== FEATURE_COUNT) {
-    throw new Error(`value weights are for ${json?.kind} with ${json?.inputs} features; this server's value head has ${FEATURE_COUNT}`);
+  if (json?.kind !== 'countdown-state-value' || json.inputs !== VALUE_FEATURE_COUNT) {
+    throw new Error(`value weights are for ${json?.kind} with ${json?.inputs} features; this server's value head is countdown-state-value with ${VALUE_FEATURE_COUNT}`);
   }
   if (json.w1.length !== json.hidden * json.inputs || json.b1.length !== json.hidden || json.w2.length !== json.hidden || json.skip.length !== json.inputs) {
     throw new Error(`value weights have the wrong shapes for ${json.hidden} hidden units and ${json.inputs} features`);
@@ -85,7 +87,7 @@ export function valueFromJson(json: ValueJson): ValueHead {
   };
 }
 
-/** A partial trace as the value head sees it: the features of its last step (null: no step yet). */
+/** A partial trace as the value head sees it: the features of the state it leaves (null: no step yet). */
 export interface PrefixState {
   features: Float64Array | null;
   /** A line that looked like a step broke the rules: the prefix leads nowhere. */
@@ -93,13 +95,9 @@ export interface PrefixState {
   steps: number;
 }
 
-/**
- * Reads a prefix (step lines, possibly an answer line) from the problem's numbers. The features are those the step
- * policy computes for the last step at the state before it, so the head shares the policy's view of a move.
- */
+/** Reads a prefix (step lines, possibly an answer line) from the problem's numbers, to the state it leaves. */
 export function prefixState(problem: CountdownProblem, lines: readonly string[]): PrefixState {
   let numbers = sortDesc(problem.numbers);
-  let last: { before: number[]; step: Step } | null = null;
   let steps = 0;
   for (const raw of lines.flatMap((l) => l.split('\n'))) {
     if (!raw.trim()) continue;
@@ -107,16 +105,11 @@ export function prefixState(problem: CountdownProblem, lines: readonly string[])
     const step = parseStepLine(raw);
     const next = step ? applyStep(numbers, step) : null;
     if (!step || !next) return { features: null, illegal: true, steps };
-    last = { before: numbers, step };
     numbers = next;
     steps++;
   }
-  if (!last) return { features: null, illegal: false, steps: 0 };
-  const { moves, features } = stateFeatures(last.before, problem.target);
-  const text = formatStep(last.step);
-  const i = moves.findIndex((m) => m.text === text);
-  if (i < 0) return { features: null, illegal: true, steps };
-  return { features: features.subarray(i * FEATURE_COUNT, (i + 1) * FEATURE_COUNT), illegal: false, steps };
+  if (steps === 0) return { features: null, illegal: false, steps: 0 };
+  return { features: valueFeatures(numbers, problem.target), illegal: false, steps };
 }
 
 function logit(v: ValueHead, x: Float64Array, hid?: Float64Array): number {
@@ -177,7 +170,7 @@ export interface ValueTrainOptions {
   onProgress?: (p: { epoch: number; epochs: number; loss: number }) => void;
 }
 
-export const DEFAULT_VALUE_TRAIN: Omit<ValueTrainOptions, 'seed'> = { epochs: 20, learningRate: 0.01, batchSize: 64 };
+export const DEFAULT_VALUE_TRAIN: Omit<ValueTrainOptions, 'seed'> = { epochs: 20, learningRate: 0.02, batchSize: 64 };
 
 export interface ValueTrainResult {
   value: ValueHead;
@@ -205,6 +198,9 @@ export function trainValue(examples: readonly ValueExample[], options: ValueTrai
   const rng = createRng(options.seed);
   const order = Array.from(examples, (_, i) => i);
   let t = 0;
+  // The learning rate decays linearly to 0 over the run (TRL's default schedule), so a head continued from the last
+  // round's settles on the new labels rather than ending mid-stride.
+  const totalSteps = options.epochs * Math.ceil(order.length / options.batchSize);
   const losses: number[] = [];
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     for (let i = order.length - 1; i > 0; i--) {
@@ -235,7 +231,7 @@ export function trainValue(examples: readonly ValueExample[], options: ValueTrai
       }
       t++;
       const scale = 1 / (end - start);
-      const lrT = (options.learningRate * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t);
+      const lrT = (options.learningRate * (1 - (t - 1) / totalSteps) * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t);
       for (let k = 0; k < params.length; k++) {
         const p = params[k]!;
         const g = grads[k]!;

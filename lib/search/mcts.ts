@@ -18,7 +18,7 @@ import { TraceJudge } from './judge.js';
 import { CallMeter } from './meter.js';
 import type { RewardModelClient } from './reward-model.js';
 import type { StepStat } from './step-stats.js';
-import type { CommonSearchOptions, SearchOutcome, SearchProblem, StepLine, StepModel } from './types.js';
+import type { CommonSearchOptions, SearchOutcome, SearchProblem, SearchTrace, StepLine, StepModel } from './types.js';
 
 export interface MctsOptions extends CommonSearchOptions {
   model: StepModel;
@@ -53,7 +53,10 @@ export interface MctsOptions extends CommonSearchOptions {
    * What a new leaf is worth (AlphaGo's leaf evaluation): `rollout` (default) the judged end of the rollout from
    * it; `prm` the process reward model's score of the leaf (the first step the rollout added); `mix`
    * `valueMix · prm + (1 − valueMix) · rollout`. The rollout still runs in every mode: it grows the tree's children
-   * and priors. PRM requests are counted as `scorerCalls`.
+   * and priors. Where the verifier does not steer the search, the PRM also picks the answer: the finished trace
+   * it scores highest (ties: the one more traces agree with, then the earliest), unless an outcome reward model
+   * (`rewardModel`) is given to judge them. PRM requests are counted as
+   * `scorerCalls`.
    */
   value?: 'rollout' | 'prm' | 'mix';
   /** The process reward model for `value: prm | mix`. */
@@ -236,6 +239,22 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
     return node.value ?? judgeTerminal(node);
   }
 
+  /** The finished trace the PRM scores highest, its distinct texts scored in one request. */
+  async function prmBest() {
+    const texts = [...new Set(judge.traces.map((t) => t.text))];
+    if (texts.length === 0) return null;
+    const scored = await options.prm!.score(problem.prompt, texts);
+    meter.scorerCalls += scored.requests;
+    const prmOf = new Map(texts.map((t, i) => [t, scored.scores[i] ?? 0]));
+    const key = (t: SearchTrace) => [prmOf.get(t.text)!, judge.agreement(t.answer)] as const;
+    let best = judge.traces[0]!;
+    for (const t of judge.traces) {
+      const [[a, agreeA], [b, agreeB]] = [key(t), key(best)];
+      if (a > b || (a === b && agreeA > agreeB)) best = t;
+    }
+    return best;
+  }
+
   while (meter.remaining > 0 && !root.exhausted) {
     const path = select();
     if (!path) continue;
@@ -256,8 +275,9 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
     if (stopWhenCorrect && judge.firstCorrect()) break;
   }
 
-  const chosen = judge.firstCorrect() ?? judge.best();
-  const outcome = await judge.outcome('mcts', chosen, { simulations, nodes, maxDepth, widened, exhausted: root.exhausted, leafValue: valueSource });
+  const pickByPrm = (judge.source === 'self-consistency' || judge.source === 'logprob') && (valueSource === 'prm' || (valueSource === 'mix' && valueMix > 0));
+  const chosen = judge.firstCorrect() ?? (pickByPrm ? await prmBest() : judge.best());
+  const outcome = await judge.outcome('mcts', chosen, { simulations, nodes, maxDepth, widened, exhausted: root.exhausted, leafValue: valueSource, pickedBy: pickByPrm ? 'prm' : judge.source });
   return { ...outcome, steps: treeStepStats(root, judge.source === 'verifier') };
 }
 

@@ -89,7 +89,7 @@ describe('flywheel train-prm', () => {
     const progress = lines.filter((p) => typeof p.step === 'number');
     expect(progress.map((p) => p.epoch)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(progress.at(-1).loss).toBeLessThan(progress[0].loss);
-    expect(lines.at(-1)).toMatchObject({ event: 'checkpoint', path: checkpoint, format: 'countdown-mlp-value' });
+    expect(lines.at(-1)).toMatchObject({ event: 'checkpoint', path: checkpoint, format: 'countdown-state-value' });
     expect(JSON.parse(readFileSync(path.join(checkpoint, 'manifest.json'), 'utf8'))).toMatchObject({ kind: 'adapter', baseModel: 'countdown-mlp', files: ['value.json'] });
 
     const bad = path.join(dir, 'bad.jsonl');

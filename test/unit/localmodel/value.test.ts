@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { rocAuc } from '../../../lib/metrics/step-labels.js';
 import { formatPrompt, generateCountdown } from '../../../lib/tasks/countdown.js';
-import { FEATURE_COUNT } from '../../../localmodel/features.js';
+import { VALUE_FEATURE_COUNT, VALUE_FEATURE_NAMES, valueFeatures } from '../../../localmodel/value-features.js';
 import { parseStepwiseJsonl } from '../../../localmodel/stepwise.js';
 import { TrainingFileError } from '../../../localmodel/dataset.js';
 import {
@@ -29,11 +29,24 @@ function heldOutAuc(value: ReturnType<typeof createBaseValue>): number {
 }
 
 describe('the value head', () => {
+  test('sees the state a prefix leaves, relative to the target, and no lookahead', () => {
+    const at = (x: Float64Array, name: (typeof VALUE_FEATURE_NAMES)[number]) => x[VALUE_FEATURE_NAMES.indexOf(name)];
+    const solved = valueFeatures([24], 24);
+    expect([at(solved, 'one-left'), at(solved, 'solved'), at(solved, 'target-in-left'), at(solved, 'n0-ratio'), at(solved, 'n0-log-ratio')]).toEqual([1, 1, 1, 1, 0]);
+    expect(at(solved, 'n1-present')).toBe(0);
+    const two = valueFeatures([4, 6], 24); // 4 × 6 = 24, but the head is not told
+    expect([at(two, 'two-left'), at(two, 'solved'), at(two, 'target-in-left'), at(two, 'n0-ratio'), at(two, 'n1-ratio')]).toEqual([1, 0, 0, 0.25, 1 / 6]);
+    expect(at(two, 'n0-log-ratio')! + at(two, 'n1-log-ratio')! + at(two, 'log-target')!).toBeCloseTo(0, 12); // x·y = t is a plane in log space
+    // The prefix's state: '6 * 4 = 24' leaves [24, 1, 1] for [4, 6, 1, 1] → 24.
+    const state = prefixState({ numbers: [4, 6, 1, 1], target: 24 }, ['6 * 4 = 24']);
+    expect(state.features).toEqual(valueFeatures([24, 1, 1], 24));
+  });
+
   test('learns a linearly separable toy set (one feature decides)', () => {
     const examples = Array.from({ length: 200 }, (_, i) => {
-      const features = new Float64Array(FEATURE_COUNT);
-      features[8] = i % 2; // result-is-target
-      features[13] = (i % 7) / 7; // noise
+      const features = new Float64Array(VALUE_FEATURE_COUNT);
+      features[VALUE_FEATURE_NAMES.indexOf('solved')] = i % 2;
+      features[VALUE_FEATURE_NAMES.indexOf('n0-ratio')] = (i % 7) / 7; // noise
       return { features, target: i % 2 };
     });
     const { value, losses } = trainValue(examples, { ...DEFAULT_VALUE_TRAIN, epochs: 30, seed: 1 });

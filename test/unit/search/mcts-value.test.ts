@@ -48,6 +48,26 @@ describe('MCTS leaf values', () => {
     expect(strip(mix1)).toEqual(strip(prm));
   });
 
+  it('where the verifier does not steer, the PRM picks the answer (agreement would pick the trap), its request counted', async () => {
+    const graded = { verifier: answerVerifier, verifyDuringSearch: false, budget: 16, seed: 1 } as const;
+    const likesB2 = prefers('b\nb2');
+    const byAgreement = await mctsSearch(problem, { ...graded, model: createFakeModel(TRAP) });
+    const byPrm = await mctsSearch(problem, { ...graded, model: createFakeModel(TRAP), value: 'prm', prm: likesB2 });
+    expect(byAgreement.answer).toBe('1'); // two of the finished traces say 1
+    expect(byAgreement.detail).toMatchObject({ pickedBy: 'self-consistency' });
+    expect(byPrm.traces.map((t) => t.answer)).toContain('1');
+    expect(byPrm.answer).toBe('42');
+    expect(byPrm.correct).toBe(true);
+    expect(byPrm.detail).toMatchObject({ pickedBy: 'prm' });
+    expect(byPrm.scorerCalls).toBe(likesB2.asked.length);
+    // The last request scored every finished trace once.
+    expect(likesB2.asked.slice(-new Set(byPrm.traces.map((t) => t.text)).size).every((t) => /Answer:/.test(t))).toBe(true);
+    // λ = 0 leaves the PRM out of the values and of the pick.
+    const mix0 = await mctsSearch(problem, { ...graded, model: createFakeModel(TRAP), value: 'mix', valueMix: 0, prm: prefers('b\nb2') });
+    expect(mix0.answer).toBe('1');
+    expect(mix0.detail).toMatchObject({ pickedBy: 'self-consistency' });
+  });
+
   it('refuses a PRM value without a PRM', async () => {
     await expect(mctsSearch(problem, { ...common, model: createFakeModel(TRAP), value: 'prm' })).rejects.toThrow(/needs `prm`/);
   });
