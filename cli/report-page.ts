@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Db } from '../db/client.js';
-import { budgetBins, lineage, modelErrorCounts, problemPrompts, problemRounds, roundReports, searchOutcomes, trainedFromRound, trainerJobs } from '../db/report.js';
+import { budgetBins, lineage, modelErrorCounts, prmRounds, problemPrompts, problemRounds, roundReports, searchOutcomes, trainedFromRound, trainerJobs } from '../db/report.js';
 import { getRun } from '../db/runs.js';
 import { difficulty, renderReport, type ReportInput } from '../lib/report/index.js';
 
@@ -19,7 +19,7 @@ export function chartJsSource(): string {
 
 export async function loadReportInput(db: Db, runId: string): Promise<ReportInput> {
   const run = await getRun(db, runId);
-  const [rounds, trained, outcomes, bins, problems, trainer, chain, errors] = await Promise.all([
+  const [rounds, trained, outcomes, bins, problems, trainer, chain, errors, prm] = await Promise.all([
     roundReports(db, runId),
     trainedFromRound(db, runId),
     searchOutcomes(db, runId),
@@ -28,6 +28,7 @@ export async function loadReportInput(db: Db, runId: string): Promise<ReportInpu
     trainerJobs(db, runId),
     lineage(db, runId, run.currentModel),
     modelErrorCounts(db, runId),
+    prmRounds(db, runId),
   ]);
   const hardest = difficulty(problems).hardest.map((h) => h.problemId);
   const prompts = await problemPrompts(db, hardest);
@@ -48,6 +49,7 @@ export async function loadReportInput(db: Db, runId: string): Promise<ReportInpu
     trainer,
     lineage: chain,
     modelErrors: errors,
+    prm,
     generatedAt: new Date().toISOString(),
   };
 }

@@ -1,14 +1,25 @@
 /**
  * What the run report reads: the per-round numbers of `flywheel.round_metrics` (also what `status` and `demo` print),
  * search compute per problem, the adaptive plan's bins, per-problem difficulty, the funnel into training sets,
- * trainer progress, lineage and model errors. Plain rows; lib/report turns them into charts.
+ * trainer progress, lineage, model errors and the rounds that trained a process reward model. Plain rows; lib/report
+ * turns them into charts.
  */
 import { sql } from 'drizzle-orm';
-import type { ReportRound } from '../lib/report/types.js';
+import { prmGateOf } from '../lib/report/prm.js';
+import type { PrmRound, ReportRound } from '../lib/report/types.js';
 import type { Db } from './client.js';
 import { roundCosts } from './costs.js';
 
 const rowsOf = async <T>(db: Db, query: ReturnType<typeof sql>) => (await db.execute(query)).rows as T[];
+
+/** Whether a table or view of the schema has a column: a database migrated by older code lacks the newer ones. */
+async function hasColumn(db: Db, table: string, column: string): Promise<boolean> {
+  const [row] = await rowsOf<{ n: number }>(
+    db,
+    sql`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'flywheel' AND table_name = ${table} AND column_name = ${column}`,
+  );
+  return Number(row?.n) > 0;
+}
 
 /** A round as `status` and the demo show it: the report's round (lib/report/types.ts) and the operator's counts. */
 export interface RoundReport extends ReportRound {
@@ -163,17 +174,10 @@ export interface TrainerRow {
 
 /** The run's trainer jobs, with their progress when the table records it (a column other work may add). */
 export async function trainerJobs(db: Db, runId: string): Promise<TrainerRow[]> {
-  const [has] = await rowsOf<{ n: number }>(
-    db,
-    sql`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'flywheel' AND table_name = 'fine_tunes' AND column_name = 'progress'`,
-  );
-  const progress = Number(has?.n) > 0 ? sql`ft.progress` : sql`NULL::jsonb`;
-  const [hasLearner] = await rowsOf<{ n: number }>(
-    db,
-    sql`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'flywheel' AND table_name = 'fine_tunes' AND column_name = 'learner'`,
-  );
-  // The policy's jobs: a round's PRM job (finetune.prm) is reported with the PRM, not as the round's trainer job.
-  const policyOnly = Number(hasLearner?.n) > 0 ? sql`AND ft.learner = 'policy'` : sql``;
+  const [hasProgress, hasLearner] = await Promise.all([hasColumn(db, 'fine_tunes', 'progress'), hasColumn(db, 'fine_tunes', 'learner')]);
+  const progress = hasProgress ? sql`ft.progress` : sql`NULL::jsonb`;
+  // The policy's jobs: a round's PRM job (finetune.prm) is reported with the PRM (prmRounds), not as the round's trainer job.
+  const policyOnly = hasLearner ? sql`AND ft.learner = 'policy'` : sql``;
   const rows = await rowsOf<{ round: number; backend: string; status: string; external_job_id: string | null; result_model: string | null; hyperparameters: unknown; progress: unknown }>(
     db,
     sql`SELECT ft.round, ft.backend, ft.status, ft.external_job_id, ft.result_model, ft.hyperparameters, ${progress} AS progress
@@ -187,6 +191,54 @@ export async function trainerJobs(db: Db, runId: string): Promise<TrainerRow[]> 
     resultModel: r.result_model,
     hyperparameters: r.hyperparameters,
     progress: r.progress ?? null,
+  }));
+}
+
+/**
+ * The rounds that trained a PRM: the job, the model it made, the step labels and examples it was trained on, what
+ * the PRM gate measured (`rounds.stats.prm`) and the PRM requests of the round's searches. Empty for a run without
+ * PRMs and on a database migrated before the second learner existed (no `fine_tunes.learner`).
+ */
+export async function prmRounds(db: Db, runId: string): Promise<PrmRound[]> {
+  const [hasLearner, hasLabels, hasScorerCalls] = await Promise.all([
+    hasColumn(db, 'fine_tunes', 'learner'),
+    hasColumn(db, 'model_lineage', 'step_labels_by_round'),
+    hasColumn(db, 'search_results', 'scorer_calls'),
+  ]);
+  if (!hasLearner) return [];
+  const labels = hasLabels
+    ? sql`(SELECT l.step_labels_by_round FROM flywheel.model_lineage l WHERE l.run_id = ft.run_id AND l.model = m.name AND l.depth = 0)`
+    : sql`NULL::jsonb`;
+  const scorerCalls = hasScorerCalls ? sql`(SELECT sum(s.scorer_calls)::int FROM flywheel.search_results s WHERE s.round_id = r.id)` : sql`NULL::int`;
+  const rows = await rowsOf<{
+    round: number;
+    status: string;
+    external_job_id: string | null;
+    model: string | null;
+    step_labels_by_round: Record<string, number> | null;
+    examples: number | null;
+    gate: unknown;
+    scorer_calls: number | null;
+  }>(
+    db,
+    sql`SELECT ft.round, ft.status, ft.external_job_id, m.name AS model, ${labels} AS step_labels_by_round, d.items AS examples,
+               r.stats -> 'prm' AS gate, ${scorerCalls} AS scorer_calls
+        FROM flywheel.fine_tunes ft
+        LEFT JOIN flywheel.models m ON m.fine_tune_id = ft.id
+        LEFT JOIN flywheel.datasets d ON d.id = ft.dataset_id
+        LEFT JOIN flywheel.rounds r ON r.run_id = ft.run_id AND r.index = ft.round
+        WHERE ft.run_id = ${runId} AND ft.learner = 'prm' ORDER BY ft.round`,
+  );
+  return rows.map((r) => ({
+    round: Number(r.round),
+    model: r.model,
+    jobStatus: r.status,
+    externalJobId: r.external_job_id,
+    stepLabelsByRound: r.step_labels_by_round,
+    examples: r.examples === null ? null : Number(r.examples),
+    gate: prmGateOf(r.gate),
+    // sum() over no rows is null: a round that searched nothing made 0 requests; null only without the column.
+    searchScorerCalls: r.scorer_calls === null ? (hasScorerCalls ? 0 : null) : Number(r.scorer_calls),
   }));
 }
 

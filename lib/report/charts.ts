@@ -17,9 +17,9 @@ export type Chart = ChartSpec | { id: string; title: string; none: string };
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777', '#4b5563', '#65a30d'];
 export const color = (i: number) => PALETTE[i % PALETTE.length];
 
-const percentAxis = (title: string) => ({ min: 0, max: 1, title: { display: true, text: title }, ticks: { format: { style: 'percent' } } });
-const axis = (title: string, extra: Record<string, unknown> = {}) => ({ title: { display: true, text: title }, ...extra });
-const base = (scales: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+export const percentAxis = (title: string) => ({ min: 0, max: 1, title: { display: true, text: title }, ticks: { format: { style: 'percent' } } });
+export const axis = (title: string, extra: Record<string, unknown> = {}) => ({ title: { display: true, text: title }, ...extra });
+export const base = (scales: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
   animation: false,
   responsive: true,
   maintainAspectRatio: false,

@@ -16,6 +16,7 @@ import {
   trainerChart,
   type Chart,
 } from './charts.js';
+import { prmChart, prmTable } from './prm.js';
 import { roundColumns } from './round-table.js';
 import type { ReportInput, ReportRound } from './types.js';
 
@@ -45,8 +46,15 @@ export function scriptJson(value: unknown): string {
 /** A script's source that cannot end its <script> element early. */
 const inlineScript = (source: string) => source.replace(/<\/script/gi, '<\\/script').replace(/\/\/# sourceMappingURL=.*$/gm, '');
 
-/** Every chart of the report, in page order. */
+/** Every chart of the report, in page order: the grid's, then the PRM's (only for a run that trained one). */
 export function reportCharts(input: ReportInput): Chart[] {
+  return [...gridCharts(input), ...prmCharts(input)];
+}
+
+const prmCharts = (input: ReportInput): Chart[] => (input.prm.length > 0 ? [prmChart(input.prm)] : []);
+
+/** The charts every report has (each one draws, or says why it cannot). */
+function gridCharts(input: ReportInput): Chart[] {
   const d = difficulty(input.problemRounds);
   return [
     learningCurve(input.rounds),
@@ -95,6 +103,16 @@ function lineageSection(input: ReportInput): string {
   );
 }
 
+/** The second learner, for a run that trained one: nothing at all otherwise. */
+function prmSection(input: ReportInput, charts: Chart[]): string {
+  if (input.prm.length === 0) return '';
+  const { head, rows } = prmTable(input.prm);
+  return `<section id="prm"><h2 class="section">Process reward model</h2>
+<p class="caption">Each round's PRM (finetune.prm): the step labels its dataset held, its trainer job, the PRM gate's measurement on held-out step labels beside the incumbent's, and the PRM requests the round's searches made.</p>
+${table(head, rows)}
+<div class="grid">${charts.map(chartSection).join('\n')}</div></section>`;
+}
+
 function hardestSection(input: ReportInput): string {
   const d = difficulty(input.problemRounds);
   if (d.hardest.length === 0) return '';
@@ -132,7 +150,9 @@ h2.section{font-size:16px;margin:24px 0 4px}`;
 
 /** The whole page. */
 export function renderReport(input: ReportInput, options: RenderOptions): string {
-  const charts = reportCharts(input);
+  const grid = gridCharts(input);
+  const prm = prmCharts(input);
+  const charts = [...grid, ...prm];
   const drawn = charts.filter((c): c is Extract<Chart, { config: unknown }> => 'config' in c);
   const refresh = options.refreshSeconds ? `<meta http-equiv="refresh" content="${options.refreshSeconds}">` : '';
   const back = options.indexHref ? ` · <a href="${escapeHtml(options.indexHref)}">all runs</a>` : '';
@@ -150,8 +170,9 @@ export function renderReport(input: ReportInput, options: RenderOptions): string
 <h2 class="section">Rounds</h2>
 ${roundsTable(input.rounds)}
 <div class="grid">
-${charts.map(chartSection).join('\n')}
+${grid.map(chartSection).join('\n')}
 </div>
+${prmSection(input, prm)}
 ${hardestSection(input)}
 <h2 class="section">Lineage of the current model</h2>
 ${lineageSection(input)}

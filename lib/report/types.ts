@@ -76,6 +76,35 @@ export interface ModelErrorCount {
   n: number;
 }
 
+/** What the PRM gate measured on held-out step labels (`rounds.stats.prm`, written by activities/finetune-prm.ts). */
+export interface PrmGate {
+  /** The candidate; balancedAccuracy is null for runs stored before the gate recorded it. */
+  heldOut: { accuracy: number | null; balancedAccuracy: number | null; auc: number | null; steps: number; positives: number };
+  /** The run's current PRM before the round, on the same labels; null when there was none. */
+  incumbent: { model: string; accuracy: number | null; balancedAccuracy: number | null; auc: number | null } | null;
+  promoted: boolean;
+  reason: string;
+  /** Reward-model requests the gate itself made (candidate and incumbent). */
+  scorerCalls: number;
+}
+
+/** A round that trained a process reward model (its `fine_tunes` row of learner `prm`). */
+export interface PrmRound {
+  round: number;
+  /** The PRM the job made; null while the job runs or when it failed. */
+  model: string | null;
+  jobStatus: string;
+  externalJobId: string | null;
+  /** Step labels the PRM was trained on, by the round whose search labelled them (model_lineage.step_labels_by_round). */
+  stepLabelsByRound: Record<string, number> | null;
+  /** Examples (paths) in the round's PRM dataset (its `datasets.items`). */
+  examples: number | null;
+  /** Null until the gate has measured the PRM. */
+  gate: PrmGate | null;
+  /** PRM requests of the round's searches (search_results.scorer_calls summed); null on a schema without the column. */
+  searchScorerCalls: number | null;
+}
+
 export interface ReportInput {
   runId: string;
   name: string;
@@ -95,5 +124,7 @@ export interface ReportInput {
   trainer: TrainerJobRow[];
   lineage: LineageStep[];
   modelErrors: ModelErrorCount[];
+  /** Rounds that trained a PRM (empty when the run trains none: the report then has no PRM section). */
+  prm: PrmRound[];
   generatedAt: string;
 }

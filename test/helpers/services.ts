@@ -3,9 +3,11 @@
  * one at 127.0.0.1:5432, or an embedded one when neither answers), an in-memory Temporal dev server, the embedded
  * model server over HTTP, and workers with the production activities.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { createDefaultDeps, type ActivityDeps } from '../../activities/deps.js';
 import { startWorkers, type RunningWorkers } from '../../cli/worker.js';
@@ -59,12 +61,18 @@ export interface TestDatabase extends Database {
   drop(): Promise<void>;
 }
 
-/** A new, migrated database for one test file. */
-export async function testDatabase(): Promise<TestDatabase> {
+const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url));
+
+/**
+ * A new, migrated database for one test file; `migratedUpTo: '0006_search-steps'` stops after that migration, as a
+ * database that older code migrated and newer code now reads.
+ */
+export async function testDatabase(options: { migratedUpTo?: string } = {}): Promise<TestDatabase> {
   const admin = await adminUrl();
   const name = `flywheel_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const url = await ensureDatabase(admin, name);
-  const database = await connectDatabase(url);
+  const database = await connectDatabase(url, { migrate: options.migratedUpTo === undefined });
+  if (options.migratedUpTo !== undefined) await migrateUpTo(database, options.migratedUpTo);
   return {
     ...database,
     url,
@@ -73,6 +81,22 @@ export async function testDatabase(): Promise<TestDatabase> {
       await dropDatabase(admin, name);
     },
   };
+}
+
+/** Applies the migrations through `tag` only: a copy of the folder whose journal ends there. */
+async function migrateUpTo(database: Database, tag: string): Promise<void> {
+  const dir = tempDir('migrations');
+  try {
+    cpSync(MIGRATIONS, dir.dir, { recursive: true });
+    const file = path.join(dir.dir, 'meta', '_journal.json');
+    const journal = JSON.parse(readFileSync(file, 'utf8')) as { entries: Array<{ tag: string }> };
+    const last = journal.entries.findIndex((e) => e.tag === tag);
+    if (last < 0) throw new Error(`no migration ${tag} in ${MIGRATIONS}`);
+    writeFileSync(file, JSON.stringify({ ...journal, entries: journal.entries.slice(0, last + 1) }));
+    await migrate(database.db, { migrationsFolder: dir.dir, migrationsSchema: 'flywheel', migrationsTable: 'migrations' });
+  } finally {
+    dir.remove();
+  }
 }
 
 export async function testTemporal(): Promise<TemporalDevServer> {

@@ -1,12 +1,14 @@
 /**
  * The run report in headless Chromium (Debian's `chromium` through playwright-core), from a real 2-round run:
  * every chart draws its data, the page makes no network request (it is opened from a file, offline, with every
- * request recorded), and the served index and pages of `flywheel dev` / `report --serve` work the same way.
+ * request recorded), and the served index and pages of `flywheel dev` / `report --serve` work the same way. The run
+ * trains no PRM, so its page has no PRM section; the last test adds PRMs to its rounds and finds the section.
  * `FLYWHEEL_UPDATE_SCREENSHOTS=1` writes the screenshot to docs/img/report.png (linked from the README).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { sql } from 'drizzle-orm';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRun } from '../../cli/start.js';
@@ -14,7 +16,7 @@ import { reportHtml } from '../../cli/report-page.js';
 import { serveReports, type ReportServer } from '../../cli/report-server.js';
 import { runFlywheel } from '../helpers/processes.js';
 import { tempDir } from '../helpers/services.js';
-import { fixtureConfig, startFixtureRun, startFixtureServices, type FixtureServices } from './report-fixture.js';
+import { fixtureConfig, startFixtureRun, startFixtureServices, storeFixturePrms, type FixtureServices } from './report-fixture.js';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOT = fileURLToPath(new URL('../../docs/img/report.png', import.meta.url));
@@ -63,6 +65,9 @@ describe('flywheel report', () => {
     expect(html).toContain(runId);
     // A finished run's page does not reload itself.
     expect(html).not.toContain('http-equiv="refresh"');
+    // It trained no PRM: no PRM section, no PRM chart.
+    expect(html).not.toContain('Process reward model');
+    expect(html).not.toContain('data-chart-id="prm"');
   });
 
   it('draws every chart with data from the run in Chromium, offline, making no request', async () => {
@@ -160,6 +165,38 @@ describe('flywheel report', () => {
     const missing = await runFlywheel(['report', 'no-such-run', '--out', out], env);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no run "no-such-run"');
+  });
+
+  // Last: it adds PRMs to the fixture run, which the tests above see without.
+  it('a run that trained PRMs gets a Process reward model section with its numbers and a drawn chart', async () => {
+    const prms = await storeFixturePrms(services.db.db, runId);
+    const html = await reportHtml(services.db.db, runId);
+    const file = path.join(dir.dir, 'report-prm.html');
+    writeFileSync(file, html);
+    const { page, requests } = await recordingPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+    await page.waitForSelector('body[data-charts-drawn]');
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([pathToFileURL(file).href]);
+
+    expect(await page.textContent('#prm h2')).toBe('Process reward model');
+    const rows = await page.$$eval('#prm table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    const searches = async (round: number) => {
+      const res = await services.db.db.execute(sql`SELECT count(*)::int AS n FROM flywheel.search_results s JOIN flywheel.rounds r ON r.id = s.round_id WHERE r.run_id = ${runId} AND r.index = ${round}`);
+      return Number((res.rows[0] as { n: number }).n);
+    };
+    expect(await searches(1)).toBeGreaterThan(0);
+    expect(rows).toEqual([
+      ['1', 'prm-report-1', '24 (round 0: 24)', '10', 'succeeded (ftjob-prm-r1)', '68.8%', '81.3%', '0.742', '48 (12 good)', 'none (first PRM)', 'yes', prms[0]!.gate!.reason, String(3 * (await searches(1)))],
+      ['2', 'prm-report-2', '42 (round 0: 24, round 1: 18)', '16', 'succeeded (ftjob-prm-r2)', '56.3%', '75.0%', '0.602', '48 (12 good)', '68.8% (prm-report-1)', 'no', prms[1]!.gate!.reason, String(2 * (await searches(2)))],
+    ]);
+    // Its chart draws balanced accuracy and AUC of both rounds and the incumbent of round 2; the grid is as before.
+    const prmBox = await page.$eval('.chart-box[data-chart-id="prm"]', (el) => ({ rendered: el.getAttribute('data-rendered'), points: el.getAttribute('data-points'), error: el.getAttribute('data-error') }));
+    expect(prmBox).toEqual({ rendered: 'true', points: '5', error: null });
+    expect(await page.$$eval('.grid .chart-box', (els) => els.map((el) => el.getAttribute('data-chart-id')))).toEqual(['learning', 'coverage', 'funnel', 'search-calls', 'bins', 'difficulty', 'trainer', 'errors', 'prm']);
+    await page.close();
   });
 
   it('the committed screenshot exists and is a PNG', () => {

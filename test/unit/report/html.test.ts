@@ -19,6 +19,7 @@ const input = (over: Partial<ReportInput> = {}): ReportInput => ({
   trainer: [],
   lineage: [],
   modelErrors: [],
+  prm: [],
   generatedAt: '2026-01-01T00:01:00Z',
   ...over,
 });
@@ -42,6 +43,35 @@ describe('the report page', () => {
     const live = renderReport(input({ state: 'running' }), { chartJs: '', refreshSeconds: 5, indexHref: '/' });
     expect(live).toContain('<meta http-equiv="refresh" content="5">');
     expect(live).toContain('<a href="/">all runs</a>');
+  });
+
+  it('has a PRM section only for a run that trained a PRM, escaped like the rest', () => {
+    const without = renderReport(input(), { chartJs: '' });
+    expect(without).not.toContain('Process reward model');
+    expect(without).not.toContain('data-chart-id="prm"');
+    const prm = {
+      round: 1,
+      model: 'prm-<1>',
+      jobStatus: 'succeeded',
+      externalJobId: 'ftjob-1',
+      stepLabelsByRound: { '0': 30 },
+      examples: 12,
+      gate: {
+        heldOut: { accuracy: 0.75, balancedAccuracy: 0.7, auc: 0.8125, steps: 40, positives: 10 },
+        incumbent: null,
+        promoted: true,
+        reason: 'the run has no measured PRM yet',
+        scorerCalls: 40,
+      },
+      searchScorerCalls: 96,
+    };
+    const html = renderReport(input({ prm: [prm] }), { chartJs: '' });
+    expect(html).toContain('<section id="prm"><h2 class="section">Process reward model</h2>');
+    expect(html).toContain('<td>prm-&lt;1&gt;</td>');
+    expect(html).not.toContain('prm-<1>');
+    expect(html).toContain('data-chart-id="prm"><h2>');
+    const specs = JSON.parse(html.match(/<script id="flywheel-charts" type="application\/json">(.*?)<\/script>/)![1]!) as Array<{ id: string }>;
+    expect(specs.map((s) => s.id)).toContain('prm');
   });
 
   it('says why a chart is missing instead of drawing an empty one', () => {
