@@ -45,7 +45,7 @@ describe('flywheel export', () => {
     const res = await flywheel('--format', 'parquet', '--out', out, '--shard-rows', '25');
     expect(res.code, res.stderr).toBe(0);
     const examples = await rows<{ round: number; trace_id: string; prompt: string; completion: string; trained_model: string }>(sql`
-      SELECT trained_in_round AS round, trace_id::text, prompt, completion, trained_model FROM flywheel.training_examples WHERE run_id = ${runId} ORDER BY trained_in_round, trace_id`);
+      SELECT trained_in_round AS round, trace_id::text, prompt, completion, trained_model FROM flywheel.training_examples WHERE run_id = ${runId} ORDER BY trained_in_round, training_examples.trace_id`);
     expect(examples.length).toBeGreaterThan(25);
     const files = readdirSync(path.join(out, 'data')).sort();
     const n = Math.ceil(examples.length / 25);
