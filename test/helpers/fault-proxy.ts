@@ -45,6 +45,11 @@ export interface FaultProxy {
   down(): Promise<void>;
   up(): Promise<void>;
   setRates(rates: Partial<Record<Fault, number>>): void;
+  /**
+   * Every request (on `only` paths) whose body contains `text` gets `fault`, attempt after attempt, whatever the
+   * rates: a request that fails for good, whichever order the requests arrive in. Counted like the rest; null stops.
+   */
+  always(rule: { fault: Fault; bodyContains: string } | null): void;
   close(): Promise<void>;
 }
 
@@ -70,8 +75,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   };
   const target = new URL(options.target);
 
-  const pick = (path: string): Fault | null => {
+  let sticky: { fault: Fault; bodyContains: string } | null = null;
+  const pick = (path: string, body: Buffer): Fault | null => {
     if (options.only && !options.only.test(path)) return null;
+    if (sticky && body.includes(sticky.bodyContains)) return sticky.fault;
     const r = rng();
     let acc = 0;
     for (const f of FAULTS) {
@@ -89,7 +96,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const fault = pick(path);
+      const fault = pick(path, Buffer.concat(chunks));
       if (fault) {
         injected[fault]++;
         log.push({ path, fault });
@@ -174,6 +181,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     },
     setRates(next) {
       rates = { ...next };
+    },
+    always(rule) {
+      sticky = rule;
     },
     async close() {
       for (const res of hung) res.destroy();

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRun, startRunWorkflow } from '../../cli/start.js';
 import type { RunningWorkers } from '../../cli/worker.js';
 import { parseRunConfig } from '../../config/load.js';
+import { buildTaskSet } from '../../lib/tasks/index.js';
 import type { TemporalDevServer } from '../../infra/temporal-server.js';
 import type { RunResult } from '../../workflows/run.js';
 import { resumeRoundUpdate, SEARCH_ATTRIBUTES, statusQuery, workflowIds } from '../../workflows/shared.js';
@@ -88,6 +89,10 @@ afterAll(async () => {
 describe('a model server that fails', () => {
   it('at 10% each of 500, 429, hangs, truncated and malformed JSON: the run completes exactly, every fault recorded', async () => {
     proxy.setRates({ status500: RATE, status429: RATE, hang: RATE, truncated: RATE, malformed: RATE });
+    // At these rates about 5 requests fail for good on bad JSON, but 0 now and then (the faults follow the order
+    // requests arrive in): one train problem's requests always get malformed JSON, so at least its samples do.
+    const [doomed] = buildTaskSet(parseRunConfig(shapeConfig('faults', FAULTY, '')).task, process.cwd()).problems.filter((p) => p.split === 'train');
+    proxy.always({ fault: 'malformed', bodyContains: doomed!.prompt.split('.')[0]! });
     const before = { ...proxy.injected };
     const chatBefore = proxy.injectedOn(CHAT);
     const { runId, result } = await startRun(
@@ -118,6 +123,7 @@ durability: {activityAttempts: 20, retryInitialIntervalMs: 100, retryMaxInterval
 
     expect((await resultWithin(result, db.db, runId, 150_000)).state).toBe('completed');
     proxy.setRates({});
+    proxy.always(null);
     const injected = Object.fromEntries(
       (Object.keys(before) as Fault[]).map((f) => [f, proxy.injected[f] - before[f]]),
     ) as Record<Fault, number>;
@@ -162,6 +168,14 @@ durability: {activityAttempts: 20, retryInitialIntervalMs: 100, retryMaxInterval
     );
     expect(stored!.groups).toBe(stored!.final_json);
     expect(stored!.groups, 'samples stored with an error').toBeGreaterThan(0);
+    const [lost] = await rowsOf<{ traces: number; errors: number }>(
+      db.db,
+      sql`SELECT count(*)::int AS traces, count(t.error)::int AS errors FROM flywheel.traces t
+          JOIN flywheel.rounds r ON r.id = t.round_id JOIN flywheel.problems p ON p.id = t.problem_id
+          WHERE r.run_id = ${runId} AND t.purpose = 'train' AND p.prompt = ${doomed!.prompt}`,
+    );
+    expect(lost!.traces, 'the doomed problem was sampled').toBeGreaterThan(0);
+    expect(lost!.errors).toBe(lost!.traces);
     expect(stored!.bad_verdicts).toBe(0);
 
     await expectExactRun(db.db, runId, FAULTY, model.url);
