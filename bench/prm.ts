@@ -108,6 +108,9 @@ async function main() {
       'mcts, PRM values': (p, seed) => mctsSearch(p, { ...graded, model, budget: BUDGET, seed, value: 'prm', prm }),
       'mcts, mix λ=0.5': (p, seed) => mctsSearch(p, { ...graded, model, budget: BUDGET, seed, value: 'mix', prm }),
       'beam, PRM-scored': (p, seed) => beamSearch(p, { ...graded, model, budget: BUDGET, seed, width: 4, processScorer: 'prm', prm }),
+      // Width 1: where children are sampled (subword tokens, 4 samples per expansion) width 4 spends 16 calls on
+      // one depth; one beam reaches the answer line (4 lines) within the budget.
+      'beam, PRM-scored, width 1': (p, seed) => beamSearch(p, { ...graded, model, budget: BUDGET, seed, width: 1, processScorer: 'prm', prm }),
       'best-of-N, self-consistency': (p, seed) => bestOfNSearch(p, { ...graded, sampler, scorer: 'self-consistency', budget: BUDGET, batch: 4, seed }),
       'best-of-N, PRM-ranked': (p, seed) => bestOfNSearch(p, { ...graded, sampler, scorer: 'reward-model', rewardModel: prm, budget: BUDGET, batch: 4, seed }),
       'majority vote': (p, seed) => majoritySearch(p, { verifier: countdownVerifier, sampler, budget: BUDGET, batch: 4, seed }),

@@ -6,7 +6,8 @@
  * - `rollouts`: the value of a child is the mean score of `rollouts` completions from it (m model calls per child),
  *   judged like any finished trace (verifier during search, reward model, or agreement). Only the `candidates`
  *   children with the highest log-probability are valued per depth; the others rank behind them.
- * - `prm`: a process reward model scores the partial traces (no model calls; see reward-model.ts).
+ * - `prm`: a process reward model scores the partial traces (no model calls; see reward-model.ts). Where the
+ *   verifier does not steer and no outcome reward model judges, it also picks the answer among the finished traces.
  * - `logprob`: the summed log-probability of the partial trace (free).
  */
 import { appendLine, childrenOf } from './children.js';
@@ -163,8 +164,18 @@ export async function beamSearch(problem: SearchProblem, options: BeamOptions): 
     beams = keepBest(live, width);
   }
 
-  const chosen = judge.firstCorrect() ?? judge.best();
-  const outcome = await judge.outcome('beam', chosen, { width, depth, expansions, rollouts, processScorer: scorer, expandSamples: expandSamples ?? null });
+  // A beam steered by the PRM is also judged by it where nothing else judges finished traces (as MCTS's `value: prm`).
+  const pickByPrm = scorer === 'prm' && (judge.source === 'self-consistency' || judge.source === 'logprob');
+  const chosen = judge.firstCorrect() ?? (pickByPrm ? await judge.bestByPrm(options.prm!) : judge.best());
+  const outcome = await judge.outcome('beam', chosen, {
+    width,
+    depth,
+    expansions,
+    rollouts,
+    processScorer: scorer,
+    expandSamples: expandSamples ?? null,
+    pickedBy: pickByPrm ? 'prm' : judge.source,
+  });
   return { ...outcome, steps };
 }
 

@@ -115,6 +115,27 @@ export class TraceJudge {
     return best;
   }
 
+  /**
+   * The finished trace a process reward model scores highest, its distinct texts scored in one request (counted as
+   * scorer calls); ties go to the trace more traces agree with, then to the earliest. Null when none finished.
+   */
+  async bestByPrm(prm: RewardModelClient): Promise<SearchTrace | null> {
+    const texts = [...new Set(this.traces.map((t) => t.text))];
+    if (texts.length === 0) return null;
+    const scored = await prm.score(this.problem.prompt, texts);
+    this.meter.scorerCalls += scored.requests;
+    const prmOf = new Map(texts.map((t, i) => [t, scored.scores[i] ?? 0]));
+    let best: SearchTrace | null = null;
+    for (const t of this.traces) {
+      if (!best) best = t;
+      else {
+        const [a, b] = [prmOf.get(t.text)!, prmOf.get(best.text)!];
+        if (a > b || (a === b && this.agreement(t.answer) > this.agreement(best.answer))) best = t;
+      }
+    }
+    return best;
+  }
+
   /** The outcome for a chosen trace; verifies it afterwards when a verifier was given but did not steer the search. */
   async outcome(strategy: StrategyName, chosen: SearchTrace | null, detail: SearchOutcome['detail']): Promise<SearchOutcome> {
     let verdict = chosen?.verdict ?? null;

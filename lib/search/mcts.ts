@@ -18,7 +18,7 @@ import { TraceJudge } from './judge.js';
 import { CallMeter } from './meter.js';
 import type { RewardModelClient } from './reward-model.js';
 import type { StepStat } from './step-stats.js';
-import type { CommonSearchOptions, SearchOutcome, SearchProblem, SearchTrace, StepLine, StepModel } from './types.js';
+import type { CommonSearchOptions, SearchOutcome, SearchProblem, StepLine, StepModel } from './types.js';
 
 export interface MctsOptions extends CommonSearchOptions {
   model: StepModel;
@@ -239,22 +239,6 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
     return node.value ?? judgeTerminal(node);
   }
 
-  /** The finished trace the PRM scores highest, its distinct texts scored in one request. */
-  async function prmBest() {
-    const texts = [...new Set(judge.traces.map((t) => t.text))];
-    if (texts.length === 0) return null;
-    const scored = await options.prm!.score(problem.prompt, texts);
-    meter.scorerCalls += scored.requests;
-    const prmOf = new Map(texts.map((t, i) => [t, scored.scores[i] ?? 0]));
-    const key = (t: SearchTrace) => [prmOf.get(t.text)!, judge.agreement(t.answer)] as const;
-    let best = judge.traces[0]!;
-    for (const t of judge.traces) {
-      const [[a, agreeA], [b, agreeB]] = [key(t), key(best)];
-      if (a > b || (a === b && agreeA > agreeB)) best = t;
-    }
-    return best;
-  }
-
   while (meter.remaining > 0 && !root.exhausted) {
     const path = select();
     if (!path) continue;
@@ -276,7 +260,7 @@ export async function mctsSearch(problem: SearchProblem, options: MctsOptions): 
   }
 
   const pickByPrm = (judge.source === 'self-consistency' || judge.source === 'logprob') && (valueSource === 'prm' || (valueSource === 'mix' && valueMix > 0));
-  const chosen = judge.firstCorrect() ?? (pickByPrm ? await prmBest() : judge.best());
+  const chosen = judge.firstCorrect() ?? (pickByPrm ? await judge.bestByPrm(options.prm!) : judge.best());
   const outcome = await judge.outcome('mcts', chosen, { simulations, nodes, maxDepth, widened, exhausted: root.exhausted, leafValue: valueSource, pickedBy: pickByPrm ? 'prm' : judge.source });
   return { ...outcome, steps: treeStepStats(root, judge.source === 'verifier') };
 }

@@ -184,6 +184,29 @@ describe('beam search', () => {
     expect(outcome.scorerCalls).toBe(2);
   });
 
+  it('where the verifier does not steer, a PRM-scored beam lets the PRM pick the answer (agreement would pick the trap)', async () => {
+    const graded = { verifier: answerVerifier, verifyDuringSearch: false, budget: 16, width: 4 } as const;
+    const asked: string[] = [];
+    const prm: RewardModelClient = {
+      async score(_prompt, partials) {
+        asked.push(...partials);
+        return { scores: partials.map((p) => (p.startsWith('b\nb2') ? 0.9 : 0.1)), requests: 1 };
+      },
+    };
+    const byLogprob = await beamSearch(problem, { ...graded, model: createFakeModel(TRAP), processScorer: 'logprob' });
+    const byPrm = await beamSearch(problem, { ...graded, model: createFakeModel(TRAP), processScorer: 'prm', prm });
+    // Width 4 keeps all of TRAP: the same four finished traces, two of which say 1.
+    expect(byPrm.traces.map((t) => t.text).sort()).toEqual(byLogprob.traces.map((t) => t.text).sort());
+    expect(byLogprob.answer).toBe('1');
+    expect(byLogprob.detail).toMatchObject({ pickedBy: 'self-consistency' });
+    expect(byPrm.answer).toBe('42');
+    expect(byPrm.correct).toBe(true);
+    expect(byPrm.detail).toMatchObject({ pickedBy: 'prm' });
+    // Two requests for the children of depths 1 and 2, one for the four finished traces.
+    expect(byPrm.scorerCalls).toBe(3);
+    expect(asked.slice(-4).every((t) => /Answer:/.test(t))).toBe(true);
+  });
+
   it('values children by verified rollouts and stops at a correct one', async () => {
     const tree: LineTree = {
       a: { p: 0.7, next: { a1: { p: 1, next: { 'Answer: 1': { p: 1 } } } } },
