@@ -99,8 +99,8 @@ export async function runTrainerJob<Example>(
     await updateFineTune(db, fineTuneId, { status: j.status, error: j.error, ...jobDetails(j) });
   });
 
+  // The job's last state is in its fine_tunes row already (written when its status changed).
   if (job.status !== 'succeeded' || !job.model) {
-    await updateFineTune(db, fineTuneId, { status: job.status, error: job.error, ...jobDetails(job) });
     const exit = job.exitCode === undefined || job.exitCode === null ? '' : ` (exit code ${job.exitCode})`;
     const tail = job.logTail ? `\nLast lines of its log:\n${job.logTail}` : '';
     throw ApplicationFailure.nonRetryable(
@@ -109,7 +109,6 @@ export async function runTrainerJob<Example>(
       'TrainerJobFailed',
     );
   }
-  await updateFineTune(db, fineTuneId, { status: 'succeeded', resultModel: job.model, ...jobDetails(job) });
   await upsertModel(db, {
     runId: tag.runId,
     round: tag.round,
@@ -125,9 +124,10 @@ export async function runTrainerJob<Example>(
   return { jobId, job: { ...job, model: job.model }, fineTuneId };
 }
 
-/** What a backend with launchers reports about a job, as fine_tunes columns (only the fields it reported). */
+/** What a job reports beyond its status (its model, and a launcher's details), as fine_tunes columns (only the fields it reported). */
 function jobDetails(job: TrainerJob) {
   return {
+    ...(job.model ? { resultModel: job.model } : {}),
     ...(job.launcher !== undefined ? { launcher: job.launcher } : {}),
     ...(job.progressHistory !== undefined ? { progress: job.progressHistory } : {}),
     ...(job.exitCode !== undefined ? { exitCode: job.exitCode } : {}),

@@ -46,11 +46,7 @@ export function scriptJson(value: unknown): string {
 /** A script's source that cannot end its <script> element early. */
 const inlineScript = (source: string) => source.replace(/<\/script/gi, '<\\/script').replace(/\/\/# sourceMappingURL=.*$/gm, '');
 
-/** Every chart of the report, in page order: the grid's, then the PRM's (only for a run that trained one). */
-export function reportCharts(input: ReportInput): Chart[] {
-  return [...gridCharts(input), ...prmCharts(input)];
-}
-
+/** The PRM's charts, below the grid (only for a run that trained one). */
 const prmCharts = (input: ReportInput): Chart[] => (input.prm.length > 0 ? [prmChart(input.prm)] : []);
 
 /** The charts every report has (each one draws, or says why it cannot). */
